@@ -1,0 +1,140 @@
+package actors
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// ServerOptions configure the listener and its connections.
+type ServerOptions struct {
+	// MaxFrameSize bounds incoming frames (our key remotingFrameMaxLength).
+	MaxFrameSize int
+	// OnClose runs when a connection closes, after its actor stopped; the
+	// client manager uses it to forget the client's producers and consumers.
+	OnClose func(*Connection)
+	// Draining, once true, makes connections answer new requests with
+	// SERVICE_NOT_AVAILABLE while queued ones finish (graceful shutdown).
+	Draining *atomic.Bool
+}
+
+// connectionActor owns one TCP connection. A decoder goroutine reads frames
+// and posts them here; the actor routes each request to its processor's
+// mailbox without ever blocking on it, and relays answers to the socket's
+// batching writer. Requests of one connection therefore run concurrently
+// in their processors, as the Go client requires: it multiplexes sends,
+// 20-second held pulls and heartbeats over one connection.
+type connectionActor struct {
+	nc       net.Conn
+	remote   string
+	routes   *Routes
+	opts     ServerOptions
+	log      zerolog.Logger
+	conn     *remoting.Conn
+	handle   *Connection
+	inflight atomic.Int64
+}
+
+// connClosed reports the end of the read side with its reason (nil for a
+// clean EOF).
+type connClosed struct{ err error }
+
+func (a *connectionActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *remoting.Command:
+		a.dispatch(m)
+	case *outbound:
+		a.inflight.Add(-1)
+		if !m.req.Cmd.IsOneway() {
+			_ = a.conn.Send(m.resp)
+		}
+	case *connClosed:
+		if m.err != nil {
+			a.log.Warn().Err(m.err).Str("remote", a.remote).Msg("closing connection")
+		} else {
+			a.log.Debug().Str("remote", a.remote).Msg("connection closed by client")
+		}
+		ctx.Stop(ctx.Self())
+	case *actor.Started:
+		a.start(ctx)
+	case *actor.Stopped:
+		a.conn.Close(errors.New("connection actor stopped"))
+		if a.opts.OnClose != nil {
+			a.opts.OnClose(a.handle)
+		}
+	}
+}
+
+func (a *connectionActor) start(ctx actor.Context) {
+	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize})
+	root := ctx.ActorSystem().Root
+	self := ctx.Self()
+	a.handle = &Connection{pid: self, root: root, conn: a.conn}
+	go func() {
+		err := a.conn.ReadLoop(func(cmd *remoting.Command) { root.Send(self, cmd) })
+		root.Send(self, &connClosed{err: err})
+	}()
+}
+
+func (a *connectionActor) reply(cmd *remoting.Command, code remoting.ResponseCode, remark string) {
+	if !cmd.IsOneway() {
+		_ = a.conn.Send(remoting.NewResponse(cmd, code, remark))
+	}
+}
+
+// dispatch is RocketMQ's NettyRemotingAbstract#processRequestCommand: find
+// the processor, run its reject check, queue the request or answer at once.
+func (a *connectionActor) dispatch(cmd *remoting.Command) {
+	if cmd.IsResponse() {
+		// Answers to broker-initiated commands (NOTIFY_CONSUMER_IDS_CHANGED is
+		// one-way, so none are expected); nothing waits for them.
+		return
+	}
+	code := cmd.RequestCode()
+	p, ok := a.routes.Lookup(code)
+	if !ok {
+		a.reply(cmd, remoting.RequestCodeNotSupported, NotSupportedRemark(cmd.Code))
+		return
+	}
+	if a.opts.Draining != nil && a.opts.Draining.Load() {
+		a.reply(cmd, remoting.ServiceNotAvailable, "broker is shutting down")
+		return
+	}
+	if p.RejectRequest != nil {
+		if kind, busy := p.RejectRequest(); busy {
+			p.Stats.CountBusy(kind)
+			// RocketMQ writes REJECTREQUEST even for one-way requests.
+			_ = a.conn.Send(remoting.BusyResponse(cmd, kind, 0, 0))
+			return
+		}
+	}
+	r := &Request{Cmd: cmd, Arrived: time.Now(), Conn: a.handle}
+	a.inflight.Add(1)
+	if !p.mailbox.TryPost(r) {
+		a.inflight.Add(-1)
+		p.Stats.CountBusy(remoting.Overload)
+		p.logOverload(a.log, code)
+		a.reply(cmd, remoting.Overload.Code(), remoting.Overload.Remark(0, 0))
+	}
+}
+
+// overloadLogEvery rate-limits the RejectedExecutionException line: under
+// overload it would otherwise be written once per refused request.
+const overloadLogEvery = time.Second
+
+func (p *Processor) logOverload(log zerolog.Logger, code remoting.RequestCode) {
+	now := time.Now().UnixNano()
+	last := p.lastOverloadLog.Load()
+	if now-last < int64(overloadLogEvery) || !p.lastOverloadLog.CompareAndSwap(last, now) {
+		return
+	}
+	log.Warn().Str("processor", p.Name).Stringer("code", code).Int("capacity", p.Capacity).
+		Uint64("overloadTotal", p.Stats.Busy[remoting.Overload].Load()).
+		Msg("too many requests and system thread pool busy, RejectedExecutionException")
+}

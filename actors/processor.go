@@ -1,0 +1,131 @@
+package actors
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Handler executes the requests of one processor. Handle runs on the
+// processor actor's goroutine, one request at a time, and must answer the
+// request exactly once — now, or later from elsewhere (a held pull, a write
+// waiting for the writer) — through r.Reply.
+type Handler interface {
+	Handle(ctx actor.Context, r *Request)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx actor.Context, r *Request)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx actor.Context, r *Request) { f(ctx, r) }
+
+// Processor is RocketMQ's pair of a request processor and its executor: the
+// request codes it serves, its bounded queue, an optional reject check that
+// runs before queueing, and the wait limit the fast-failure sweep applies to
+// its queue. The supervisor spawns one actor per Processor.
+type Processor struct {
+	// Name is the actor name ("send", "pull", …) and the label in logs,
+	// metrics and the tree.
+	Name string
+	// Codes are the request codes routed here.
+	Codes []remoting.RequestCode
+	// Capacity bounds the queue (sendThreadPoolQueueCapacity and friends).
+	Capacity int
+	// NewHandler builds the handler; it is called again when the actor is
+	// restarted after a panic, so shared state must live outside it.
+	NewHandler func() Handler
+	// RejectRequest, if set, runs on the connection before the request is
+	// queued; a true answer is sent at once with the returned kind
+	// (SendMessageProcessor#rejectRequest).
+	RejectRequest func() (remoting.BusyKind, bool)
+	// MaxWaitInQueue is how long a request may wait before the sweep answers
+	// it TIMEOUT_CLEAN_QUEUE; 0 exempts the queue.
+	MaxWaitInQueue time.Duration
+	// PageCacheSweep marks the send queue: the one the sweep empties while
+	// the page cache is busy.
+	PageCacheSweep bool
+
+	mailbox *Mailbox
+	pid     *actor.PID
+	delay   atomic.Int64 // fault injection: nanoseconds to sleep before each request
+
+	lastOverloadLog atomic.Int64
+
+	Stats ProcessorStats
+}
+
+// ProcessorStats are a processor's counters, updated with atomics so the
+// tree, metrics and logs can read them from any goroutine.
+type ProcessorStats struct {
+	Processed atomic.Uint64
+	Panics    atomic.Uint64
+	Busy      [len(remoting.BusyKinds)]atomic.Uint64
+}
+
+// CountBusy records one busy answer of kind.
+func (s *ProcessorStats) CountBusy(kind remoting.BusyKind) { s.Busy[kind].Add(1) }
+
+// Mailbox is the processor's queue; nil before the actor is spawned.
+func (p *Processor) Mailbox() *Mailbox { return p.mailbox }
+
+// PID is the processor actor; nil before it is spawned.
+func (p *Processor) PID() *actor.PID { return p.pid }
+
+// SetDelay makes the processor sleep d before each request (fault
+// injection, used to slow a processor in tests and demonstrations).
+func (p *Processor) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// Spawn starts the processor's actor as a child of parent, with its bounded
+// mailbox.
+func (p *Processor) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
+	p.mailbox = NewMailbox(p.Capacity)
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &processorActor{p: p, h: p.NewHandler()}
+	}, actor.WithMailbox(func() actor.Mailbox { return p.mailbox }))
+	pid, err := parent.SpawnNamed(props, p.Name)
+	if err != nil {
+		return nil, err
+	}
+	p.pid = pid
+	return pid, nil
+}
+
+type processorActor struct {
+	p *Processor
+	h Handler
+}
+
+func (a *processorActor) Receive(ctx actor.Context) {
+	r, ok := ctx.Message().(*Request)
+	if !ok {
+		return
+	}
+	if d := a.p.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	a.p.Stats.Processed.Add(1)
+	a.h.Handle(ctx, r)
+}
+
+// Mux dispatches by request code; codes without an entry are answered
+// REQUEST_CODE_NOT_SUPPORTED, the answer RocketMQ's default processor gives.
+type Mux map[remoting.RequestCode]HandlerFunc
+
+// Handle runs the handler registered for r's code.
+func (m Mux) Handle(ctx actor.Context, r *Request) {
+	if h, ok := m[r.Cmd.RequestCode()]; ok {
+		h(ctx, r)
+		return
+	}
+	r.ReplyCode(remoting.RequestCodeNotSupported, NotSupportedRemark(r.Cmd.Code))
+}
+
+// NotSupportedRemark is RocketMQ's remark for an unknown request code.
+func NotSupportedRemark(code int16) string {
+	return " request type " + strconv.Itoa(int(code)) + " not supported"
+}

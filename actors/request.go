@@ -1,0 +1,86 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Request is one client request on its way through the broker: decoded by a
+// connection, queued in a processor's mailbox, then answered exactly once by
+// whoever removed it from that queue — the processor, or the supervisor's
+// fast-failure sweep.
+type Request struct {
+	Cmd *remoting.Command
+	// Arrived is when the connection actor queued the request; the sweep
+	// measures the wait in queue from it (RocketMQ's RequestTask#createTimestamp).
+	Arrived time.Time
+	// Conn is the connection the request came from.
+	Conn *Connection
+
+	answered atomic.Bool
+}
+
+// Answered reports whether the request has been answered.
+func (r *Request) Answered() bool { return r.answered.Load() }
+
+// Reply sends resp back through the connection actor. Only the first call
+// has an effect; it reports whether this call was the one that answered.
+// A one-way request is marked answered but nothing is written.
+func (r *Request) Reply(resp *remoting.Command) bool {
+	if !r.answered.CompareAndSwap(false, true) {
+		return false
+	}
+	r.Conn.relay(r, resp)
+	return true
+}
+
+// ReplyCode answers with a code and remark.
+func (r *Request) ReplyCode(code remoting.ResponseCode, remark string) bool {
+	return r.Reply(remoting.NewResponse(r.Cmd, code, remark))
+}
+
+// ReplyBusy answers with one of the five busy answers.
+func (r *Request) ReplyBusy(kind remoting.BusyKind, waitMillis int64, queueSize int) bool {
+	return r.Reply(remoting.BusyResponse(r.Cmd, kind, waitMillis, queueSize))
+}
+
+// WaitMillis is how long the request has waited since it arrived.
+func (r *Request) WaitMillis(now time.Time) int64 { return now.Sub(r.Arrived).Milliseconds() }
+
+// outbound carries a response from whoever answered to the connection
+// actor, which owns the socket's write side.
+type outbound struct {
+	req  *Request
+	resp *remoting.Command
+}
+
+// Connection is the handle a Request keeps on the connection it came from.
+type Connection struct {
+	pid  *actor.PID
+	root *actor.RootContext
+	conn *remoting.Conn
+}
+
+func (c *Connection) relay(r *Request, resp *remoting.Command) {
+	select {
+	case <-c.conn.Done():
+		// The client is gone; relaying would only produce a dead letter.
+		return
+	default:
+	}
+	c.root.Send(c.pid, &outbound{req: r, resp: resp})
+}
+
+// RemoteAddr is the client's address.
+func (c *Connection) RemoteAddr() string { return c.conn.RemoteAddr() }
+
+// Send writes a broker-initiated command (e.g. NOTIFY_CONSUMER_IDS_CHANGED)
+// to the client.
+func (c *Connection) Send(cmd *remoting.Command) error { return c.conn.Send(cmd) }
+
+// Done is closed when the connection is closed.
+func (c *Connection) Done() <-chan struct{} { return c.conn.Done() }

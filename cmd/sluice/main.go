@@ -1,0 +1,97 @@
+// Command sluice runs the broker.
+//
+//	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info]
+//
+// With no flags it starts on embedded defaults: remoting on
+// 127.0.0.1:10911, advertised as 127.0.0.1.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/supervisor"
+	"github.com/sluice-mq/sluice/supervisor/brokerconf"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	confPath := fs.String("c", "", "broker.conf properties file (RocketMQ key names)")
+	namesrv := fs.String("n", "", "name server address list, host:port;host:port (overrides namesrvAddr)")
+	printConf := fs.Bool("p", false, "print the effective configuration and exit")
+	levelName := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level, err := zerolog.ParseLevel(*levelName)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: -log-level %q: %v\n", *levelName, err)
+		return 2
+	}
+	log := newLogger(stderr, level)
+
+	cfg := brokerconf.Default()
+	if *confPath != "" {
+		warnings, err := cfg.LoadFile(*confPath)
+		for _, w := range warnings {
+			log.Warn().Str("file", *confPath).Int("line", w.Line).Str("key", w.Key).Msg("unknown broker.conf key ignored")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+	}
+	if *namesrv != "" {
+		if err := cfg.Set("namesrvAddr", *namesrv); err != nil {
+			fmt.Fprintf(stderr, "sluice: -n: %v\n", err)
+			return 2
+		}
+	}
+	if *printConf {
+		if err := cfg.Print(stdout); err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+
+	b, err := supervisor.Start(cfg.Broker, supervisor.Options{Log: log})
+	if err != nil {
+		log.Error().Err(err).Msg("broker failed to start")
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info().Stringer("signal", s).Msg("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		log.Error().Err(err).Msg("shutdown")
+		return 1
+	}
+	return 0
+}
+
+// newLogger writes console lines to a terminal and JSON lines otherwise.
+func newLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			w = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
+		}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}

@@ -1,0 +1,101 @@
+package remoting
+
+import "strconv"
+
+// Flag bits of a command (RemotingCommand's RPC_TYPE and RPC_ONEWAY).
+const (
+	FlagResponse int32 = 1 << 0
+	FlagOneway   int32 = 1 << 1
+)
+
+// SerializeType is the high byte of the header-length word: how the header
+// that follows is encoded.
+type SerializeType byte
+
+const (
+	// SerializeJSON is RocketMQ's JSON header, the only one the Go client sends.
+	SerializeJSON SerializeType = 0
+	// SerializeRocketMQ is RocketMQ's compact binary header.
+	SerializeRocketMQ SerializeType = 1
+)
+
+func (s SerializeType) String() string {
+	switch s {
+	case SerializeJSON:
+		return "JSON"
+	case SerializeRocketMQ:
+		return "ROCKETMQ"
+	}
+	return "SERIALIZE_TYPE_" + strconv.Itoa(int(s))
+}
+
+// Version is the MQVersion ordinal Sluice puts on the commands it creates;
+// 409 is RocketMQ 4.9.8, the broker behaviour Sluice follows.
+const Version int16 = 409
+
+// Command is one RocketMQ remoting frame: a request or a response.
+//
+// ExtFields carries the "custom header", every value a string as RocketMQ
+// puts it on the wire. Body aliases the buffer the frame was decoded from
+// and must not be retained past that buffer's life unless copied.
+type Command struct {
+	Code      int16
+	Language  LanguageCode
+	Version   int16
+	Opaque    int32
+	Flag      int32
+	Remark    string
+	ExtFields map[string]string
+	Body      []byte
+	// Serialize is how the header was (or will be) encoded; a response
+	// answers in the serialization of its request.
+	Serialize SerializeType
+}
+
+// IsResponse reports whether the RPC_TYPE bit marks c as a response.
+func (c *Command) IsResponse() bool { return c.Flag&FlagResponse != 0 }
+
+// IsOneway reports whether the sender expects no answer. The Go client never
+// sets this bit, even for its one-way calls.
+func (c *Command) IsOneway() bool { return c.Flag&FlagOneway != 0 }
+
+// RequestCode returns the code of a request.
+func (c *Command) RequestCode() RequestCode { return RequestCode(c.Code) }
+
+// ResponseCode returns the code of a response.
+func (c *Command) ResponseCode() ResponseCode { return ResponseCode(c.Code) }
+
+// NewRequest builds a JSON request. The opaque is set by whoever sends it.
+func NewRequest(code RequestCode, ext map[string]string, body []byte) *Command {
+	return &Command{Code: int16(code), Language: LangGo, Version: Version, ExtFields: ext, Body: body}
+}
+
+// NewResponse builds the answer to req: same opaque, the response bit set,
+// in the serialization req used.
+func NewResponse(req *Command, code ResponseCode, remark string) *Command {
+	return &Command{
+		Code:      int16(code),
+		Language:  LangGo,
+		Version:   Version,
+		Opaque:    req.Opaque,
+		Flag:      FlagResponse,
+		Remark:    remark,
+		Serialize: req.Serialize,
+	}
+}
+
+// Ext returns the extField key, or "" if absent.
+func (c *Command) Ext(key string) string {
+	if c.ExtFields == nil {
+		return ""
+	}
+	return c.ExtFields[key]
+}
+
+// SetExt sets an extField, creating the map on first use.
+func (c *Command) SetExt(key, value string) {
+	if c.ExtFields == nil {
+		c.ExtFields = make(map[string]string, 8)
+	}
+	c.ExtFields[key] = value
+}

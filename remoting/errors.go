@@ -1,0 +1,15 @@
+package remoting
+
+import "errors"
+
+// Errors returned by the frame codec. Each names what was wrong so the log
+// line that closes a connection says why.
+var (
+	ErrFrameTooLarge   = errors.New("frame larger than the maximum frame size")
+	ErrFrameTooSmall   = errors.New("frame shorter than its header-length word")
+	ErrHeaderLength    = errors.New("header length beyond the frame")
+	ErrSerializeType   = errors.New("unknown serialize type")
+	ErrMalformedHeader = errors.New("malformed header")
+	ErrClosed          = errors.New("connection closed")
+	ErrTimeout         = errors.New("request timeout")
+)

@@ -1,0 +1,506 @@
+package remoting
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// jsonHeader mirrors RemotingCommand's fastjson form. Language is raw
+// because Java writes the enum name and some tools write its ordinal.
+type jsonHeader struct {
+	Code      int16             `json:"code"`
+	Language  json.RawMessage   `json:"language"`
+	Version   int16             `json:"version"`
+	Opaque    int32             `json:"opaque"`
+	Flag      int32             `json:"flag"`
+	Remark    *string           `json:"remark"`
+	ExtFields map[string]string `json:"extFields"`
+}
+
+// decodeJSONHeader tries the allocation-light scanner first; whatever it
+// does not recognise goes to encoding/json, which stays the definition of
+// what a valid header means (FuzzDecode checks that both agree).
+func decodeJSONHeader(b []byte, c *Command) error {
+	if scanJSONHeader(b, c) {
+		return nil
+	}
+	st := c.Serialize
+	*c = Command{Serialize: st}
+	return decodeJSONHeaderStd(b, c)
+}
+
+func decodeJSONHeaderStd(b []byte, c *Command) error {
+	var h jsonHeader
+	if err := json.Unmarshal(b, &h); err != nil {
+		return fmt.Errorf("decode JSON header: %w: %v", ErrMalformedHeader, err)
+	}
+	c.Code, c.Version, c.Opaque, c.Flag = h.Code, h.Version, h.Opaque, h.Flag
+	if h.Remark != nil {
+		c.Remark = *h.Remark
+	}
+	c.ExtFields = h.ExtFields
+	c.Language = LangOther
+	if len(h.Language) > 0 {
+		var name string
+		if json.Unmarshal(h.Language, &name) == nil {
+			c.Language = ParseLanguage(name)
+		} else if n, err := strconv.Atoi(string(h.Language)); err == nil && n >= 0 && n < 256 {
+			c.Language = LanguageCode(n)
+		}
+	}
+	return nil
+}
+
+// maxScanExt bounds the extFields the scanner handles with stack space;
+// bigger headers go to encoding/json.
+const maxScanExt = 32
+
+// span is a [start, end) range of the header holding a string's content;
+// esc says whether it holds escapes.
+type span struct {
+	start, end int32
+	esc        bool
+}
+
+// Which top-level keys the scanner has seen; a repeated key goes to
+// encoding/json, whose merge rules the scanner does not copy.
+const (
+	seenCode = 1 << iota
+	seenLanguage
+	seenVersion
+	seenOpaque
+	seenFlag
+	seenRemark
+	seenExt
+	seenSerialize
+)
+
+// scanJSONHeader decodes the header shapes real clients send — the keys
+// above, integers, strings without escapes — into c, and reports false on
+// anything else, leaving c in an unspecified state. All strings of the
+// command are cut from one copy of the header, so a header costs one
+// string allocation however many fields it has; keeping one field alive
+// keeps that copy (a few hundred bytes), never the body.
+func scanJSONHeader(b []byte, c *Command) bool {
+	if len(b) > 1<<30 {
+		return false // spans are int32
+	}
+	var (
+		seen    uint
+		remark  span
+		lang    span
+		ext     [2 * maxScanExt]span
+		nExt    int
+		code    int64
+		version int64
+		opaque  int64
+		flag    int64
+	)
+	i := skipJSONSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		i++
+	} else {
+		for {
+			k, ok := scanJSONString(b, i)
+			if !ok {
+				return false
+			}
+			key := b[k.start:k.end]
+			i = skipJSONSpace(b, int(k.end)+1)
+			if i >= len(b) || b[i] != ':' {
+				return false
+			}
+			i = skipJSONSpace(b, i+1)
+			var bit uint
+			switch string(key) {
+			case "code":
+				bit = seenCode
+				code, i, ok = scanJSONInt(b, i, -1<<15, 1<<15-1)
+			case "version":
+				bit = seenVersion
+				version, i, ok = scanJSONInt(b, i, -1<<15, 1<<15-1)
+			case "opaque":
+				bit = seenOpaque
+				opaque, i, ok = scanJSONInt(b, i, -1<<31, 1<<31-1)
+			case "flag":
+				bit = seenFlag
+				flag, i, ok = scanJSONInt(b, i, -1<<31, 1<<31-1)
+			case "language":
+				bit = seenLanguage
+				lang, ok = scanJSONString(b, i)
+				i = int(lang.end) + 1
+			case "remark":
+				bit = seenRemark
+				remark, ok = scanJSONString(b, i)
+				i = int(remark.end) + 1
+			case "serializeTypeCurrentRPC":
+				bit = seenSerialize
+				var s span
+				s, ok = scanJSONString(b, i)
+				i = int(s.end) + 1
+			case "extFields":
+				bit = seenExt
+				nExt, i, ok = scanJSONExt(b, i, &ext)
+			default:
+				return false
+			}
+			if !ok || seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			i = skipJSONSpace(b, i)
+			if i >= len(b) {
+				return false
+			}
+			if b[i] == '}' {
+				i++
+				break
+			}
+			if b[i] != ',' {
+				return false
+			}
+			i = skipJSONSpace(b, i+1)
+		}
+	}
+	if skipJSONSpace(b, i) != len(b) {
+		return false
+	}
+
+	// Only now that the whole header is known to be good: allocate one
+	// buffer for the content of every string and cut them from it.
+	total := int(remark.end - remark.start)
+	for _, sp := range ext[:2*nExt] {
+		total += int(sp.end - sp.start)
+	}
+	var sb strings.Builder
+	if total > 0 {
+		sb.Grow(total) // unescaped content is never longer than escaped
+	}
+	put := func(sp span) span {
+		at := int32(sb.Len())
+		if sp.esc {
+			unescapeJSON(&sb, b[sp.start:sp.end])
+		} else {
+			sb.Write(b[sp.start:sp.end])
+		}
+		return span{start: at, end: int32(sb.Len())}
+	}
+	remark = put(remark)
+	for j := range ext[:2*nExt] {
+		ext[j] = put(ext[j])
+	}
+	hs := sb.String()
+
+	c.Code, c.Version, c.Opaque, c.Flag = int16(code), int16(version), int32(opaque), int32(flag)
+	c.Language = LangOther
+	if seen&seenLanguage != 0 {
+		if lang.esc {
+			return false // no real client escapes a language name
+		}
+		c.Language = parseLanguageBytes(b[lang.start:lang.end])
+	}
+	c.Remark = hs[remark.start:remark.end]
+	if nExt > 0 {
+		m := make(map[string]string, nExt)
+		for j := 0; j < 2*nExt; j += 2 {
+			m[hs[ext[j].start:ext[j].end]] = hs[ext[j+1].start:ext[j+1].end]
+		}
+		c.ExtFields = m
+	}
+	return true
+}
+
+// parseLanguageBytes is ParseLanguage without converting b to a string.
+func parseLanguageBytes(b []byte) LanguageCode {
+	for i, n := range languageNames {
+		if string(b) == n {
+			return LanguageCode(i)
+		}
+	}
+	return LangOther
+}
+
+// scanJSONExt scans the extFields object starting at b[i] into pairs of
+// key and value spans. It returns the number of pairs and the index after
+// the closing brace.
+func scanJSONExt(b []byte, i int, ext *[2 * maxScanExt]span) (int, int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, i, false
+	}
+	i = skipJSONSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return 0, i + 1, true
+	}
+	n := 0
+	for {
+		if n == maxScanExt {
+			return 0, i, false
+		}
+		k, ok := scanJSONString(b, i)
+		if !ok {
+			return 0, i, false
+		}
+		i = skipJSONSpace(b, int(k.end)+1)
+		if i >= len(b) || b[i] != ':' {
+			return 0, i, false
+		}
+		i = skipJSONSpace(b, i+1)
+		v, ok := scanJSONString(b, i)
+		if !ok {
+			return 0, i, false
+		}
+		ext[2*n], ext[2*n+1] = k, v
+		n++
+		i = skipJSONSpace(b, int(v.end)+1)
+		if i >= len(b) {
+			return 0, i, false
+		}
+		switch b[i] {
+		case '}':
+			return n, i + 1, true
+		case ',':
+			i = skipJSONSpace(b, i+1)
+		default:
+			return 0, i, false
+		}
+	}
+}
+
+// scanJSONString accepts a valid-UTF-8 string at b[i] whose escapes are
+// ones unescapeJSON decodes exactly as encoding/json does: the short
+// forms and \uXXXX outside the surrogate range (surrogate pairs are left
+// to encoding/json; Go and Java encoders write such runes raw). The span
+// is the content between the quotes; its end is the closing quote.
+func scanJSONString(b []byte, i int) (span, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return span{}, false
+	}
+	start := i + 1
+	ascii, esc := true, false
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !ascii && !utf8.Valid(b[start:j]) {
+				return span{}, false
+			}
+			return span{start: int32(start), end: int32(j), esc: esc}, true
+		case c == '\\':
+			if j+1 >= len(b) {
+				return span{}, false
+			}
+			esc = true
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
+			case 'u':
+				r := hex4(b[j+2:])
+				if r < 0 || r >= 0xD800 && r < 0xE000 {
+					return span{}, false
+				}
+				j += 5
+			default:
+				return span{}, false
+			}
+		case c < 0x20:
+			return span{}, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return span{}, false
+}
+
+// hex4 decodes the 4 hex digits at the start of b, or returns -1.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// unescapeJSON writes the content of a string scanJSONString accepted.
+func unescapeJSON(sb *strings.Builder, b []byte) {
+	for i := 0; i < len(b); {
+		j := i
+		for j < len(b) && b[j] != '\\' {
+			j++
+		}
+		sb.Write(b[i:j])
+		if j >= len(b) {
+			return
+		}
+		switch c := b[j+1]; c {
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case 't':
+			sb.WriteByte('\t')
+		case 'u':
+			sb.WriteRune(hex4(b[j+2:]))
+			i = j + 6
+			continue
+		default: // " \ /
+			sb.WriteByte(c)
+		}
+		i = j + 2
+	}
+}
+
+// scanJSONInt accepts a JSON integer (no fraction, no exponent) within
+// [lo, hi] at b[i] and returns it with the index after it.
+func scanJSONInt(b []byte, i int, lo, hi int64) (int64, int, bool) {
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	var n int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		if n > 1<<32 {
+			return 0, i, false
+		}
+		i++
+	}
+	switch {
+	case i == start, i-start > 1 && b[start] == '0':
+		return 0, i, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, i, false
+	}
+	if neg {
+		n = -n
+	}
+	if n < lo || n > hi {
+		return 0, i, false
+	}
+	return n, i, true
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// appendJSONHeader writes the header by hand: encoding/json would allocate
+// per field. Keys come in fastjson's (sorted) order so frames are stable
+// byte for byte, and every extFields value is a JSON string, which the Go
+// client requires (a number there makes it drop the whole response).
+func appendJSONHeader(dst []byte, c *Command) []byte {
+	dst = append(dst, `{"code":`...)
+	dst = strconv.AppendInt(dst, int64(c.Code), 10)
+	dst = append(dst, `,"extFields":{`...)
+	if n := len(c.ExtFields); n > 0 {
+		var stack [32]string
+		keys := stack[:0]
+		for k := range c.ExtFields {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, c.ExtFields[k])
+		}
+	}
+	dst = append(dst, `},"flag":`...)
+	dst = strconv.AppendInt(dst, int64(c.Flag), 10)
+	dst = append(dst, `,"language":`...)
+	if int(c.Language) < len(languageNames) {
+		dst = appendJSONString(dst, languageNames[c.Language])
+	} else {
+		// No name to give: the ordinal decodes back to the same code,
+		// where "OTHER" would not.
+		dst = strconv.AppendInt(dst, int64(c.Language), 10)
+	}
+	dst = append(dst, `,"opaque":`...)
+	dst = strconv.AppendInt(dst, int64(c.Opaque), 10)
+	dst = append(dst, `,"remark":`...)
+	dst = appendJSONString(dst, c.Remark)
+	dst = append(dst, `,"serializeTypeCurrentRPC":"JSON","version":`...)
+	dst = strconv.AppendInt(dst, int64(c.Version), 10)
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD
+// so the output always parses.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

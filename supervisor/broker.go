@@ -1,0 +1,172 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Options are what the broker needs besides its Config.
+type Options struct {
+	Log zerolog.Logger
+	// Processors are added beside the standard ones (tests register
+	// blocking or panicking processors on codes of their own).
+	Processors []*actors.Processor
+	// Handlers override or add request handlers by code.
+	Handlers map[remoting.RequestCode]actors.HandlerFunc
+}
+
+// Broker is a running Sluice broker: its actor system, the supervisor at
+// the root of the tree, the processors and the listener.
+type Broker struct {
+	cfg        Config
+	log        zerolog.Logger
+	sys        *actor.ActorSystem
+	routes     *actors.Routes
+	listener   *actors.Listener
+	supervisor *actor.PID
+	draining   atomic.Bool
+	sweep      *fastFailure
+}
+
+// Start opens the remoting port and starts the actor tree.
+func Start(cfg Config, opts Options) (*Broker, error) {
+	b := &Broker{cfg: cfg, log: opts.Log}
+	handlers := b.handlers(opts.Handlers)
+	procs := standardProcessors(&cfg, handlers, b.rejectSend)
+	procs = append(procs, opts.Processors...)
+	if cfg.FaultInjectionEnable && cfg.FaultProcessorDelayMillis > 0 {
+		for _, p := range procs {
+			p.SetDelay(millis(cfg.FaultProcessorDelayMillis))
+		}
+	}
+	b.routes = actors.NewRoutes(procs...)
+
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
+	ln, err := actors.Listen(addr, b.routes, actors.ServerOptions{
+		MaxFrameSize: cfg.RemotingFrameMaxLength,
+		Draining:     &b.draining,
+	}, b.log)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	b.listener = ln
+	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.log)
+
+	b.sys = actor.NewActorSystem(actorLogger(b.log))
+	started := make(chan error, 1)
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &supervisorActor{b: b, started: started}
+	})
+	pid, err := b.sys.Root.SpawnNamed(props, "broker")
+	if err != nil {
+		_ = ln.StopAccepting()
+		return nil, fmt.Errorf("spawn supervisor: %w", err)
+	}
+	b.supervisor = pid
+	if err := <-started; err != nil {
+		_ = ln.StopAccepting()
+		b.sys.Root.Stop(pid)
+		return nil, err
+	}
+	b.log.Info().Str("addr", ln.Addr().String()).Str("brokerName", cfg.BrokerName).Msg("broker started")
+	return b, nil
+}
+
+// Addr is the remoting address the broker listens on.
+func (b *Broker) Addr() string { return b.listener.Addr().String() }
+
+// Routes exposes the processors, for the tree and tests.
+func (b *Broker) Routes() *actors.Routes { return b.routes }
+
+// Shutdown stops accepting connections, lets queued requests finish until
+// ctx ends, answers whatever is left, and stops the actor tree.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.draining.Store(true)
+	errAccept := b.listener.StopAccepting()
+	b.waitIdle(ctx)
+	// Whatever is still queued gets an answer rather than silence.
+	for _, p := range b.routes.Processors() {
+		for _, r := range p.Mailbox().Close() {
+			r.ReplyCode(remoting.ServiceNotAvailable, "broker is shutting down")
+		}
+	}
+	// Let the connection writers put the last answers on the wire.
+	b.waitRelayed(ctx)
+	b.sweep.stop()
+	err := b.sys.Root.StopFuture(b.supervisor).Wait()
+	b.sys.Shutdown()
+	b.log.Info().Msg("broker stopped")
+	return errors.Join(errAccept, err)
+}
+
+// waitIdle waits until every processor queue is empty or ctx ends.
+func (b *Broker) waitIdle(ctx context.Context) {
+	for {
+		busy := false
+		for _, p := range b.routes.Processors() {
+			if p.Mailbox().Len() > 0 {
+				busy = true
+			}
+		}
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitRelayed waits until no connection has a request in flight, or ctx
+// ends, or a short grace period passes: a held pull may never finish.
+func (b *Broker) waitRelayed(ctx context.Context) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		inflight := int64(0)
+		for _, c := range b.listener.Connections() {
+			inflight += c.Inflight
+		}
+		if inflight == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// pageCacheBusy is the store's isOSPageCacheBusy; false until a store is
+// attached.
+func (b *Broker) pageCacheBusy() bool { return false }
+
+// rejectSend is SendMessageProcessor#rejectRequest.
+func (b *Broker) rejectSend() (remoting.BusyKind, bool) {
+	if b.pageCacheBusy() {
+		return remoting.RejectRequest, true
+	}
+	return 0, false
+}
+
+// handlers returns the request handlers, with overrides from opts.
+func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {
+	h := map[remoting.RequestCode]actors.HandlerFunc{}
+	for c, f := range extra {
+		h[c] = f
+	}
+	return h
+}

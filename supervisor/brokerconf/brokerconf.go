@@ -1,0 +1,174 @@
+package brokerconf
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/sluice-mq/sluice/supervisor"
+)
+
+// Config is everything broker.conf sets.
+type Config struct {
+	Broker supervisor.Config
+}
+
+// Default returns RocketMQ's defaults (with Sluice's loopback binding).
+func Default() Config {
+	return Config{Broker: supervisor.DefaultConfig()}
+}
+
+// Warning is a key Load did not know; RocketMQ would ignore it silently.
+type Warning struct {
+	Key  string
+	Line int
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("line %d: unknown key %q ignored", w.Line, w.Key)
+}
+
+// Load applies the properties in r onto c. A malformed value is an error
+// naming the key and the value; unknown keys come back as warnings.
+func (c *Config) Load(r io.Reader) ([]Warning, error) {
+	props, err := ParseProperties(r)
+	if err != nil {
+		return nil, err
+	}
+	table := c.fields()
+	var warnings []Warning
+	var errs []error
+	for _, p := range props {
+		f, ok := table[p.Key]
+		if !ok {
+			warnings = append(warnings, Warning{Key: p.Key, Line: p.Line})
+			continue
+		}
+		if err := f.set(p.Value); err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %s = %q: %w", p.Line, p.Key, p.Value, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return warnings, err
+	}
+	return warnings, c.validate()
+}
+
+// LoadFile reads a broker.conf file.
+func (c *Config) LoadFile(path string) ([]Warning, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open broker config: %w", err)
+	}
+	defer f.Close()
+	w, err := c.Load(f)
+	if err != nil {
+		return w, fmt.Errorf("broker config %s: %w", path, err)
+	}
+	return w, nil
+}
+
+// Set applies one key, as -n does for namesrvAddr.
+func (c *Config) Set(key, value string) error {
+	f, ok := c.fields()[key]
+	if !ok {
+		return fmt.Errorf("unknown key %q", key)
+	}
+	if err := f.set(value); err != nil {
+		return fmt.Errorf("%s = %q: %w", key, value, err)
+	}
+	return nil
+}
+
+// Print writes the effective configuration as a properties file, keys
+// sorted, as mqbroker -p does.
+func (c *Config) Print(w io.Writer) error {
+	table := c.fields()
+	var b strings.Builder
+	for _, k := range table.keys() {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(table[k].get())
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (c *Config) validate() error {
+	b := &c.Broker
+	var errs []error
+	positive := func(key string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s = %d: must be positive", key, v))
+		}
+	}
+	positive("listenPort", int64(b.ListenPort))
+	positive("sendThreadPoolQueueCapacity", int64(b.SendThreadPoolQueueCapacity))
+	positive("pullThreadPoolQueueCapacity", int64(b.PullThreadPoolQueueCapacity))
+	positive("heartbeatThreadPoolQueueCapacity", int64(b.HeartbeatThreadPoolQueueCapacity))
+	positive("clientManagerThreadPoolQueueCapacity", int64(b.ClientManagerThreadPoolQueueCapacity))
+	positive("consumerManagerThreadPoolQueueCapacity", int64(b.ConsumerManagerThreadPoolQueueCapacity))
+	positive("endTransactionPoolQueueCapacity", int64(b.EndTransactionPoolQueueCapacity))
+	positive("adminBrokerThreadPoolQueueCapacity", int64(b.AdminBrokerThreadPoolQueueCapacity))
+	positive("brokerFastFailurePeriodMillis", b.BrokerFastFailurePeriodMillis)
+	positive("remotingFrameMaxLength", int64(b.RemotingFrameMaxLength))
+	if b.ListenPort > 65535 {
+		errs = append(errs, fmt.Errorf("listenPort = %d: not a port", b.ListenPort))
+	}
+	if b.NamesrvListenPort < 0 || b.NamesrvListenPort > 65535 {
+		errs = append(errs, fmt.Errorf("namesrvListenPort = %d: not a port", b.NamesrvListenPort))
+	}
+	return errors.Join(errs...)
+}
+
+// fields binds every key to its place in c.
+func (c *Config) fields() fields {
+	f := fields{}
+	b := &c.Broker
+	f.str("brokerClusterName", &b.BrokerClusterName)
+	f.str("brokerName", &b.BrokerName)
+	f.int64("brokerId", &b.BrokerID)
+	f.str("namesrvAddr", &b.NamesrvAddr)
+	f.str("brokerIP1", &b.BrokerIP1)
+	f.str("brokerIP2", &b.BrokerIP2)
+	f.str("bindAddress", &b.BindAddress)
+	f.int("listenPort", &b.ListenPort)
+	f.int("namesrvListenPort", &b.NamesrvListenPort)
+	f.int("sendThreadPoolQueueCapacity", &b.SendThreadPoolQueueCapacity)
+	f.int("pullThreadPoolQueueCapacity", &b.PullThreadPoolQueueCapacity)
+	f.int("heartbeatThreadPoolQueueCapacity", &b.HeartbeatThreadPoolQueueCapacity)
+	f.int("clientManagerThreadPoolQueueCapacity", &b.ClientManagerThreadPoolQueueCapacity)
+	f.int("consumerManagerThreadPoolQueueCapacity", &b.ConsumerManagerThreadPoolQueueCapacity)
+	f.int("endTransactionPoolQueueCapacity", &b.EndTransactionPoolQueueCapacity)
+	f.int("adminBrokerThreadPoolQueueCapacity", &b.AdminBrokerThreadPoolQueueCapacity)
+	f.bool("brokerFastFailureEnable", &b.BrokerFastFailureEnable)
+	f.int64("brokerFastFailurePeriodMillis", &b.BrokerFastFailurePeriodMillis)
+	f.int64("osPageCacheBusyTimeOutMills", &b.OSPageCacheBusyTimeOutMills)
+	f.int64("waitTimeMillsInSendQueue", &b.WaitTimeMillsInSendQueue)
+	f.int64("waitTimeMillsInPullQueue", &b.WaitTimeMillsInPullQueue)
+	f.int64("waitTimeMillsInHeartbeatQueue", &b.WaitTimeMillsInHeartbeatQueue)
+	f.int64("waitTimeMillsInTransactionQueue", &b.WaitTimeMillsInTransactionQueue)
+	f.int64("waitTimeMillsInAdminBrokerQueue", &b.WaitTimeMillsInAdminBrokerQueue)
+	f.bool("sendQueueAdmissionControl", &b.SendQueueAdmissionControl)
+	f.bool("autoCreateTopicEnable", &b.AutoCreateTopicEnable)
+	f.int("defaultTopicQueueNums", &b.DefaultTopicQueueNums)
+	f.bool("autoCreateSubscriptionGroup", &b.AutoCreateSubscriptionGroup)
+	f.int("brokerPermission", &b.BrokerPermission)
+	f.bool("longPollingEnable", &b.LongPollingEnable)
+	f.int64("shortPollingTimeMills", &b.ShortPollingTimeMills)
+	f.int64("registerNameServerPeriod", &b.RegisterNameServerPeriod)
+	f.int64("registerBrokerTimeoutMills", &b.RegisterBrokerTimeoutMills)
+	f.int64("flushConsumerOffsetInterval", &b.FlushConsumerOffsetInterval)
+	f.int("serverChannelMaxIdleTimeSeconds", &b.ServerChannelMaxIdleTimeSeconds)
+	f.int("remotingFrameMaxLength", &b.RemotingFrameMaxLength)
+	f.int("metricsPromExporterPort", &b.MetricsPromExporterPort)
+	f.bool("faultInjectionEnable", &b.FaultInjectionEnable)
+	f.int64("faultAppendStallMillis", &b.FaultAppendStallMillis)
+	f.bool("faultTransientPoolExhausted", &b.FaultTransientPoolExhausted)
+	f.int64("faultProcessorDelayMillis", &b.FaultProcessorDelayMillis)
+	c.storeFields(f)
+	return f
+}

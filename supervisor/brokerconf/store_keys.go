@@ -1,0 +1,4 @@
+package brokerconf
+
+// storeFields binds the message store's keys (MessageStoreConfig).
+func (c *Config) storeFields(f fields) {}

@@ -1,0 +1,117 @@
+package supervisor
+
+import (
+	"os"
+	"time"
+
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Config is the broker's configuration, one field per broker.conf key. The
+// key names and defaults are RocketMQ's (BrokerConfig, NettyServerConfig)
+// unless the comment says "ours".
+type Config struct {
+	BrokerClusterName string // brokerClusterName: DefaultCluster
+	BrokerName        string // brokerName: the host name, as RocketMQ
+	BrokerID          int64  // brokerId: 0 = master
+	NamesrvAddr       string // namesrvAddr: "host:port;host:port"
+	// BrokerIP1 is the address advertised to name servers and clients.
+	// RocketMQ guesses the host's first non-loopback address, a well-known
+	// trap; Sluice advertises loopback unless told otherwise.
+	BrokerIP1 string // brokerIP1: 127.0.0.1 (RocketMQ: guessed)
+	BrokerIP2 string // brokerIP2: BrokerIP1
+	// BindAddress is the interface the remoting port listens on (ours).
+	BindAddress string // bindAddress: 127.0.0.1
+	ListenPort  int    // listenPort: 10911
+	// NamesrvListenPort is the embedded name server's port; 0 turns it off
+	// (ours).
+	NamesrvListenPort int // namesrvListenPort: 9876
+
+	SendThreadPoolQueueCapacity            int // 10000
+	PullThreadPoolQueueCapacity            int // 100000
+	HeartbeatThreadPoolQueueCapacity       int // 50000
+	ClientManagerThreadPoolQueueCapacity   int // 1000000
+	ConsumerManagerThreadPoolQueueCapacity int // 1000000
+	EndTransactionPoolQueueCapacity        int // 100000
+	AdminBrokerThreadPoolQueueCapacity     int // 10000 (RocketMQ 5's key; 4.x is unbounded)
+
+	BrokerFastFailureEnable bool // brokerFastFailureEnable: true
+	// BrokerFastFailurePeriodMillis is the sweep period (ours): 10 ms, what
+	// RocketMQ's BrokerFastFailure schedules, not the 10 s the article says.
+	BrokerFastFailurePeriodMillis   int64 // 10
+	OSPageCacheBusyTimeOutMills     int64 // 1000
+	WaitTimeMillsInSendQueue        int64 // 200
+	WaitTimeMillsInPullQueue        int64 // 5000
+	WaitTimeMillsInHeartbeatQueue   int64 // 31000
+	WaitTimeMillsInTransactionQueue int64 // 3000
+	WaitTimeMillsInAdminBrokerQueue int64 // 5000
+	SendQueueAdmissionControl       bool  // sendQueueAdmissionControl (ours): false
+
+	AutoCreateTopicEnable           bool  // true
+	DefaultTopicQueueNums           int   // 8
+	AutoCreateSubscriptionGroup     bool  // true
+	BrokerPermission                int   // 6
+	LongPollingEnable               bool  // true
+	ShortPollingTimeMills           int64 // 1000
+	RegisterNameServerPeriod        int64 // 30000
+	RegisterBrokerTimeoutMills      int64 // 6000
+	FlushConsumerOffsetInterval     int64 // 5000
+	ServerChannelMaxIdleTimeSeconds int   // 120
+
+	// RemotingFrameMaxLength bounds every incoming frame, length field
+	// included (ours; Java's system property com.rocketmq.remoting.frameMaxLength).
+	RemotingFrameMaxLength int // 16777216
+
+	MetricsPromExporterPort int // metricsPromExporterPort: 5557, 0 disables
+
+	// Fault injection, for tests and demonstrations only (ours).
+	FaultInjectionEnable        bool  // faultInjectionEnable: false
+	FaultAppendStallMillis      int64 // faultAppendStallMillis: 0
+	FaultTransientPoolExhausted bool  // faultTransientPoolExhausted: false
+	FaultProcessorDelayMillis   int64 // faultProcessorDelayMillis: 0
+}
+
+// DefaultConfig returns RocketMQ's defaults, with Sluice's loopback binding.
+func DefaultConfig() Config {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "broker-a"
+	}
+	return Config{
+		BrokerClusterName:                      "DefaultCluster",
+		BrokerName:                             name,
+		BrokerIP1:                              "127.0.0.1",
+		BindAddress:                            "127.0.0.1",
+		ListenPort:                             10911,
+		NamesrvListenPort:                      9876,
+		SendThreadPoolQueueCapacity:            10000,
+		PullThreadPoolQueueCapacity:            100000,
+		HeartbeatThreadPoolQueueCapacity:       50000,
+		ClientManagerThreadPoolQueueCapacity:   1000000,
+		ConsumerManagerThreadPoolQueueCapacity: 1000000,
+		EndTransactionPoolQueueCapacity:        100000,
+		AdminBrokerThreadPoolQueueCapacity:     10000,
+		BrokerFastFailureEnable:                true,
+		BrokerFastFailurePeriodMillis:          10,
+		OSPageCacheBusyTimeOutMills:            1000,
+		WaitTimeMillsInSendQueue:               200,
+		WaitTimeMillsInPullQueue:               5000,
+		WaitTimeMillsInHeartbeatQueue:          31000,
+		WaitTimeMillsInTransactionQueue:        3000,
+		WaitTimeMillsInAdminBrokerQueue:        5000,
+		AutoCreateTopicEnable:                  true,
+		DefaultTopicQueueNums:                  8,
+		AutoCreateSubscriptionGroup:            true,
+		BrokerPermission:                       6,
+		LongPollingEnable:                      true,
+		ShortPollingTimeMills:                  1000,
+		RegisterNameServerPeriod:               30000,
+		RegisterBrokerTimeoutMills:             6000,
+		FlushConsumerOffsetInterval:            5000,
+		ServerChannelMaxIdleTimeSeconds:        120,
+		RemotingFrameMaxLength:                 remoting.DefaultMaxFrameSize,
+		MetricsPromExporterPort:                5557,
+	}
+}
+
+func millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

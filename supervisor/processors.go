@@ -1,0 +1,62 @@
+package supervisor
+
+import (
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Processor names, as the tree and metrics show them.
+const (
+	ProcSend           = "send"
+	ProcPull           = "pull"
+	ProcHeartbeat      = "heartbeat"
+	ProcClientManage   = "clientManage"
+	ProcConsumerManage = "consumerManage"
+	ProcEndTransaction = "endTransaction"
+	ProcAdmin          = "admin"
+)
+
+// standardProcessors lays out RocketMQ's executors (BrokerController#
+// registerProcessor): which codes share a queue, its capacity and how long
+// a request may wait in it. handlers maps each code to its implementation;
+// a routed code without one answers REQUEST_CODE_NOT_SUPPORTED.
+func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.HandlerFunc, sendReject func() (remoting.BusyKind, bool)) []*actors.Processor {
+	mk := func(name string, capacity int, waitMs int64, codes ...remoting.RequestCode) *actors.Processor {
+		return &actors.Processor{
+			Name:           name,
+			Codes:          codes,
+			Capacity:       capacity,
+			MaxWaitInQueue: millis(waitMs),
+			NewHandler:     muxFor(codes, handlers),
+		}
+	}
+	send := mk(ProcSend, cfg.SendThreadPoolQueueCapacity, cfg.WaitTimeMillsInSendQueue,
+		remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage, remoting.ConsumerSendMsgBack)
+	send.PageCacheSweep = true
+	send.RejectRequest = sendReject
+	return []*actors.Processor{
+		send,
+		mk(ProcPull, cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),
+		mk(ProcHeartbeat, cfg.HeartbeatThreadPoolQueueCapacity, cfg.WaitTimeMillsInHeartbeatQueue, remoting.HeartBeat),
+		mk(ProcClientManage, cfg.ClientManagerThreadPoolQueueCapacity, 0, remoting.UnregisterClient),
+		mk(ProcConsumerManage, cfg.ConsumerManagerThreadPoolQueueCapacity, 0,
+			remoting.GetConsumerListByGroup, remoting.QueryConsumerOffset, remoting.UpdateConsumerOffset),
+		mk(ProcEndTransaction, cfg.EndTransactionPoolQueueCapacity, cfg.WaitTimeMillsInTransactionQueue, remoting.EndTransaction),
+		mk(ProcAdmin, cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue,
+			remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
+			remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
+			remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
+			remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault),
+	}
+}
+
+// muxFor builds a processor's handler: one function per request code.
+func muxFor(codes []remoting.RequestCode, handlers map[remoting.RequestCode]actors.HandlerFunc) func() actors.Handler {
+	table := make(map[remoting.RequestCode]actors.HandlerFunc, len(codes))
+	for _, c := range codes {
+		if h, ok := handlers[c]; ok {
+			table[c] = h
+		}
+	}
+	return func() actors.Handler { return actors.Mux(table) }
+}

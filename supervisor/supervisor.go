@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// supervisorActor is the root of the broker's tree. It spawns the
+// processors and the listener, supervises them, and runs the fast-failure
+// sweep on a timer.
+type supervisorActor struct {
+	b       *Broker
+	started chan<- error
+}
+
+type sweepTick struct{}
+
+func (s *supervisorActor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		s.started <- s.spawnChildren(ctx)
+		s.scheduleSweep(ctx)
+	case *sweepTick:
+		s.b.sweep.run(time.Now())
+		s.scheduleSweep(ctx)
+	}
+}
+
+func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
+	for _, p := range s.b.routes.Processors() {
+		if _, err := p.Spawn(ctx); err != nil {
+			return fmt.Errorf("spawn processor %s: %w", p.Name, err)
+		}
+	}
+	if _, err := s.b.listener.Spawn(ctx); err != nil {
+		return fmt.Errorf("spawn listener: %w", err)
+	}
+	return nil
+}
+
+// scheduleSweep re-arms the sweep after each run, so a slow sweep delays
+// the next one instead of piling ticks up in the mailbox.
+func (s *supervisorActor) scheduleSweep(ctx actor.Context) {
+	if !s.b.cfg.BrokerFastFailureEnable {
+		return
+	}
+	root, self := ctx.ActorSystem().Root, ctx.Self()
+	s.b.sweep.arm(func() { root.Send(self, &sweepTick{}) })
+}
+
+// HandleFailure is the supervision strategy for the supervisor's children.
+// A processor that panicked is restarted with its queue intact; the
+// request that caused the panic is answered SYSTEM_ERROR, because
+// protoactor drops that message and the client would otherwise wait for
+// its timeout.
+func (s *supervisorActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, message any) {
+	log := s.b.log.Error().Str("actor", child.Id)
+	if p, ok := reason.(*actors.Panic); ok {
+		log = log.Interface("panic", p.Value).Str("stack", string(p.Stack))
+	} else {
+		log = log.Interface("reason", reason)
+	}
+	if r, ok := actor.UnwrapEnvelopeMessage(message).(*actors.Request); ok {
+		log = log.Stringer("code", r.Cmd.RequestCode()).Int32("opaque", r.Cmd.Opaque)
+		r.ReplyCode(remoting.SystemError, fmt.Sprintf("%v", reason))
+	}
+	for _, p := range s.b.routes.Processors() {
+		if p.PID() != nil && p.PID().Equal(child) {
+			p.Stats.Panics.Add(1)
+		}
+	}
+	log.Msg("actor panicked; restarting it")
+	sup.RestartChildren(child)
+}
