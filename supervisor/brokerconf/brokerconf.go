@@ -105,7 +105,6 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s = %d: must be positive", key, v))
 		}
 	}
-	positive("listenPort", int64(b.ListenPort))
 	positive("sendThreadPoolQueueCapacity", int64(b.SendThreadPoolQueueCapacity))
 	positive("pullThreadPoolQueueCapacity", int64(b.PullThreadPoolQueueCapacity))
 	positive("heartbeatThreadPoolQueueCapacity", int64(b.HeartbeatThreadPoolQueueCapacity))
@@ -115,7 +114,9 @@ func (c *Config) validate() error {
 	positive("adminBrokerThreadPoolQueueCapacity", int64(b.AdminBrokerThreadPoolQueueCapacity))
 	positive("brokerFastFailurePeriodMillis", b.BrokerFastFailurePeriodMillis)
 	positive("remotingFrameMaxLength", int64(b.RemotingFrameMaxLength))
-	if b.ListenPort > 65535 {
+	// Port 0 lets the OS pick one (tests, several brokers on one host); the
+	// bound address is logged at start.
+	if b.ListenPort < 0 || b.ListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("listenPort = %d: not a port", b.ListenPort))
 	}
 	if b.NamesrvListenPort < 0 || b.NamesrvListenPort > 65535 {

@@ -1,0 +1,32 @@
+// Package actors holds the broker's actors below the root: the listener
+// and one connection actor per TCP connection, the processor actors with
+// their bounded mailboxes, and the request handlers they run.
+//
+// The path of a request (RocketMQ's NettyRemotingAbstract#processRequestCommand):
+//
+//	socket ──decoder goroutine──▶ connection actor ──TryPost──▶ processor mailbox ──▶ processor actor
+//	                                   ▲    │ no route: REQUEST_CODE_NOT_SUPPORTED         │
+//	                                   │    │ reject check: REJECTREQUEST                  │ Request.Reply
+//	socket ◀──batching writer── Conn ◀─┘    └ mailbox full: OVERLOAD                       ▼
+//	                              ◀──────────────────── outbound message ◀──────────────────┘
+//
+// The connection actor never blocks: a full mailbox is answered at once.
+// Each request carries its arrival time, and whoever removes it from a
+// mailbox — the processor, or the supervisor's fast-failure sweep through
+// Mailbox.TakeHeadIf — is the only one that answers it; Request.Reply also
+// refuses a second answer.
+//
+// Parallelism. A processor actor runs one request at a time, like a
+// RocketMQ executor with one thread. Requests of one connection still run
+// concurrently because they go to different processors, and processors
+// whose work waits on something else do not wait in Receive: a held pull is
+// parked and answered when a message arrives, and a send is encoded on the
+// send processor's goroutine (outside the writer's critical section) and
+// then handed to the single writer actor, which drains many queued appends
+// per turn and answers each. The send processor bounds how many appends it
+// has handed to the writer and not yet seen accepted, so a stalled writer
+// leaves the backlog in the send mailbox, where the sweep can see it.
+//
+// This package may use remoting and commitlog; it must not import
+// supervisor (which owns the tree's root and wires everything together).
+package actors

@@ -1,0 +1,117 @@
+package brokerconf
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParsePropertiesSyntax(t *testing.T) {
+	in := "# comment\n! also comment\n\n  a = 1\nb=2\nc: 3\nd 4\ne = spaced value  \nf = multi\\\n  line\ng=\n"
+	props, err := ParseProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "4", "e": "spaced value", "f": "multiline", "g": ""}
+	if len(props) != len(want) {
+		t.Fatalf("got %d properties: %+v", len(props), props)
+	}
+	for _, p := range props {
+		if want[p.Key] != p.Value {
+			t.Errorf("%s = %q, want %q", p.Key, p.Value, want[p.Key])
+		}
+	}
+	if props[0].Line != 4 {
+		t.Errorf("line of a = %d, want 4", props[0].Line)
+	}
+}
+
+func TestLoadSampleConf(t *testing.T) {
+	cfg := Default()
+	warnings, err := cfg.LoadFile("../../testdata/broker.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.Broker
+	if b.BrokerName != "broker-a" || b.ListenPort != 10921 || b.SendThreadPoolQueueCapacity != 500 || b.BrokerFastFailurePeriodMillis != 20 {
+		t.Fatalf("values not applied: %+v", b)
+	}
+	// Defaults survive for keys the file does not set.
+	if b.PullThreadPoolQueueCapacity != 100000 || b.WaitTimeMillsInSendQueue != 200 || b.BindAddress != "127.0.0.1" {
+		t.Fatalf("defaults lost: %+v", b)
+	}
+	for _, w := range warnings {
+		if w.Key == "listenPort" || w.Key == "brokerName" {
+			t.Fatalf("known key warned about: %v", w)
+		}
+	}
+}
+
+func TestUnknownKeyIsAWarning(t *testing.T) {
+	cfg := Default()
+	warnings, err := cfg.Load(strings.NewReader("listenPort=1\nnoSuchKey=1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || warnings[0].Key != "noSuchKey" || warnings[0].Line != 2 {
+		t.Fatalf("warnings = %v", warnings)
+	}
+}
+
+func TestMalformedValueNamesKeyAndValue(t *testing.T) {
+	for _, in := range []string{"listenPort=ten", "brokerFastFailureEnable=yes", "sendThreadPoolQueueCapacity=-1", "listenPort=70000"} {
+		cfg := Default()
+		_, err := cfg.Load(strings.NewReader(in))
+		if err == nil {
+			t.Fatalf("%s: no error", in)
+		}
+		key, value, _ := strings.Cut(in, "=")
+		if !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), value) {
+			t.Fatalf("%s: error %q does not name the key and the value", in, err)
+		}
+	}
+}
+
+func TestPrintRoundTrips(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Set("namesrvAddr", "127.0.0.1:9876;127.0.0.1:9877"); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cfg.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "namesrvAddr=127.0.0.1:9876;127.0.0.1:9877\n") || !strings.Contains(out.String(), "listenPort=10911\n") {
+		t.Fatalf("print:\n%s", out.String())
+	}
+	again := Default()
+	warnings, err := again.Load(&out)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("reloading printed config: %v %v", warnings, err)
+	}
+	if again != cfg {
+		t.Fatalf("round trip changed the config:\n%+v\n%+v", again, cfg)
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	cfg := Default()
+	if _, err := cfg.LoadFile("/nonexistent/broker.conf"); err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		next := u.Unwrap()
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
