@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -19,6 +20,8 @@ type ServerOptions struct {
 	// OnClose runs when a connection closes, after its actor stopped; the
 	// client manager uses it to forget the client's producers and consumers.
 	OnClose func(*Connection)
+	// Inspectors, if set, gets each connection registered for the tree.
+	Inspectors *Inspectors
 	// Draining, once true, makes connections answer new requests with
 	// SERVICE_NOT_AVAILABLE while queued ones finish (graceful shutdown).
 	Draining *atomic.Bool
@@ -39,6 +42,23 @@ type connectionActor struct {
 	conn     *remoting.Conn
 	handle   *Connection
 	inflight atomic.Int64
+	// language and version of the client, from its latest request header.
+	language atomic.Int32
+	version  atomic.Int32
+	clientID atomic.Pointer[string]
+}
+
+// inspect describes the connection for the tree.
+func (a *connectionActor) inspect(n *tree.Node) {
+	n.Kind = tree.KindConnection
+	info := &tree.ConnectionInfo{Remote: a.remote, Inflight: a.inflight.Load(), Version: int(a.version.Load())}
+	if v := a.version.Load(); v != 0 {
+		info.Language = remoting.LanguageCode(a.language.Load()).String()
+	}
+	if id := a.clientID.Load(); id != nil {
+		info.ClientID = *id
+	}
+	n.Connection = info
 }
 
 // connClosed reports the end of the read side with its reason (nil for a
@@ -75,7 +95,7 @@ func (a *connectionActor) start(ctx actor.Context) {
 	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize})
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
-	a.handle = &Connection{pid: self, root: root, conn: a.conn}
+	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID}
 	go func() {
 		err := a.conn.ReadLoop(func(cmd *remoting.Command) { root.Send(self, cmd) })
 		root.Send(self, &connClosed{err: err})
@@ -96,6 +116,8 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 		// one-way, so none are expected); nothing waits for them.
 		return
 	}
+	a.language.Store(int32(cmd.Language))
+	a.version.Store(int32(cmd.Version))
 	code := cmd.RequestCode()
 	p, ok := a.routes.Lookup(code)
 	if !ok {

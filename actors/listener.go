@@ -8,6 +8,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors/tree"
 )
 
 // Listener accepts TCP connections and spawns one connection actor per
@@ -47,6 +49,9 @@ func (l *Listener) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
 		return nil, err
 	}
 	l.pid = pid
+	if in := l.opts.Inspectors; in != nil {
+		in.Register(pid.Id, func(n *tree.Node) { n.Kind = tree.KindListener })
+	}
 	return pid, nil
 }
 
@@ -112,10 +117,16 @@ func (a *listenerActor) Receive(ctx actor.Context) {
 		a.l.mu.Lock()
 		a.l.conns[pid.Id] = ca
 		a.l.mu.Unlock()
+		if in := a.l.opts.Inspectors; in != nil {
+			in.Register(pid.Id, ca.inspect)
+		}
 	case *actor.Terminated:
 		a.l.mu.Lock()
 		delete(a.l.conns, m.Who.Id)
 		a.l.mu.Unlock()
+		if in := a.l.opts.Inspectors; in != nil {
+			in.Unregister(m.Who.Id)
+		}
 	case *actor.Stopping:
 		_ = a.l.StopAccepting()
 	}

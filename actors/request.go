@@ -60,9 +60,21 @@ type outbound struct {
 
 // Connection is the handle a Request keeps on the connection it came from.
 type Connection struct {
-	pid  *actor.PID
-	root *actor.RootContext
-	conn *remoting.Conn
+	pid      *actor.PID
+	root     *actor.RootContext
+	conn     *remoting.Conn
+	clientID *atomic.Pointer[string]
+}
+
+// SetClientID records the client id a heartbeat announced, for the tree.
+func (c *Connection) SetClientID(id string) { c.clientID.Store(&id) }
+
+// ClientID is the id the client announced in its heartbeat, or "".
+func (c *Connection) ClientID() string {
+	if p := c.clientID.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (c *Connection) relay(r *Request, resp *remoting.Command) {

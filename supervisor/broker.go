@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -37,11 +39,12 @@ type Broker struct {
 	supervisor *actor.PID
 	draining   atomic.Bool
 	sweep      *fastFailure
+	inspectors *actors.Inspectors
 }
 
 // Start opens the remoting port and starts the actor tree.
 func Start(cfg Config, opts Options) (*Broker, error) {
-	b := &Broker{cfg: cfg, log: opts.Log}
+	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors()}
 	handlers := b.handlers(opts.Handlers)
 	procs := standardProcessors(&cfg, handlers, b.rejectSend)
 	procs = append(procs, opts.Processors...)
@@ -56,6 +59,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	ln, err := actors.Listen(addr, b.routes, actors.ServerOptions{
 		MaxFrameSize: cfg.RemotingFrameMaxLength,
 		Draining:     &b.draining,
+		Inspectors:   b.inspectors,
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -164,9 +168,33 @@ func (b *Broker) rejectSend() (remoting.BusyKind, bool) {
 
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {
-	h := map[remoting.RequestCode]actors.HandlerFunc{}
+	h := map[remoting.RequestCode]actors.HandlerFunc{
+		remoting.GetActorTree: b.getActorTree,
+	}
 	for c, f := range extra {
 		h[c] = f
 	}
 	return h
+}
+
+// Tree returns a snapshot of the live actor tree.
+func (b *Broker) Tree() *tree.Snapshot {
+	return &tree.Snapshot{
+		BrokerName: b.cfg.BrokerName,
+		Addr:       b.Addr(),
+		TakenAt:    time.Now(),
+		Root:       b.inspectors.Snapshot(b.sys, b.supervisor.Id),
+	}
+}
+
+// getActorTree answers SLUICE_GET_ACTOR_TREE with the snapshot as JSON.
+func (b *Broker) getActorTree(_ actor.Context, r *actors.Request) {
+	body, err := json.Marshal(b.Tree())
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, "encode actor tree: "+err.Error())
+		return
+	}
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.Body = body
+	r.Reply(resp)
 }

@@ -2,11 +2,13 @@ package supervisor
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -25,6 +27,9 @@ type fastFailure struct {
 	mu      sync.Mutex
 	timer   *time.Timer
 	stopped bool
+
+	lastSweep atomic.Int64 // unix nanoseconds
+	cleaned   [len(remoting.BusyKinds)]atomic.Uint64
 }
 
 func newFastFailure(cfg *Config, procs []*actors.Processor, pcBusy func() bool, log zerolog.Logger) *fastFailure {
@@ -55,6 +60,7 @@ func (f *fastFailure) stop() {
 
 // run is one sweep (BrokerFastFailure#cleanExpiredRequest).
 func (f *fastFailure) run(now time.Time) {
+	f.lastSweep.Store(now.UnixNano())
 	for _, p := range f.procs {
 		if !p.PageCacheSweep || p.Mailbox() == nil {
 			continue
@@ -65,6 +71,7 @@ func (f *fastFailure) run(now time.Time) {
 				break
 			}
 			p.Stats.CountBusy(remoting.PCBusyCleanQueue)
+			f.cleaned[remoting.PCBusyCleanQueue].Add(1)
 			r.ReplyBusy(remoting.PCBusyCleanQueue, r.WaitMillis(now), left)
 		}
 	}
@@ -79,7 +86,24 @@ func (f *fastFailure) run(now time.Time) {
 				break
 			}
 			p.Stats.CountBusy(remoting.TimeoutCleanQueue)
+			f.cleaned[remoting.TimeoutCleanQueue].Add(1)
 			r.ReplyBusy(remoting.TimeoutCleanQueue, r.WaitMillis(now), left)
 		}
 	}
+}
+
+// inspect describes the sweep for the tree.
+func (f *fastFailure) inspect(enabled bool) *tree.SupervisorInfo {
+	info := &tree.SupervisorInfo{
+		FastFailureEnable: enabled,
+		SweepPeriodMillis: f.period.Milliseconds(),
+		Cleaned: map[string]uint64{
+			remoting.PCBusyCleanQueue.Tag():  f.cleaned[remoting.PCBusyCleanQueue].Load(),
+			remoting.TimeoutCleanQueue.Tag(): f.cleaned[remoting.TimeoutCleanQueue].Load(),
+		},
+	}
+	if ns := f.lastSweep.Load(); ns != 0 {
+		info.LastSweep = time.Unix(0, ns)
+	}
+	return info
 }

@@ -3,6 +3,7 @@ package supervisor_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
@@ -323,5 +325,42 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatalf("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// The tree is read from the actor system: every processor with its
+// capacity, the listener and each connection.
+func TestActorTree(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t), supervisor.Options{})
+	c := dial(t, b.Addr())
+	resp := invoke(t, c, remoting.GetActorTree, nil)
+	if resp.ResponseCode() != remoting.Success {
+		t.Fatalf("%s %q", resp.ResponseCode(), resp.Remark)
+	}
+	var snap tree.Snapshot
+	if err := json.Unmarshal(resp.Body, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Root == nil || snap.Root.Kind != tree.KindSupervisor || snap.Root.Supervisor.SweepPeriodMillis != 10 {
+		t.Fatalf("root: %+v", snap.Root)
+	}
+	want := map[string]int{"send": 10000, "pull": 100000, "heartbeat": 50000, "admin": 10000, "consumerManage": 1000000}
+	for name, capacity := range want {
+		n := snap.Root.Find(name)
+		if n == nil || n.Processor == nil || n.Processor.Capacity != capacity {
+			t.Fatalf("processor %s: %+v", name, n)
+		}
+	}
+	conns := 0
+	snap.Root.Walk(func(n *tree.Node, _ int) {
+		if n.Kind == tree.KindConnection {
+			conns++
+			if n.Connection.Language != "GO" {
+				t.Errorf("connection language %q", n.Connection.Language)
+			}
+		}
+	})
+	if conns != 1 {
+		t.Fatalf("%d connections in the tree, want 1", conns)
 	}
 }

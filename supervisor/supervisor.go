@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -32,10 +33,16 @@ func (s *supervisorActor) Receive(ctx actor.Context) {
 }
 
 func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
+	s.b.inspectors.Register(ctx.Self().Id, func(n *tree.Node) {
+		n.Kind = tree.KindSupervisor
+		n.Supervisor = s.b.sweep.inspect(s.b.cfg.BrokerFastFailureEnable)
+	})
 	for _, p := range s.b.routes.Processors() {
-		if _, err := p.Spawn(ctx); err != nil {
+		pid, err := p.Spawn(ctx)
+		if err != nil {
 			return fmt.Errorf("spawn processor %s: %w", p.Name, err)
 		}
+		s.b.inspectors.Register(pid.Id, p.Inspect)
 	}
 	if _, err := s.b.listener.Spawn(ctx); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)

@@ -1,0 +1,114 @@
+// Package tree holds the snapshot of the broker's live actor tree: the
+// types the broker's admin answer (SLUICE_GET_ACTOR_TREE) encodes as JSON,
+// sluicectl decodes and draws, and metrics read. It imports nothing of
+// protoactor, so the CLI stays small; the broker builds snapshots in
+// package actors by walking the actor system's registry.
+package tree
+
+import "time"
+
+// Kinds of node.
+const (
+	KindSupervisor = "supervisor"
+	KindProcessor  = "processor"
+	KindWriter     = "writer"
+	KindListener   = "listener"
+	KindConnection = "connection"
+	KindActor      = "actor" // an actor with no inspector of its own
+)
+
+// Snapshot is the whole tree at one instant.
+type Snapshot struct {
+	BrokerName string    `json:"brokerName"`
+	Addr       string    `json:"addr"`
+	TakenAt    time.Time `json:"takenAt"`
+	Root       *Node     `json:"root"`
+}
+
+// Node is one actor.
+type Node struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Kind       string          `json:"kind"`
+	Processor  *ProcessorInfo  `json:"processor,omitempty"`
+	Writer     *WriterInfo     `json:"writer,omitempty"`
+	Supervisor *SupervisorInfo `json:"supervisor,omitempty"`
+	Connection *ConnectionInfo `json:"connection,omitempty"`
+	Children   []*Node         `json:"children,omitempty"`
+}
+
+// ProcessorInfo is a processor's queue and counters.
+type ProcessorInfo struct {
+	Codes            []string          `json:"codes"`
+	Depth            int               `json:"depth"`
+	Capacity         int               `json:"capacity"`
+	OldestWaitMillis int64             `json:"oldestWaitMillis"`
+	MaxWaitMillis    int64             `json:"maxWaitMillis"`
+	Processed        uint64            `json:"processed"`
+	Panics           uint64            `json:"panics"`
+	Busy             map[string]uint64 `json:"busy"`
+}
+
+// WriterInfo is the commit-log writer's lock-hold state.
+type WriterInfo struct {
+	BeginTimeInLock             int64             `json:"beginTimeInLock"`
+	LockHoldMillis              int64             `json:"lockHoldMillis"`
+	PageCacheBusy               bool              `json:"pageCacheBusy"`
+	OSPageCacheBusyTimeOutMills int64             `json:"osPageCacheBusyTimeOutMills"`
+	LockHold                    []Bucket          `json:"lockHold"`
+	TransientPoolEnabled        bool              `json:"transientPoolEnabled"`
+	TransientPoolFree           int               `json:"transientPoolFree"`
+	TransientPoolTotal          int               `json:"transientPoolTotal"`
+	TransientPoolDeficient      bool              `json:"transientPoolDeficient"`
+	Depth                       int               `json:"depth"`
+	Appended                    uint64            `json:"appended"`
+	Batches                     uint64            `json:"batches"`
+	Extra                       map[string]string `json:"extra,omitempty"`
+}
+
+// Bucket counts lock holds up to LeMillis (the last bucket is unbounded,
+// LeMillis -1).
+type Bucket struct {
+	LeMillis int64  `json:"leMillis"`
+	Count    uint64 `json:"count"`
+}
+
+// SupervisorInfo is the fast-failure sweep's state.
+type SupervisorInfo struct {
+	FastFailureEnable bool              `json:"fastFailureEnable"`
+	SweepPeriodMillis int64             `json:"sweepPeriodMillis"`
+	LastSweep         time.Time         `json:"lastSweep"`
+	Cleaned           map[string]uint64 `json:"cleaned"`
+	BusyPeriods       uint64            `json:"busyPeriods"`
+	InBusyPeriod      bool              `json:"inBusyPeriod"`
+}
+
+// ConnectionInfo is one client connection.
+type ConnectionInfo struct {
+	Remote   string `json:"remote"`
+	ClientID string `json:"clientId,omitempty"`
+	Language string `json:"language,omitempty"`
+	Version  int    `json:"version,omitempty"`
+	Inflight int64  `json:"inflight"`
+}
+
+// Walk calls fn for n and every node below it, depth first.
+func (n *Node) Walk(fn func(*Node, int)) { n.walk(fn, 0) }
+
+func (n *Node) walk(fn func(*Node, int), depth int) {
+	fn(n, depth)
+	for _, c := range n.Children {
+		c.walk(fn, depth+1)
+	}
+}
+
+// Find returns the first node with the given name.
+func (n *Node) Find(name string) *Node {
+	var found *Node
+	n.Walk(func(x *Node, _ int) {
+		if found == nil && x.Name == name {
+			found = x
+		}
+	})
+	return found
+}
