@@ -242,3 +242,20 @@ func (m *Mailbox) run() {
 		m.invoker.InvokeUserMessage(msg)
 	}
 }
+
+// TryPop removes the next user message without waiting, for an actor that
+// drains several queued messages in one turn (the writer's group commit).
+// It must only be called from the actor's own Receive.
+func (m *Mailbox) TryPop() any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.user.size == 0 {
+		return nil
+	}
+	msg := m.user.pop()
+	if _, ok := msg.(*Request); ok {
+		m.requests--
+	}
+	m.userN.Store(int32(m.user.size))
+	return msg
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -40,11 +41,29 @@ type Broker struct {
 	draining   atomic.Bool
 	sweep      *fastFailure
 	inspectors *actors.Inspectors
+	store      *commitlog.Store
+	writer     *actors.Writer
 }
 
 // Start opens the remoting port and starts the actor tree.
 func Start(cfg Config, opts Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors()}
+	store, err := commitlog.Open(cfg.Store, b.log)
+	if err != nil {
+		return nil, fmt.Errorf("open message store: %w", err)
+	}
+	b.store = store
+	b.writer = actors.NewWriter(store, cfg.WriterWindowSize)
+	if cfg.FaultInjectionEnable {
+		store.SetAppendStall(millis(cfg.FaultAppendStallMillis))
+		store.SetPoolExhausted(cfg.FaultTransientPoolExhausted)
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = store.Close()
+		}
+	}()
 	handlers := b.handlers(opts.Handlers)
 	procs := standardProcessors(&cfg, handlers, b.rejectSend)
 	procs = append(procs, opts.Processors...)
@@ -68,9 +87,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.log)
 
 	b.sys = actor.NewActorSystem(actorLogger(b.log))
-	started := make(chan error, 1)
+	spawned := make(chan error, 1)
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &supervisorActor{b: b, started: started}
+		return &supervisorActor{b: b, started: spawned}
 	})
 	pid, err := b.sys.Root.SpawnNamed(props, "broker")
 	if err != nil {
@@ -78,12 +97,15 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("spawn supervisor: %w", err)
 	}
 	b.supervisor = pid
-	if err := <-started; err != nil {
+	if err := <-spawned; err != nil {
 		_ = ln.StopAccepting()
 		b.sys.Root.Stop(pid)
 		return nil, err
 	}
-	b.log.Info().Str("addr", ln.Addr().String()).Str("brokerName", cfg.BrokerName).Msg("broker started")
+	started = true
+	b.log.Info().Str("addr", ln.Addr().String()).Str("brokerName", cfg.BrokerName).
+		Str("storePathRootDir", cfg.Store.StorePathRootDir).Stringer("flushDiskType", cfg.Store.FlushDiskType).
+		Msg("broker started")
 	return b, nil
 }
 
@@ -110,8 +132,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.sweep.stop()
 	err := b.sys.Root.StopFuture(b.supervisor).Wait()
 	b.sys.Shutdown()
+	errStore := b.store.Close()
 	b.log.Info().Msg("broker stopped")
-	return errors.Join(errAccept, err)
+	return errors.Join(errAccept, err, errStore)
 }
 
 // waitIdle waits until every processor queue is empty or ctx ends.
@@ -154,17 +177,20 @@ func (b *Broker) waitRelayed(ctx context.Context) {
 	}
 }
 
-// pageCacheBusy is the store's isOSPageCacheBusy; false until a store is
-// attached.
-func (b *Broker) pageCacheBusy() bool { return false }
+// pageCacheBusy is DefaultMessageStore#isOSPageCacheBusy.
+func (b *Broker) pageCacheBusy() bool { return b.store.IsOSPageCacheBusy() }
 
-// rejectSend is SendMessageProcessor#rejectRequest.
+// rejectSend is SendMessageProcessor#rejectRequest (4.9): page cache busy,
+// or the transient store pool has no free buffer.
 func (b *Broker) rejectSend() (remoting.BusyKind, bool) {
-	if b.pageCacheBusy() {
+	if b.store.IsOSPageCacheBusy() || b.store.IsTransientStorePoolDeficient() {
 		return remoting.RejectRequest, true
 	}
 	return 0, false
 }
+
+// Store is the broker's message store.
+func (b *Broker) Store() *commitlog.Store { return b.store }
 
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -39,7 +40,6 @@ type Config struct {
 	// BrokerFastFailurePeriodMillis is the sweep period (ours): 10 ms, what
 	// RocketMQ's BrokerFastFailure schedules, not the 10 s the article says.
 	BrokerFastFailurePeriodMillis   int64 // 10
-	OSPageCacheBusyTimeOutMills     int64 // 1000
 	WaitTimeMillsInSendQueue        int64 // 200
 	WaitTimeMillsInPullQueue        int64 // 5000
 	WaitTimeMillsInHeartbeatQueue   int64 // 31000
@@ -63,6 +63,14 @@ type Config struct {
 	RemotingFrameMaxLength int // 16777216
 
 	MetricsPromExporterPort int // metricsPromExporterPort: 5557, 0 disables
+
+	// WriterWindowSize bounds the sends handed to the writer and not yet in
+	// one of its batches (ours): the rest of a backlog waits in the send
+	// queue, where the fast-failure sweep can answer it.
+	WriterWindowSize int // writerWindowSize: 256
+
+	// Store is the message store's configuration (MessageStoreConfig keys).
+	Store commitlog.Config
 
 	// Fault injection, for tests and demonstrations only (ours).
 	FaultInjectionEnable        bool  // faultInjectionEnable: false
@@ -93,7 +101,6 @@ func DefaultConfig() Config {
 		AdminBrokerThreadPoolQueueCapacity:     10000,
 		BrokerFastFailureEnable:                true,
 		BrokerFastFailurePeriodMillis:          10,
-		OSPageCacheBusyTimeOutMills:            1000,
 		WaitTimeMillsInSendQueue:               200,
 		WaitTimeMillsInPullQueue:               5000,
 		WaitTimeMillsInHeartbeatQueue:          31000,
@@ -111,6 +118,8 @@ func DefaultConfig() Config {
 		ServerChannelMaxIdleTimeSeconds:        120,
 		RemotingFrameMaxLength:                 remoting.DefaultMaxFrameSize,
 		MetricsPromExporterPort:                5557,
+		WriterWindowSize:                       256,
+		Store:                                  commitlog.DefaultConfig(),
 	}
 }
 

@@ -44,6 +44,14 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		}
 		s.b.inspectors.Register(pid.Id, p.Inspect)
 	}
+	pid, err := s.b.writer.Spawn(ctx, ctx.ActorSystem().Root)
+	if err != nil {
+		return fmt.Errorf("spawn writer: %w", err)
+	}
+	s.b.inspectors.Register(pid.Id, func(n *tree.Node) {
+		s.b.writer.Inspect(n)
+		n.Writer.OSPageCacheBusyTimeOutMills = s.b.cfg.Store.OSPageCacheBusyTimeOutMills
+	})
 	if _, err := s.b.listener.Spawn(ctx); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}

@@ -114,6 +114,7 @@ func (c *Config) validate() error {
 	positive("adminBrokerThreadPoolQueueCapacity", int64(b.AdminBrokerThreadPoolQueueCapacity))
 	positive("brokerFastFailurePeriodMillis", b.BrokerFastFailurePeriodMillis)
 	positive("remotingFrameMaxLength", int64(b.RemotingFrameMaxLength))
+	positive("writerWindowSize", int64(b.WriterWindowSize))
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
 	if b.ListenPort < 0 || b.ListenPort > 65535 {
@@ -147,7 +148,6 @@ func (c *Config) fields() fields {
 	f.int("adminBrokerThreadPoolQueueCapacity", &b.AdminBrokerThreadPoolQueueCapacity)
 	f.bool("brokerFastFailureEnable", &b.BrokerFastFailureEnable)
 	f.int64("brokerFastFailurePeriodMillis", &b.BrokerFastFailurePeriodMillis)
-	f.int64("osPageCacheBusyTimeOutMills", &b.OSPageCacheBusyTimeOutMills)
 	f.int64("waitTimeMillsInSendQueue", &b.WaitTimeMillsInSendQueue)
 	f.int64("waitTimeMillsInPullQueue", &b.WaitTimeMillsInPullQueue)
 	f.int64("waitTimeMillsInHeartbeatQueue", &b.WaitTimeMillsInHeartbeatQueue)
@@ -166,10 +166,11 @@ func (c *Config) fields() fields {
 	f.int("serverChannelMaxIdleTimeSeconds", &b.ServerChannelMaxIdleTimeSeconds)
 	f.int("remotingFrameMaxLength", &b.RemotingFrameMaxLength)
 	f.int("metricsPromExporterPort", &b.MetricsPromExporterPort)
+	f.int("writerWindowSize", &b.WriterWindowSize)
 	f.bool("faultInjectionEnable", &b.FaultInjectionEnable)
 	f.int64("faultAppendStallMillis", &b.FaultAppendStallMillis)
 	f.bool("faultTransientPoolExhausted", &b.FaultTransientPoolExhausted)
 	f.int64("faultProcessorDelayMillis", &b.FaultProcessorDelayMillis)
-	c.storeFields(f)
+	c.storeFields(f, &b.Store)
 	return f
 }

@@ -1,4 +1,46 @@
 package brokerconf
 
-// storeFields binds the message store's keys (MessageStoreConfig).
-func (c *Config) storeFields(f fields) {}
+import (
+	"fmt"
+
+	"github.com/sluice-mq/sluice/commitlog"
+)
+
+// storeFields binds the message store's keys (RocketMQ's
+// MessageStoreConfig), plus brokerRole, which only a master can have here.
+func (c *Config) storeFields(f fields, s *commitlog.Config) {
+	f.str("storePathRootDir", &s.StorePathRootDir)
+	f.str("storePathCommitLog", &s.StorePathCommitLog)
+	f.int64("mappedFileSizeCommitLog", &s.MappedFileSizeCommitLog)
+	f.int64("mappedFileSizeConsumeQueue", &s.MappedFileSizeConsumeQueue)
+	f.custom("flushDiskType", func(v string) error {
+		t, err := commitlog.ParseFlushDiskType(v)
+		if err != nil {
+			return fmt.Errorf("want ASYNC_FLUSH or SYNC_FLUSH")
+		}
+		s.FlushDiskType = t
+		return nil
+	}, func() string { return s.FlushDiskType.String() })
+	f.int64("flushIntervalCommitLog", &s.FlushIntervalCommitLog)
+	f.int64("commitIntervalCommitLog", &s.CommitIntervalCommitLog)
+	f.int64("syncFlushTimeout", &s.SyncFlushTimeout)
+	f.bool("transientStorePoolEnable", &s.TransientStorePoolEnable)
+	f.int("transientStorePoolSize", &s.TransientStorePoolSize)
+	f.int("maxMessageSize", &s.MaxMessageSize)
+	f.int("fileReservedTime", &s.FileReservedTime)
+	f.str("deleteWhen", &s.DeleteWhen)
+	f.int("diskMaxUsedSpaceRatio", &s.DiskMaxUsedSpaceRatio)
+	f.int64("osPageCacheBusyTimeOutMills", &s.OSPageCacheBusyTimeOutMills)
+	f.bool("recoverSkipCorruptedFiles", &s.SkipCorruptedFiles)
+	f.int64("flushIntervalConsumeQueue", &s.FlushIntervalConsumeQueue)
+	f.custom("brokerRole", func(v string) error {
+		switch v {
+		case "ASYNC_MASTER", "SYNC_MASTER":
+			// No replication yet: both mean "master" here.
+			return nil
+		case "SLAVE":
+			return fmt.Errorf("slaves are not supported; Sluice runs masters only")
+		}
+		return fmt.Errorf("want ASYNC_MASTER, SYNC_MASTER or SLAVE")
+	}, func() string { return "ASYNC_MASTER" })
+}

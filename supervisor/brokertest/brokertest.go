@@ -32,6 +32,11 @@ func Config(t testing.TB) supervisor.Config {
 	cfg.ListenPort = 0
 	cfg.NamesrvListenPort = 0
 	cfg.MetricsPromExporterPort = 0
+	cfg.Store.StorePathRootDir = t.TempDir()
+	cfg.Store.StorePathCommitLog = ""
+	// Small files keep tests fast and their disk use low.
+	cfg.Store.MappedFileSizeCommitLog = 4 << 20
+	cfg.Store.MappedFileSizeConsumeQueue = 20 * 10000
 	return cfg
 }
 

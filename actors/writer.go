@@ -1,0 +1,173 @@
+package actors
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/commitlog"
+)
+
+// AppendJob is one send handed to the writer: a pre-encoded PutRequest and
+// what to do with its result. Done runs on the writer's goroutine after the
+// append (and, with SYNC_FLUSH, the sync that covers it) and must not block.
+type AppendJob struct {
+	Put  commitlog.PutRequest
+	Done func(*AppendJob)
+}
+
+// Writer is the actor that owns the commit log's write side: it is the
+// only caller of Store.Put. Each turn it drains up to maxBatch queued jobs
+// and appends them in one lock-hold, so under load one Put — and with
+// SYNC_FLUSH one fsync — serves many producers (group commit).
+//
+// Senders take a slot from Slots before handing a job over and the writer
+// gives it back when the job joins a batch. A stalled writer therefore
+// holds at most cap(Slots) jobs; the rest of the backlog stays in the send
+// processor's mailbox, where the fast-failure sweep can answer it.
+type Writer struct {
+	store   *commitlog.Store
+	mailbox *Mailbox
+	pid     *actor.PID
+	slots   chan struct{}
+	root    *actor.RootContext
+
+	appended atomic.Uint64
+	batches  atomic.Uint64
+	holds    lockHoldHistogram
+}
+
+// maxBatch caps one group commit so that a burst does not delay the first
+// producers' answers behind an unbounded append.
+const maxBatch = 256
+
+// NewWriter returns a writer for store that accepts at most window jobs
+// in flight.
+func NewWriter(store *commitlog.Store, window int) *Writer {
+	if window < 1 {
+		window = 1
+	}
+	return &Writer{store: store, slots: make(chan struct{}, window)}
+}
+
+// Spawn starts the writer actor, named "writer", under parent.
+func (w *Writer) Spawn(parent actor.SpawnerContext, root *actor.RootContext) (*actor.PID, error) {
+	// The mailbox holds at most the window; its capacity is not what bounds it.
+	w.mailbox = NewMailbox(cap(w.slots) + 1)
+	w.root = root
+	props := actor.PropsFromProducer(func() actor.Actor { return &writerActor{w: w} },
+		actor.WithMailbox(func() actor.Mailbox { return w.mailbox }))
+	pid, err := parent.SpawnNamed(props, "writer")
+	if err != nil {
+		return nil, err
+	}
+	w.pid = pid
+	return pid, nil
+}
+
+// Submit hands job to the writer, waiting for a free slot; it returns false
+// if stop closes first.
+func (w *Writer) Submit(job *AppendJob, stop <-chan struct{}) bool {
+	select {
+	case w.slots <- struct{}{}:
+	case <-stop:
+		return false
+	}
+	w.root.Send(w.pid, job)
+	return true
+}
+
+// Store is the store the writer appends to.
+func (w *Writer) Store() *commitlog.Store { return w.store }
+
+type writerActor struct {
+	w     *Writer
+	jobs  []*AppendJob
+	batch []*commitlog.PutRequest
+}
+
+func (a *writerActor) Receive(ctx actor.Context) {
+	first, ok := ctx.Message().(*AppendJob)
+	if !ok {
+		return
+	}
+	w := a.w
+	a.jobs = append(a.jobs[:0], first)
+	for len(a.jobs) < maxBatch {
+		next, ok := w.mailbox.TryPop().(*AppendJob)
+		if !ok {
+			break
+		}
+		a.jobs = append(a.jobs, next)
+	}
+	a.batch = a.batch[:0]
+	for _, j := range a.jobs {
+		<-w.slots
+		a.batch = append(a.batch, &j.Put)
+	}
+	start := time.Now()
+	w.store.Put(a.batch)
+	w.holds.observe(time.Since(start))
+	w.batches.Add(1)
+	w.appended.Add(uint64(len(a.jobs)))
+	for i, j := range a.jobs {
+		j.Done(j)
+		a.jobs[i] = nil
+		a.batch[i] = nil
+	}
+}
+
+// Inspect describes the writer for the tree: the lock-hold state every busy
+// answer is derived from.
+func (w *Writer) Inspect(n *tree.Node) {
+	n.Kind = tree.KindWriter
+	s := w.store
+	free, total := s.TransientPoolStats()
+	info := &tree.WriterInfo{
+		BeginTimeInLock:        s.BeginTimeInLock(),
+		LockHoldMillis:         s.LockTimeMills(),
+		PageCacheBusy:          s.IsOSPageCacheBusy(),
+		TransientPoolEnabled:   total > 0,
+		TransientPoolFree:      free,
+		TransientPoolTotal:     total,
+		TransientPoolDeficient: s.IsTransientStorePoolDeficient(),
+		Appended:               w.appended.Load(),
+		Batches:                w.batches.Load(),
+		LockHold:               w.holds.buckets(),
+	}
+	if w.mailbox != nil {
+		info.Depth = w.mailbox.UserMessageCount()
+	}
+	n.Writer = info
+}
+
+// lockHoldBounds are the histogram's upper bounds in milliseconds; the
+// interesting line is osPageCacheBusyTimeOutMills (1000 by default).
+var lockHoldBounds = [...]int64{1, 5, 10, 50, 100, 500, 1000, 5000}
+
+// lockHoldHistogram counts how long each Put took (the lock hold, plus the
+// sync wait under SYNC_FLUSH).
+type lockHoldHistogram struct {
+	counts [len(lockHoldBounds) + 1]atomic.Uint64
+}
+
+func (h *lockHoldHistogram) observe(d time.Duration) {
+	ms := d.Milliseconds()
+	for i, b := range lockHoldBounds {
+		if ms <= b {
+			h.counts[i].Add(1)
+			return
+		}
+	}
+	h.counts[len(lockHoldBounds)].Add(1)
+}
+
+func (h *lockHoldHistogram) buckets() []tree.Bucket {
+	out := make([]tree.Bucket, 0, len(h.counts))
+	for i, b := range lockHoldBounds {
+		out = append(out, tree.Bucket{LeMillis: b, Count: h.counts[i].Load()})
+	}
+	return append(out, tree.Bucket{LeMillis: -1, Count: h.counts[len(lockHoldBounds)].Load()})
+}
