@@ -25,13 +25,15 @@ type Listener struct {
 	pid   *actor.PID
 }
 
-// Listen opens addr (host:port; port 0 picks one) for the broker.
-func Listen(addr string, routes *Routes, opts ServerOptions, log zerolog.Logger) (*Listener, error) {
+// Listen opens addr (host:port; port 0 picks one). Nothing is accepted
+// until Spawn, so the bound address can be known — and advertised in
+// records and registrations — before any request arrives.
+func Listen(addr string, opts ServerOptions, log zerolog.Logger) (*Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{ln: ln, routes: routes, opts: opts, log: log, conns: make(map[string]*connectionActor)}, nil
+	return &Listener{ln: ln, opts: opts, log: log, conns: make(map[string]*connectionActor)}, nil
 }
 
 // Addr is the address actually bound.
@@ -40,11 +42,13 @@ func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 // PID is the listener actor, nil before Spawn.
 func (l *Listener) PID() *actor.PID { return l.pid }
 
-// Spawn starts the listener actor, named "listener", under parent.
-func (l *Listener) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
+// Spawn starts the listener actor under parent with the given name; its
+// connections route requests by routes.
+func (l *Listener) Spawn(parent actor.SpawnerContext, name string, routes *Routes) (*actor.PID, error) {
+	l.routes = routes
 	props := actor.PropsFromProducer(func() actor.Actor { return &listenerActor{l: l} },
 		actor.WithSupervisor(actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })))
-	pid, err := parent.SpawnNamed(props, "listener")
+	pid, err := parent.SpawnNamed(props, name)
 	if err != nil {
 		return nil, err
 	}

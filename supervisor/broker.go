@@ -43,11 +43,15 @@ type Broker struct {
 	inspectors *actors.Inspectors
 	store      *commitlog.Store
 	writer     *actors.Writer
+	svc        *services
+	// stopping is closed when shutdown gives up waiting, releasing a send
+	// blocked on the writer.
+	stopping chan struct{}
 }
 
 // Start opens the remoting port and starts the actor tree.
 func Start(cfg Config, opts Options) (*Broker, error) {
-	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors()}
+	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors(), stopping: make(chan struct{})}
 	store, err := commitlog.Open(cfg.Store, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("open message store: %w", err)
@@ -64,18 +68,8 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			_ = store.Close()
 		}
 	}()
-	handlers := b.handlers(opts.Handlers)
-	procs := standardProcessors(&cfg, handlers, b.rejectSend)
-	procs = append(procs, opts.Processors...)
-	if cfg.FaultInjectionEnable && cfg.FaultProcessorDelayMillis > 0 {
-		for _, p := range procs {
-			p.SetDelay(millis(cfg.FaultProcessorDelayMillis))
-		}
-	}
-	b.routes = actors.NewRoutes(procs...)
-
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
-	ln, err := actors.Listen(addr, b.routes, actors.ServerOptions{
+	ln, err := actors.Listen(addr, actors.ServerOptions{
 		MaxFrameSize: cfg.RemotingFrameMaxLength,
 		Draining:     &b.draining,
 		Inspectors:   b.inspectors,
@@ -84,6 +78,28 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	b.listener = ln
+	defer func() {
+		if !started {
+			_ = ln.StopAccepting()
+		}
+	}()
+	svc, err := b.openServices()
+	if err != nil {
+		return nil, err
+	}
+	b.svc = svc
+	handlers := b.handlers(opts.Handlers)
+	procs := standardProcessors(&cfg, handlers, b.rejectSend)
+	procs = append(procs, opts.Processors...)
+	for _, p := range procs {
+		if p.Name == ProcSend {
+			svc.send.Stats = &p.Stats
+		}
+		if cfg.FaultInjectionEnable && cfg.FaultProcessorDelayMillis > 0 {
+			p.SetDelay(millis(cfg.FaultProcessorDelayMillis))
+		}
+	}
+	b.routes = actors.NewRoutes(procs...)
 	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.log)
 
 	b.sys = actor.NewActorSystem(actorLogger(b.log))
@@ -93,12 +109,10 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	})
 	pid, err := b.sys.Root.SpawnNamed(props, "broker")
 	if err != nil {
-		_ = ln.StopAccepting()
 		return nil, fmt.Errorf("spawn supervisor: %w", err)
 	}
 	b.supervisor = pid
 	if err := <-spawned; err != nil {
-		_ = ln.StopAccepting()
 		b.sys.Root.Stop(pid)
 		return nil, err
 	}
@@ -121,6 +135,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.draining.Store(true)
 	errAccept := b.listener.StopAccepting()
 	b.waitIdle(ctx)
+	close(b.stopping)
 	// Whatever is still queued gets an answer rather than silence.
 	for _, p := range b.routes.Processors() {
 		for _, r := range p.Mailbox().Close() {
@@ -196,6 +211,9 @@ func (b *Broker) Store() *commitlog.Store { return b.store }
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {
 	h := map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetActorTree: b.getActorTree,
+	}
+	for c, f := range b.svc.send.Handlers() {
+		h[c] = f
 	}
 	for c, f := range extra {
 		h[c] = f

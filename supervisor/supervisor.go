@@ -52,7 +52,7 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		s.b.writer.Inspect(n)
 		n.Writer.OSPageCacheBusyTimeOutMills = s.b.cfg.Store.OSPageCacheBusyTimeOutMills
 	})
-	if _, err := s.b.listener.Spawn(ctx); err != nil {
+	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}
 	return nil

@@ -1,0 +1,89 @@
+package metadata
+
+import (
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is what the metadata managers need from broker.conf. The zero
+// value of a bool means "off", so start from DefaultConfig to get
+// RocketMQ's defaults.
+type Config struct {
+	// Dir is <storePathRootDir>/config, where topics.json,
+	// subscriptionGroup.json and consumerOffset.json live. Empty keeps
+	// everything in memory (tests).
+	Dir string
+	// BrokerClusterName (brokerClusterName) and BrokerName (brokerName)
+	// name two of the system topics.
+	BrokerClusterName string
+	BrokerName        string
+	// AutoCreateTopicEnable (autoCreateTopicEnable, default true): TBW102
+	// exists and lets sends create topics.
+	AutoCreateTopicEnable bool
+	// DefaultTopicQueueNums (defaultTopicQueueNums, default 8): TBW102's
+	// queue count; 0 means 8.
+	DefaultTopicQueueNums int
+	// AutoCreateSubscriptionGroup (autoCreateSubscriptionGroup, default
+	// true): unknown consumer groups are created on first use.
+	AutoCreateSubscriptionGroup bool
+	Log                         zerolog.Logger
+	// Now is the clock for data versions and client liveness; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig is Config with RocketMQ 4.x's defaults.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:                         dir,
+		BrokerClusterName:           "DefaultCluster",
+		BrokerName:                  "broker-a",
+		AutoCreateTopicEnable:       true,
+		DefaultTopicQueueNums:       8,
+		AutoCreateSubscriptionGroup: true,
+	}
+}
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Config) defaultTopicQueueNums() int {
+	if c.DefaultTopicQueueNums <= 0 {
+		return 8
+	}
+	return c.DefaultTopicQueueNums
+}
+
+// DataVersion is RocketMQ's DataVersion: bumped on every change of a table
+// so that the name server (and slaves) can tell whether a registration
+// carries anything new.
+type DataVersion struct {
+	Timestamp int64 `json:"timestamp"`
+	Counter   int64 `json:"counter"`
+}
+
+// next is DataVersion#nextVersion.
+func (d *DataVersion) next(now time.Time) {
+	d.Timestamp = now.UnixMilli()
+	d.Counter++
+}
+
+// ErrTopicNotExist is wrapped by CreateTopicInSendMessageMethod's refusal;
+// the error text is RocketMQ's TOPIC_NOT_EXIST remark.
+var ErrTopicNotExist = errors.New("topic not exist")
+
+// remarkError carries a RocketMQ response remark as its text and a sentinel
+// for errors.Is.
+type remarkError struct {
+	remark string
+	kind   error
+}
+
+func (e *remarkError) Error() string { return e.remark }
+func (e *remarkError) Unwrap() error { return e.kind }

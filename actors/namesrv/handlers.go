@@ -1,0 +1,245 @@
+package namesrv
+
+import (
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// faqSuffix is FAQUrl.suggestTodo(APPLY_TOPIC_URL), which RocketMQ
+// appends to "no route" answers.
+const faqSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+
+// Codes lists the request codes Handlers serves, for routing them to a
+// processor.
+func Codes() []remoting.RequestCode {
+	return []remoting.RequestCode{
+		remoting.RegisterBroker,
+		remoting.UnregisterBroker,
+		remoting.GetRouteInfoByTopic,
+		remoting.GetBrokerClusterInfo,
+		remoting.GetAllTopicListFromNameServer,
+		remoting.DeleteTopicInNamesrv,
+	}
+}
+
+// Handlers returns the name server's request handlers over m
+// (DefaultRequestProcessor). Each answers exactly once and at once: the
+// route tables are in memory and every call into m is short.
+func Handlers(m *RouteInfoManager, log zerolog.Logger) map[remoting.RequestCode]actors.HandlerFunc {
+	h := &handlers{m: m, log: log}
+	return map[remoting.RequestCode]actors.HandlerFunc{
+		remoting.RegisterBroker:                h.registerBroker,
+		remoting.UnregisterBroker:              h.unregisterBroker,
+		remoting.GetRouteInfoByTopic:           h.getRouteInfoByTopic,
+		remoting.GetBrokerClusterInfo:          h.getBrokerClusterInfo,
+		remoting.GetAllTopicListFromNameServer: h.getAllTopicList,
+		remoting.DeleteTopicInNamesrv:          h.deleteTopic,
+	}
+}
+
+type handlers struct {
+	m   *RouteInfoManager
+	log zerolog.Logger
+}
+
+// registerBroker is DefaultRequestProcessor#registerBrokerWithFilterServer.
+func (h *handlers) registerBroker(_ actor.Context, r *actors.Request) {
+	hdr := header{cmd: r.Cmd}
+	reg := BrokerRegistration{
+		BrokerName:   hdr.str("brokerName"),
+		BrokerAddr:   hdr.str("brokerAddr"),
+		ClusterName:  hdr.str("clusterName"),
+		HAServerAddr: hdr.str("haServerAddr"),
+		BrokerID:     hdr.int64("brokerId"),
+	}
+	bodyCrc32 := hdr.optInt64("bodyCrc32")
+	compressed := hdr.optBool("compressed")
+	if ms := hdr.optInt64("heartbeatTimeoutMillis"); ms > 0 {
+		reg.HeartbeatTimeout = time.Duration(ms) * time.Millisecond
+	}
+	if hdr.err != nil {
+		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+		return
+	}
+	// Java compares the masked CRC with an Integer header; 0 means the
+	// sender did not compute one.
+	if bodyCrc32 != 0 && int64(crc32.ChecksumIEEE(r.Cmd.Body)&0x7fffffff) != bodyCrc32 {
+		h.log.Warn().Str("brokerAddr", reg.BrokerAddr).Int64("bodyCrc32", bodyCrc32).Msg("register broker: crc32 not match")
+		r.ReplyCode(remoting.SystemError, "crc32 not match")
+		return
+	}
+	if compressed {
+		// Brokers compress only with compressedRegister=true (default
+		// false), in a layout of RocketMQ's own; not worth carrying.
+		r.ReplyCode(remoting.SystemError, "compressed register body not supported, set compressedRegister=false on the broker")
+		return
+	}
+	// An empty body registers a broker without topics and version 0, as
+	// Java does.
+	if len(r.Cmd.Body) > 0 {
+		body, err := DecodeRegisterBrokerBody(r.Cmd.Body)
+		if err != nil {
+			h.log.Warn().Err(err).Str("brokerAddr", reg.BrokerAddr).Msg("register broker: bad body")
+			r.ReplyCode(remoting.SystemError, err.Error())
+			return
+		}
+		reg.DataVersion = body.TopicConfigSerializeWrapper.DataVersion
+		reg.Topics = h.validTopics(reg.BrokerAddr, body.TopicConfigSerializeWrapper.TopicConfigTable)
+	}
+	res := h.m.RegisterBroker(reg)
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	// Java leaves null header fields off the wire, so a master's answer
+	// carries neither; an empty string would send a slave looking for a
+	// master at "".
+	if res.HAServerAddr != "" {
+		resp.SetExt("haServerAddr", res.HAServerAddr)
+	}
+	if res.MasterAddr != "" {
+		resp.SetExt("masterAddr", res.MasterAddr)
+	}
+	r.Reply(resp)
+}
+
+// validTopics keys the table by each config's own name, as Java does, and
+// drops names no client could ask for, so that a broker's bad entry
+// cannot reach routes.
+func (h *handlers) validTopics(brokerAddr string, table map[string]TopicConfig) map[string]TopicConfig {
+	out := make(map[string]TopicConfig, len(table))
+	for key, tc := range table {
+		name := tc.TopicName
+		if name == "" {
+			name = key
+		}
+		if err := ValidateTopic(name); err != nil {
+			h.log.Warn().Str("brokerAddr", brokerAddr).Str("topic", name).Err(err).Msg("register broker: topic ignored")
+			continue
+		}
+		tc.TopicName = name
+		out[name] = tc
+	}
+	return out
+}
+
+func (h *handlers) unregisterBroker(_ actor.Context, r *actors.Request) {
+	hdr := header{cmd: r.Cmd}
+	brokerName := hdr.str("brokerName")
+	brokerAddr := hdr.str("brokerAddr")
+	clusterName := hdr.str("clusterName")
+	brokerID := hdr.int64("brokerId")
+	if hdr.err != nil {
+		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+		return
+	}
+	h.m.UnregisterBroker(clusterName, brokerAddr, brokerName, brokerID)
+	r.ReplyCode(remoting.Success, "")
+}
+
+func (h *handlers) getRouteInfoByTopic(_ actor.Context, r *actors.Request) {
+	hdr := header{cmd: r.Cmd}
+	topic := hdr.str("topic")
+	if hdr.err != nil {
+		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+		return
+	}
+	route, ok := h.m.PickupTopicRouteData(topic)
+	if !ok {
+		r.ReplyCode(remoting.TopicNotExist, "No topic route info in name server for the topic: "+topic+faqSuffix)
+		return
+	}
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.Body = route.Encode()
+	r.Reply(resp)
+}
+
+func (h *handlers) getBrokerClusterInfo(_ actor.Context, r *actors.Request) {
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.Body = h.m.ClusterInfo().Encode()
+	r.Reply(resp)
+}
+
+func (h *handlers) getAllTopicList(_ actor.Context, r *actors.Request) {
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.Body = (&TopicList{TopicList: h.m.TopicList()}).Encode()
+	r.Reply(resp)
+}
+
+func (h *handlers) deleteTopic(_ actor.Context, r *actors.Request) {
+	hdr := header{cmd: r.Cmd}
+	topic := hdr.str("topic")
+	clusterName := hdr.cmd.Ext("clusterName")
+	if hdr.err != nil {
+		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+		return
+	}
+	if err := ValidateTopic(topic); err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
+		return
+	}
+	if h.m.DeleteTopic(topic, clusterName) {
+		h.log.Info().Str("topic", topic).Str("cluster", clusterName).Msg("topic deleted from routes")
+	}
+	r.ReplyCode(remoting.Success, "")
+}
+
+// header reads a request's extFields the way RocketMQ decodes a custom
+// header, keeping the first error so that a handler reads every field in
+// straight-line code and checks once.
+type header struct {
+	cmd *remoting.Command
+	err error
+}
+
+func (h *header) fail(err error) {
+	if h.err == nil {
+		h.err = err
+	}
+}
+
+// str reads a required field. Presence is what Java's @CFNotNull checks;
+// an empty string passes.
+func (h *header) str(name string) string {
+	v, ok := h.cmd.ExtFields[name]
+	if !ok {
+		h.fail(fmt.Errorf("the custom field <%s> is null", name))
+	}
+	return v
+}
+
+func (h *header) int64(name string) int64 {
+	v, ok := h.cmd.ExtFields[name]
+	if !ok {
+		h.fail(fmt.Errorf("the custom field <%s> is null", name))
+		return 0
+	}
+	return h.parseInt(name, v)
+}
+
+func (h *header) optInt64(name string) int64 {
+	v, ok := h.cmd.ExtFields[name]
+	if !ok || v == "" {
+		return 0
+	}
+	return h.parseInt(name, v)
+}
+
+func (h *header) parseInt(name, v string) int64 {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		h.fail(fmt.Errorf("the custom field <%s> is not a number: %q", name, v))
+	}
+	return n
+}
+
+// optBool is Boolean.parseBoolean: anything but "true" (any case) is false.
+func (h *header) optBool(name string) bool {
+	return strings.EqualFold(h.cmd.Ext(name), "true")
+}

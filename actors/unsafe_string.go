@@ -1,0 +1,12 @@
+package actors
+
+import "unsafe"
+
+// unsafeString views b as a string without copying. Only for bytes that
+// stay unchanged while the string is in use (a request body being encoded).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
