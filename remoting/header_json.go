@@ -80,11 +80,12 @@ const (
 )
 
 // scanJSONHeader decodes the header shapes real clients send — the keys
-// above, integers, strings without escapes — into c, and reports false on
-// anything else, leaving c in an unspecified state. All strings of the
-// command are cut from one copy of the header, so a header costs one
-// string allocation however many fields it has; keeping one field alive
-// keeps that copy (a few hundred bytes), never the body.
+// above, each once, integers, strings with the escapes encoders write —
+// into c, and reports false on anything else, leaving c in an unspecified
+// state. The content of all strings goes into one buffer the command's
+// strings are cut from, so a header costs one string allocation however
+// many fields it has; keeping one field alive keeps that buffer (a few
+// hundred bytes), never the frame or its body.
 func scanJSONHeader(b []byte, c *Command) bool {
 	if len(b) > 1<<30 {
 		return false // spans are int32
@@ -136,6 +137,7 @@ func scanJSONHeader(b []byte, c *Command) bool {
 			case "language":
 				bit = seenLanguage
 				lang, ok = scanJSONString(b, i)
+				ok = ok && !lang.esc // no real client escapes a language name
 				i = int(lang.end) + 1
 			case "remark":
 				bit = seenRemark
@@ -202,9 +204,6 @@ func scanJSONHeader(b []byte, c *Command) bool {
 	c.Code, c.Version, c.Opaque, c.Flag = int16(code), int16(version), int32(opaque), int32(flag)
 	c.Language = LangOther
 	if seen&seenLanguage != 0 {
-		if lang.esc {
-			return false // no real client escapes a language name
-		}
 		c.Language = parseLanguageBytes(b[lang.start:lang.end])
 	}
 	c.Remark = hs[remark.start:remark.end]
@@ -425,20 +424,15 @@ func appendJSONHeader(dst []byte, c *Command) []byte {
 	dst = append(dst, `{"code":`...)
 	dst = strconv.AppendInt(dst, int64(c.Code), 10)
 	dst = append(dst, `,"extFields":{`...)
-	if n := len(c.ExtFields); n > 0 {
-		var stack [32]string
-		keys := stack[:0]
-		for k := range c.ExtFields {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for i, k := range keys {
+	if len(c.ExtFields) > 0 {
+		var stack [32]extField
+		for i, f := range sortedExt(c.ExtFields, stack[:0]) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, k)
+			dst = appendJSONString(dst, f.k)
 			dst = append(dst, ':')
-			dst = appendJSONString(dst, c.ExtFields[k])
+			dst = appendJSONString(dst, f.v)
 		}
 	}
 	dst = append(dst, `},"flag":`...)
@@ -460,7 +454,28 @@ func appendJSONHeader(dst []byte, c *Command) []byte {
 	return append(dst, '}')
 }
 
+// extField is one custom-header entry, collected for sorting.
+type extField struct{ k, v string }
+
+// sortedExt appends m's entries to dst sorted by key. Collecting values
+// with keys saves a map lookup per field when writing.
+func sortedExt(m map[string]string, dst []extField) []extField {
+	for k, v := range m {
+		dst = append(dst, extField{k, v})
+	}
+	slices.SortFunc(dst, func(a, b extField) int { return strings.Compare(a.k, b.k) })
+	return dst
+}
+
 const hexDigits = "0123456789abcdef"
+
+// jsonPlain marks the bytes that go into a JSON string as they are.
+var jsonPlain = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
 
 // appendJSONString quotes s as a JSON string; invalid UTF-8 becomes U+FFFD
 // so the output always parses.
@@ -468,12 +483,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
+		if jsonPlain[s[i]] {
+			i++
+			continue
+		}
+		if b := s[i]; b < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '"', '\\':

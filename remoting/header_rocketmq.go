@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // rocketMQFixedHeader is code(2) language(1) version(2) opaque(4) flag(4)
@@ -22,22 +21,16 @@ func appendRocketMQHeader(dst []byte, c *Command) ([]byte, error) {
 	lenAt := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	if len(c.ExtFields) > 0 {
-		var stack [32]string
-		keys := stack[:0]
-		for k := range c.ExtFields {
-			keys = append(keys, k)
-		}
 		// Sorted for byte-stable frames; RocketMQ does not care.
-		slices.Sort(keys)
-		for _, k := range keys {
-			if len(k) > math.MaxUint16 {
-				return dst, fmt.Errorf("extFields key of %d bytes does not fit the 16-bit length: %w", len(k), ErrMalformedHeader)
+		var stack [32]extField
+		for _, f := range sortedExt(c.ExtFields, stack[:0]) {
+			if len(f.k) > math.MaxUint16 {
+				return dst, fmt.Errorf("extFields key of %d bytes does not fit the 16-bit length: %w", len(f.k), ErrMalformedHeader)
 			}
-			v := c.ExtFields[k]
-			dst = binary.BigEndian.AppendUint16(dst, uint16(len(k)))
-			dst = append(dst, k...)
-			dst = binary.BigEndian.AppendUint32(dst, uint32(len(v)))
-			dst = append(dst, v...)
+			dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.k)))
+			dst = append(dst, f.k...)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(f.v)))
+			dst = append(dst, f.v...)
 		}
 	}
 	binary.BigEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))

@@ -17,6 +17,19 @@
 //   - Registrar, the broker's periodic REGISTER_BROKER to every configured
 //     name server and its UNREGISTER_BROKER on shutdown.
 //
+// Wiring, for the supervisor:
+//
+//	m := namesrv.NewRouteInfoManager(log)
+//	stopScan := m.StartScanner(namesrv.DefaultScanInterval)
+//	h := namesrv.Handlers(m, log)
+//	proc := &actors.Processor{Name: "namesrv", Codes: namesrv.Codes(), Capacity: …,
+//		NewHandler: func() actors.Handler { return actors.Mux(h) }}
+//
+//	reg := namesrv.NewRegistrar(namesrv.RegistrarConfig{…, Topics: topics.Snapshot}, log)
+//	reg.Start()            // after the remoting port is open
+//	reg.RegisterNow()      // after a topic is created or changed
+//	reg.Close()            // on shutdown, before the port closes
+//
 // The route tables live only in memory, as RocketMQ's do: brokers refill
 // them within one registration period after a restart.
 //

@@ -16,7 +16,7 @@ import (
 // and understands the answers: the publish queues it builds come from
 // queueDatas and from brokerAddrs parsed by its own hand-written parser.
 func TestGoClientReadsRoutes(t *testing.T) {
-	rlog.SetLogLevel("error")
+	rlog.SetLogLevel("fatal")
 	ns := startNameServer(t)
 	ns.m.RegisterBroker(namesrv.BrokerRegistration{
 		ClusterName: "DefaultCluster", BrokerName: "broker-a", BrokerAddr: "127.0.0.1:10911", BrokerID: 0,

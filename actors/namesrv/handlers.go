@@ -70,6 +70,13 @@ func (h *handlers) registerBroker(_ actor.Context, r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, hdr.err.Error())
 		return
 	}
+	if strings.ContainsAny(reg.BrokerAddr, " \t\r\n,\"{}") {
+		// Java would store it; every Go client would then dial a mangled
+		// address, since its brokerAddrs parser splits on ',' and deletes
+		// every '"'.
+		r.ReplyCode(remoting.SystemError, fmt.Sprintf("brokerAddr %q cannot be routed: the Go client's route parser breaks on whitespace, ',', '\"' and braces", reg.BrokerAddr))
+		return
+	}
 	// Java compares the masked CRC with an Integer header; 0 means the
 	// sender did not compute one.
 	if bodyCrc32 != 0 && int64(crc32.ChecksumIEEE(r.Cmd.Body)&0x7fffffff) != bodyCrc32 {

@@ -204,7 +204,7 @@ func (r *Registrar) register(ns *nameServer) {
 		r.log.Info().Str("namesrv", ns.addr).Str("brokerName", r.cfg.BrokerName).
 			Str("brokerAddr", r.cfg.BrokerAddr).Msg("registered with name server")
 	default:
-		r.log.Debug().Str("namesrv", ns.addr).Msg("registered with name server")
+		r.log.Debug().Str("namesrv", ns.addr).Msg("registration refreshed")
 	}
 }
 

@@ -1,3 +1,6 @@
+// These tests live in an external package because they start a broker
+// through supervisor, which will import namesrv once the name server is
+// wired in.
 package namesrv_test
 
 import (
@@ -212,6 +215,13 @@ func TestHandlersRejectBadRequests(t *testing.T) {
 	h = registerHeader("b", "127.0.0.1:10911", 0, body)
 	h["brokerId"] = "zero"
 	expect(t, invoke(t, c, remoting.RegisterBroker, h, body), remoting.SystemError, `the custom field <brokerId> is not a number: "zero"`)
+
+	h = registerHeader("b", "127.0.0.1:10911", 0, body)
+	h["brokerAddr"] = " 127.0.0.1:10911"
+	if resp := invoke(t, c, remoting.RegisterBroker, h, body); resp.ResponseCode() != remoting.SystemError ||
+		!strings.Contains(resp.Remark, "cannot be routed") {
+		t.Fatalf("address with a space: %s %q", resp.ResponseCode(), resp.Remark)
+	}
 
 	h = registerHeader("b", "127.0.0.1:10911", 0, body)
 	h["bodyCrc32"] = "12345"

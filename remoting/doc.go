@@ -1,0 +1,48 @@
+// Package remoting is Sluice's side of Apache RocketMQ's 4.x "remoting"
+// protocol: the frame codec, both header serializations, the request,
+// response and language codes, the five busy answers, the connection read
+// loop and batching writer, and a small multiplexing client.
+//
+// It is the only place that knows the wire. Everything above it (broker,
+// name server, CLI, load generator) sees Commands, so a protocol mistake
+// is fixed here once. For the same reason it imports nothing of Sluice's
+// and nothing stateful: no actors, no commit log, no configuration. A
+// package that needs the wire depends on remoting, never the other way
+// round, which keeps the codec testable and fuzzable on its own.
+//
+// # Frame
+//
+// Every frame, in both directions and for both serializations, is
+// (integers big-endian):
+//
+//	 0               4       5               8
+//	+---------------+-------+---------------+------------------+----------------+
+//	|    length     | type  |  header len   |   header         |   body         |
+//	|   (int32)     | (u8)  |   (u24)       |   (header len)   |   (the rest)   |
+//	+---------------+-------+---------------+------------------+----------------+
+//	 length = 4 + header len + body len   (it does not count itself)
+//	 type   = 0 JSON, 1 ROCKETMQ (binary)
+//
+// The maximum frame size counts the length field too, as Java's
+// NettyDecoder does, and is checked before a buffer is allocated: the
+// length comes from the peer and must not be able to make us allocate.
+//
+// The JSON header is RemotingCommand as fastjson writes it:
+//
+//	{"code":105,"extFields":{"topic":"T"},"flag":0,"language":"GO",
+//	 "opaque":1,"remark":"","serializeTypeCurrentRPC":"JSON","version":317}
+//
+// extFields values are always JSON strings: the Go client drops a whole
+// response whose extFields holds a number. The binary header is
+//
+//	code(2) language(1) version(2) opaque(4) flag(4)
+//	remark len(4) remark  extFields len(4) { key len(2) key  value len(4) value }*
+//
+// The Go client only ever sends JSON but reads both; a response answers in
+// the serialization of its request (NewResponse), as RocketMQ 4.9 does.
+//
+// Flag bit 0 marks a response and bit 1 a one-way request. The Go client
+// routes a frame to a waiting call only if bit 0 is set and the opaque
+// matches, so every answer must carry both; it never sets bit 1, not even
+// for its one-way calls.
+package remoting
