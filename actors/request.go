@@ -64,6 +64,19 @@ type Connection struct {
 	root     *actor.RootContext
 	conn     *remoting.Conn
 	clientID *atomic.Pointer[string]
+	opaque   atomic.Int32 // for broker-initiated commands
+}
+
+// ID identifies the connection for its life (its actor id, never reused).
+func (c *Connection) ID() string { return c.pid.Id }
+
+// Notify sends NOTIFY_CONSUMER_IDS_CHANGED for group, one-way, so the
+// client rebalances at once instead of at its next 20-second round.
+func (c *Connection) Notify(group string) {
+	cmd := remoting.NewRequest(remoting.NotifyConsumerIDsChanged, map[string]string{"consumerGroup": group}, nil)
+	cmd.Flag |= remoting.FlagOneway
+	cmd.Opaque = c.opaque.Add(1)
+	_ = c.conn.Send(cmd)
 }
 
 // SetClientID records the client id a heartbeat announced, for the tree.
@@ -85,6 +98,15 @@ func (c *Connection) relay(r *Request, resp *remoting.Command) {
 	default:
 	}
 	c.root.Send(c.pid, &outbound{req: r, resp: resp})
+}
+
+func (c *Connection) closed() bool {
+	select {
+	case <-c.conn.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // RemoteAddr is the client's address.

@@ -30,7 +30,7 @@ func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
 		r.ReplyCode(remoting.SystemError, e.err.Error())
 		return
 	}
-	sg, ok := p.Groups.FindOrCreate(group)
+	sg, ok := p.Meta.SubscriptionGroups.FindOrCreate(group)
 	if !ok {
 		r.ReplyCode(remoting.SubscriptionGroupNotExist, "subscription group not exist, "+group)
 		return
@@ -74,7 +74,7 @@ func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
 	if msg.ReconsumeTimes >= maxTimes || delayLevel < 0 {
 		topic, queueID, queueNums = metadata.DLQTopic(group), 0, 1
 	}
-	if _, _, err := p.Topics.CreateTopicInSendMessageBackMethod(topic, queueNums, metadata.PermRead|metadata.PermWrite, 0); err != nil {
+	if _, _, err := p.Meta.Topics.CreateTopicInSendMessageBackMethod(topic, queueNums, metadata.PermRead|metadata.PermWrite, 0); err != nil {
 		r.ReplyCode(remoting.SystemError, "topic["+topic+"] not exist: "+err.Error())
 		return
 	}

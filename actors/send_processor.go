@@ -42,8 +42,7 @@ type SendProcessor struct {
 	ID     BrokerIdentity
 	Store  *commitlog.Store
 	Writer *Writer
-	Topics *metadata.TopicConfigManager
-	Groups *metadata.SubscriptionGroupManager
+	Meta   *metadata.Managers
 	Log    zerolog.Logger
 	// Stats is the send processor's counters (PC_SYNCHRONIZED answers are
 	// counted here).
@@ -115,7 +114,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 		maxTimes := h.MaxReconsumeTimes
 		if h.ReconsumeTimes >= maxTimes && maxTimes > 0 {
 			group := strings.TrimPrefix(topic, metadata.RetryGroupTopicPrefix)
-			dlq, _, err := p.Topics.CreateTopicInSendMessageBackMethod(metadata.DLQTopic(group), 1, metadata.PermWrite|metadata.PermRead, 0)
+			dlq, _, err := p.Meta.Topics.CreateTopicInSendMessageBackMethod(metadata.DLQTopic(group), 1, metadata.PermWrite|metadata.PermRead, 0)
 			if err != nil {
 				r.ReplyCode(remoting.SystemError, "create DLQ topic failed: "+err.Error())
 				return
@@ -195,7 +194,7 @@ func (p *SendProcessor) msgCheck(r *Request, h *SendMessageRequestHeader) (metad
 	if metadata.IsNotAllowedSendTopic(h.Topic) {
 		return metadata.TopicConfig{}, remoting.NoPermission, metadata.RemarkSendForbidden(h.Topic)
 	}
-	tc, ok := p.Topics.Select(h.Topic)
+	tc, ok := p.Meta.Topics.Select(h.Topic)
 	if !ok {
 		sysFlag := 0
 		if h.UnitMode {
@@ -203,9 +202,9 @@ func (p *SendProcessor) msgCheck(r *Request, h *SendMessageRequestHeader) (metad
 		}
 		var err error
 		if metadata.IsRetryTopic(h.Topic) {
-			tc, _, err = p.Topics.CreateTopicInSendMessageBackMethod(h.Topic, 1, metadata.PermRead|metadata.PermWrite, sysFlag)
+			tc, _, err = p.Meta.Topics.CreateTopicInSendMessageBackMethod(h.Topic, 1, metadata.PermRead|metadata.PermWrite, sysFlag)
 		} else {
-			tc, _, err = p.Topics.CreateTopicInSendMessageMethod(h.Topic, h.DefaultTopic, int(h.DefaultTopicQueueNums), sysFlag)
+			tc, _, err = p.Meta.Topics.CreateTopicInSendMessageMethod(h.Topic, h.DefaultTopic, int(h.DefaultTopicQueueNums), sysFlag)
 		}
 		if err != nil {
 			return tc, remoting.TopicNotExist, err.Error()

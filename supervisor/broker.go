@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -44,6 +45,8 @@ type Broker struct {
 	store      *commitlog.Store
 	writer     *actors.Writer
 	svc        *services
+	namesrv    *nameServer
+	registrar  *namesrv.Registrar
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -73,6 +76,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		MaxFrameSize: cfg.RemotingFrameMaxLength,
 		Draining:     &b.draining,
 		Inspectors:   b.inspectors,
+		OnClose:      b.connectionClosed,
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -83,6 +87,17 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			_ = ln.StopAccepting()
 		}
 	}()
+	if cfg.NamesrvAddr == "" && cfg.NamesrvListenPort != 0 {
+		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
+		if b.namesrv, err = openNameServer(nsAddr, cfg.RemotingFrameMaxLength, b.log, b.inspectors); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !started {
+				_ = b.namesrv.stop()
+			}
+		}()
+	}
 	svc, err := b.openServices()
 	if err != nil {
 		return nil, err
@@ -116,11 +131,24 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		b.sys.Root.Stop(pid)
 		return nil, err
 	}
+	svc.start(b)
+	if b.registrar = b.newRegistrar(svc.meta); b.registrar != nil {
+		svc.meta.Topics.SetOnChange(b.registrar.RegisterNow)
+		b.registrar.Start()
+	}
 	started = true
 	b.log.Info().Str("addr", ln.Addr().String()).Str("brokerName", cfg.BrokerName).
 		Str("storePathRootDir", cfg.Store.StorePathRootDir).Stringer("flushDiskType", cfg.Store.FlushDiskType).
 		Msg("broker started")
 	return b, nil
+}
+
+// NamesrvAddr is the embedded name server's address, "" when it is off.
+func (b *Broker) NamesrvAddr() string {
+	if b.namesrv == nil {
+		return ""
+	}
+	return b.namesrv.listener.Addr().String()
 }
 
 // Addr is the remoting address the broker listens on.
@@ -132,10 +160,19 @@ func (b *Broker) Routes() *actors.Routes { return b.routes }
 // Shutdown stops accepting connections, lets queued requests finish until
 // ctx ends, answers whatever is left, and stops the actor tree.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	if b.registrar != nil {
+		// Unregister first, so clients stop routing here while queued work
+		// drains.
+		b.registrar.Close()
+	}
 	b.draining.Store(true)
 	errAccept := b.listener.StopAccepting()
+	if b.namesrv != nil {
+		errAccept = errors.Join(errAccept, b.namesrv.stop())
+	}
 	b.waitIdle(ctx)
 	close(b.stopping)
+	errSvc := b.svc.stop()
 	// Whatever is still queued gets an answer rather than silence.
 	for _, p := range b.routes.Processors() {
 		for _, r := range p.Mailbox().Close() {
@@ -149,7 +186,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.sys.Shutdown()
 	errStore := b.store.Close()
 	b.log.Info().Msg("broker stopped")
-	return errors.Join(errAccept, err, errStore)
+	return errors.Join(errAccept, errSvc, err, errStore)
 }
 
 // waitIdle waits until every processor queue is empty or ctx ends.
@@ -204,6 +241,14 @@ func (b *Broker) rejectSend() (remoting.BusyKind, bool) {
 	return 0, false
 }
 
+// connectionClosed forgets the connection's producers and consumers and
+// tells the rest of each consumer group to rebalance.
+func (b *Broker) connectionClosed(c *actors.Connection) {
+	if b.svc != nil {
+		b.svc.meta.ChannelClosed(c)
+	}
+}
+
 // Store is the broker's message store.
 func (b *Broker) Store() *commitlog.Store { return b.store }
 
@@ -212,7 +257,7 @@ func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map
 	h := map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetActorTree: b.getActorTree,
 	}
-	for c, f := range b.svc.send.Handlers() {
+	for c, f := range b.svc.handlers() {
 		h[c] = f
 	}
 	for c, f := range extra {
@@ -241,4 +286,14 @@ func (b *Broker) getActorTree(_ actor.Context, r *actors.Request) {
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
 	resp.Body = body
 	r.Reply(resp)
+}
+
+// processors lists every processor the supervisor owns, the embedded name
+// server's included.
+func (b *Broker) processors() []*actors.Processor {
+	procs := b.routes.Processors()
+	if b.namesrv != nil {
+		procs = append(procs[:len(procs):len(procs)], b.namesrv.proc)
+	}
+	return procs
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/tree"
@@ -55,6 +56,11 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}
+	if ns := s.b.namesrv; ns != nil {
+		if err := ns.spawn(ctx, s.b.inspectors); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -74,7 +80,16 @@ func (s *supervisorActor) scheduleSweep(ctx actor.Context) {
 // protoactor drops that message and the client would otherwise wait for
 // its timeout.
 func (s *supervisorActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, message any) {
-	log := s.b.log.Error().Str("actor", child.Id)
+	restartProcessor(s.b.log, s.b.processors(), sup, child, reason, message)
+}
+
+// restartProcessor is the supervision strategy shared by the broker and
+// the name server: answer the request that caused the panic with
+// SYSTEM_ERROR — protoactor drops that message, and the client would
+// otherwise wait for its timeout — log the panic with its stack, and
+// restart the actor with its queue intact.
+func restartProcessor(zl zerolog.Logger, procs []*actors.Processor, sup actor.Supervisor, child *actor.PID, reason, message any) {
+	log := zl.Error().Str("actor", child.Id)
 	if p, ok := reason.(*actors.Panic); ok {
 		log = log.Interface("panic", p.Value).Str("stack", string(p.Stack))
 	} else {
@@ -84,7 +99,7 @@ func (s *supervisorActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervis
 		log = log.Stringer("code", r.Cmd.RequestCode()).Int32("opaque", r.Cmd.Opaque)
 		r.ReplyCode(remoting.SystemError, fmt.Sprintf("%v", reason))
 	}
-	for _, p := range s.b.routes.Processors() {
+	for _, p := range procs {
 		if p.PID() != nil && p.PID().Equal(child) {
 			p.Stats.Panics.Add(1)
 		}

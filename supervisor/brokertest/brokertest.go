@@ -91,3 +91,15 @@ func (l *LogBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// StartNameServer starts a standalone name server on 127.0.0.1 with a port
+// the OS picks, stopped when the test ends.
+func StartNameServer(t testing.TB) *supervisor.NameServer {
+	t.Helper()
+	ns, err := supervisor.StartNameServer("127.0.0.1:0", zerolog.Nop())
+	if err != nil {
+		t.Fatalf("start name server: %v", err)
+	}
+	t.Cleanup(func() { _ = ns.Shutdown(context.Background()) })
+	return ns
+}

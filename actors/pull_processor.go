@@ -1,0 +1,215 @@
+package actors
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/commitlog"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// Pull sysFlag bits (PullSysFlag).
+const (
+	pullFlagCommitOffset = 1 << 0
+	pullFlagSuspend      = 1 << 1
+	pullFlagSubscription = 1 << 2
+)
+
+// PullProcessor is RocketMQ's PullMessageProcessor. A pull that finds
+// nothing new is parked in the PullHoldService instead of occupying the
+// processor: the processor goes on with the next request at once, and the
+// hold service answers the parked pull when a message arrives or its
+// suspend time runs out.
+type PullProcessor struct {
+	ID    BrokerIdentity
+	Store *commitlog.Store
+	Meta  *metadata.Managers
+	Holds *PullHoldService
+	// LongPollingEnable (longPollingEnable) parks pulls for their
+	// suspendTimeoutMillis; off, they are parked ShortPollingTime.
+	LongPollingEnable bool
+	ShortPollingTime  time.Duration
+	Log               zerolog.Logger
+}
+
+// Handlers returns the processor's request handlers.
+func (p *PullProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
+	return map[remoting.RequestCode]HandlerFunc{remoting.PullMessage: p.pullMessage}
+}
+
+// PullMessageRequestHeader is PULL_MESSAGE's header.
+type PullMessageRequestHeader struct {
+	ConsumerGroup        string
+	Topic                string
+	QueueID              int32
+	QueueOffset          int64
+	MaxMsgNums           int32
+	SysFlag              int32
+	CommitOffset         int64
+	SuspendTimeoutMillis int64
+	Subscription         string
+	SubVersion           int64
+	ExpressionType       string
+}
+
+func parsePullHeader(cmd *remoting.Command) (PullMessageRequestHeader, error) {
+	e := extReader{cmd: cmd}
+	h := PullMessageRequestHeader{
+		ConsumerGroup:        e.str("consumerGroup", true),
+		Topic:                e.str("topic", true),
+		QueueID:              e.int32("queueId", true),
+		QueueOffset:          e.int64("queueOffset", true),
+		MaxMsgNums:           e.int32("maxMsgNums", true),
+		SysFlag:              e.int32("sysFlag", true),
+		CommitOffset:         e.int64("commitOffset", true),
+		SuspendTimeoutMillis: e.int64("suspendTimeoutMillis", true),
+		Subscription:         e.str("subscription", false),
+		SubVersion:           e.int64("subVersion", true),
+		ExpressionType:       e.str("expressionType", false),
+	}
+	return h, e.err
+}
+
+// pull is one pull being served: its header and, once checked, its filter.
+type pull struct {
+	req    *Request
+	h      PullMessageRequestHeader
+	filter func(int64) bool
+}
+
+func (p *PullProcessor) pullMessage(_ actor.Context, r *Request) {
+	h, err := parsePullHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
+		return
+	}
+	pl := &pull{req: r, h: h}
+	if code, remark := p.check(pl); code != remoting.Success {
+		r.ReplyCode(code, remark)
+		return
+	}
+	// RocketMQ commits the piggy-backed offset on the first run only, not on
+	// the re-run after a hold.
+	if h.SysFlag&pullFlagCommitOffset != 0 {
+		p.Meta.Offsets.CommitOffset(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
+	}
+	resp, _ := p.read(pl)
+	if resp.ResponseCode() == remoting.PullNotFound && h.SysFlag&pullFlagSuspend != 0 {
+		hold := p.ShortPollingTime
+		if p.LongPollingEnable {
+			hold = time.Duration(h.SuspendTimeoutMillis) * time.Millisecond
+		}
+		if hold > 0 && p.Holds.Hold(pl, time.Now().Add(hold)) {
+			return
+		}
+	}
+	r.Reply(resp)
+}
+
+// check is PullMessageProcessor#processRequest's validation: subscription
+// group, topic, queue id and subscription, in RocketMQ's order and with
+// its codes.
+func (p *PullProcessor) check(pl *pull) (remoting.ResponseCode, string) {
+	h := &pl.h
+	sg, ok := p.Meta.SubscriptionGroups.FindOrCreate(h.ConsumerGroup)
+	if !ok {
+		return remoting.SubscriptionGroupNotExist, "subscription group [" + h.ConsumerGroup + "] does not exist, " + faqSubscriptionGroup
+	}
+	if !sg.ConsumeEnable {
+		return remoting.NoPermission, "subscription group no permission, " + h.ConsumerGroup
+	}
+	tc, ok := p.Meta.Topics.Select(h.Topic)
+	if !ok {
+		return remoting.TopicNotExist, metadata.RemarkTopicNotExist(h.Topic)
+	}
+	if !metadata.IsReadable(tc.Perm) {
+		return remoting.NoPermission, "the topic[" + h.Topic + "] pulling message is forbidden"
+	}
+	if h.QueueID < 0 || int(h.QueueID) >= tc.ReadQueueNums {
+		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic +
+			"] topicConfig.readQueueNums:[" + strconv.Itoa(tc.ReadQueueNums) + "] consumer:[" + pl.req.Conn.RemoteAddr() + "]"
+	}
+	if h.SysFlag&pullFlagSubscription != 0 {
+		sd, err := metadata.BuildSubscriptionData(h.Topic, h.Subscription, h.ExpressionType)
+		if err != nil {
+			return remoting.SubscriptionParseFailed, "parse the consumer's subscription failed: " + err.Error()
+		}
+		if !sd.IsTagType() {
+			return remoting.SystemError, "The broker does not support consumer to filter message by " + sd.ExpressionType
+		}
+		pl.filter = sd.Filter()
+		return remoting.Success, ""
+	}
+	info, ok := p.Meta.Consumers.GroupInfo(h.ConsumerGroup)
+	if !ok {
+		return remoting.SubscriptionNotExist, "the consumer's group info not exist" + faqSubscriptionGroup
+	}
+	if !sg.ConsumeBroadcastEnable && info.MessageModel == "BROADCASTING" {
+		return remoting.NoPermission, "the consumer group[" + h.ConsumerGroup + "] can not consume by broadcast way"
+	}
+	sd, ok := info.Subscriptions[h.Topic]
+	if !ok {
+		return remoting.SubscriptionNotExist, "the consumer's subscription not exist" + faqSubscriptionGroup
+	}
+	if sd.SubVersion < h.SubVersion {
+		return remoting.SubscriptionNotLatest, "the consumer's subscription not latest"
+	}
+	if !sd.IsTagType() {
+		return remoting.SystemError, "The broker does not support consumer to filter message by " + sd.ExpressionType
+	}
+	pl.filter = sd.Filter()
+	return remoting.Success, ""
+}
+
+const faqSubscriptionGroup = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+
+// read runs the store read and builds the answer (the status table of
+// PullMessageProcessor and DefaultMessageStore#getMessage).
+func (p *PullProcessor) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
+	h := &pl.h
+	maxNums := int(h.MaxMsgNums)
+	if maxNums <= 0 {
+		maxNums = 32
+	}
+	res := p.Store.GetMessage(h.Topic, h.QueueID, h.QueueOffset, maxNums, pl.filter)
+	var code remoting.ResponseCode
+	switch res.Status {
+	case commitlog.Found:
+		code = remoting.Success
+	case commitlog.NoMatchedMessage, commitlog.MessageWasRemoving:
+		code = remoting.PullRetryImmediately
+	case commitlog.OffsetOverflowOne, commitlog.OffsetFoundNull:
+		code = remoting.PullNotFound
+	case commitlog.OffsetTooSmall, commitlog.OffsetOverflowBadly:
+		code = remoting.PullOffsetMoved
+	case commitlog.NoMessageInQueue:
+		code = remoting.PullNotFound
+		if h.QueueOffset != 0 {
+			code = remoting.PullOffsetMoved
+		}
+	default:
+		code = remoting.PullNotFound
+	}
+	resp := remoting.NewResponse(pl.req.Cmd, code, res.Status.String())
+	resp.ExtFields = map[string]string{
+		"nextBeginOffset":      strconv.FormatInt(res.NextBeginOffset, 10),
+		"minOffset":            strconv.FormatInt(res.MinOffset, 10),
+		"maxOffset":            strconv.FormatInt(res.MaxOffset, 10),
+		"suggestWhichBrokerId": "0",
+	}
+	if code == remoting.Success {
+		// The stored records go out as they are; they are copied once, into
+		// the frame, since the mapping may be unmapped by retention while
+		// the writer still holds the frame.
+		body := make([]byte, 0, res.BufferTotalSize)
+		for _, m := range res.Messages {
+			body = append(body, m...)
+		}
+		resp.Body = body
+	}
+	return resp, res.Status
+}

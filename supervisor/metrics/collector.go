@@ -1,0 +1,276 @@
+package metrics
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-mq/sluice/actors/tree"
+)
+
+const namespace = "sluice"
+
+func newDesc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
+}
+
+var (
+	descRequests = newDesc("requests_total",
+		"Requests per processor by outcome: processed, or the busy tag they were answered with.", "processor", "outcome")
+	descBusy        = newDesc("busy_answers_total", "Busy answers sent by all processors, by remark tag.", "kind")
+	descPanics      = newDesc("processor_panics_total", "Requests whose handler panicked, per processor.", "processor")
+	descDepth       = newDesc("mailbox_depth", "Requests waiting in the processor's queue.", "processor")
+	descCapacity    = newDesc("mailbox_capacity", "Capacity of the processor's queue (sendThreadPoolQueueCapacity and friends).", "processor")
+	descOldestWait  = newDesc("oldest_wait_seconds", "How long the request at the head of the processor's queue has waited.", "processor")
+	descMaxWait     = newDesc("max_wait_in_queue_seconds", "Wait after which the fast-failure sweep answers TIMEOUT_CLEAN_QUEUE (waitTimeMillsIn...Queue); 0 exempts the queue.", "processor")
+	descLockCurrent = newDesc("writer_lock_hold_current_seconds", "How long the append in progress has held the commit-log lock (pageCacheLockTimeMills); 0 when idle.")
+	descPCBusy      = newDesc("writer_page_cache_busy", "1 while the current lock hold exceeds osPageCacheBusyTimeOutMills (sends are refused REJECTREQUEST / PC_SYNCHRONIZED).")
+	descPCThreshold = newDesc("writer_page_cache_busy_threshold_seconds", "osPageCacheBusyTimeOutMills.")
+	descLockHold    = newDesc("writer_lock_hold_seconds", "Recent commit-log lock holds. The sum is NaN: the broker reports bucket counts only.")
+	descWriterDepth = newDesc("writer_mailbox_depth", "Append jobs waiting for the writer.")
+	descAppended    = newDesc("writer_appended_messages_total", "Messages the writer has appended.")
+	descBatches     = newDesc("writer_batches_total", "Group commits (one lock hold each) the writer has made.")
+	descPoolEnabled = newDesc("transient_pool_enabled", "1 when transientStorePoolEnable is in effect.")
+	descPoolFree    = newDesc("transient_pool_free_buffers", "Transient store pool buffers available.")
+	descPoolTotal   = newDesc("transient_pool_buffers", "Transient store pool buffers in all (transientStorePoolSize).")
+	descPoolDef     = newDesc("transient_pool_deficient", "1 when the pool is enabled and has no free buffer (sends are refused REJECTREQUEST).")
+	descFFEnabled   = newDesc("fast_failure_enabled", "1 when brokerFastFailureEnable is on.")
+	descFFPeriod    = newDesc("fast_failure_sweep_period_seconds", "Period of the fast-failure sweep.")
+	descFFLast      = newDesc("fast_failure_last_sweep_timestamp_seconds", "Unix time of the last fast-failure sweep.")
+	descFFCleaned   = newDesc("fast_failure_cleaned_total", "Queued requests the fast-failure sweep answered, by remark tag.", "kind")
+	descBusyPeriods = newDesc("busy_periods_total", "Periods during which the broker answered busy.")
+	descInBusy      = newDesc("busy_period_active", "1 while a busy period is in progress.")
+	descConns       = newDesc("connections", "Client connections, by client language.", "language")
+	descInflight    = newDesc("inflight_requests", "Requests received on all connections and not yet answered.")
+	descInfo        = newDesc("broker_info", "Always 1; labels name the broker.", "broker_name", "addr")
+)
+
+var treeDescs = []*prometheus.Desc{
+	descRequests, descBusy, descPanics, descDepth, descCapacity, descOldestWait, descMaxWait,
+	descLockCurrent, descPCBusy, descPCThreshold, descLockHold, descWriterDepth, descAppended, descBatches,
+	descPoolEnabled, descPoolFree, descPoolTotal, descPoolDef,
+	descFFEnabled, descFFPeriod, descFFLast, descFFCleaned, descBusyPeriods, descInBusy,
+	descConns, descInflight, descInfo,
+}
+
+// treeCollector turns one fresh snapshot per scrape into metrics.
+type treeCollector struct {
+	snapshot func() *tree.Snapshot
+}
+
+func (c *treeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range treeDescs {
+		ch <- d
+	}
+}
+
+func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.snapshot()
+	if s == nil || s.Root == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, s.BrokerName, s.Addr)
+
+	busy := make(map[string]uint64)
+	langs := make(map[string]int)
+	var inflight int64
+	// The registry refuses a scrape with two series of the same labels, so
+	// a tree that (wrongly) holds two processors of one name, or two
+	// writers, yields the first of each rather than no metrics at all.
+	seen := make(map[string]bool)
+	once := func(key string) bool {
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		return true
+	}
+	s.Root.Walk(func(n *tree.Node, _ int) {
+		switch {
+		case n.Processor != nil && once("processor/"+n.Name):
+			collectProcessor(ch, n.Name, n.Processor, busy)
+		case n.Writer != nil && once("writer"):
+			collectWriter(ch, n.Writer)
+		case n.Supervisor != nil && once("supervisor"):
+			collectSupervisor(ch, n.Supervisor)
+		case n.Connection != nil:
+			lang := n.Connection.Language
+			if lang == "" {
+				lang = "unknown"
+			}
+			langs[lang]++
+			inflight += n.Connection.Inflight
+		}
+	})
+	for _, kind := range sortedKeys(busy) {
+		ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, float64(busy[kind]), kind)
+	}
+	for _, lang := range sortedKeys(langs) {
+		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(langs[lang]), lang)
+	}
+	ch <- prometheus.MustNewConstMetric(descInflight, prometheus.GaugeValue, float64(inflight))
+}
+
+func collectProcessor(ch chan<- prometheus.Metric, name string, p *tree.ProcessorInfo, busy map[string]uint64) {
+	ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(p.Processed), name, "processed")
+	for _, kind := range sortedKeys(p.Busy) {
+		n := p.Busy[kind]
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, kind)
+		busy[kind] += n
+	}
+	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(p.Panics), name)
+	ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(p.Depth), name)
+	ch <- prometheus.MustNewConstMetric(descCapacity, prometheus.GaugeValue, float64(p.Capacity), name)
+	ch <- prometheus.MustNewConstMetric(descOldestWait, prometheus.GaugeValue, millisToSeconds(p.OldestWaitMillis), name)
+	ch <- prometheus.MustNewConstMetric(descMaxWait, prometheus.GaugeValue, millisToSeconds(p.MaxWaitMillis), name)
+}
+
+func collectWriter(ch chan<- prometheus.Metric, w *tree.WriterInfo) {
+	ch <- prometheus.MustNewConstMetric(descLockCurrent, prometheus.GaugeValue, millisToSeconds(w.LockHoldMillis))
+	ch <- prometheus.MustNewConstMetric(descPCBusy, prometheus.GaugeValue, boolValue(w.PageCacheBusy))
+	ch <- prometheus.MustNewConstMetric(descPCThreshold, prometheus.GaugeValue, millisToSeconds(w.OSPageCacheBusyTimeOutMills))
+	if len(w.LockHold) > 0 {
+		count, buckets := cumulativeBuckets(w.LockHold)
+		ch <- prometheus.MustNewConstHistogram(descLockHold, count, math.NaN(), buckets)
+	}
+	ch <- prometheus.MustNewConstMetric(descWriterDepth, prometheus.GaugeValue, float64(w.Depth))
+	ch <- prometheus.MustNewConstMetric(descAppended, prometheus.CounterValue, float64(w.Appended))
+	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(w.Batches))
+	ch <- prometheus.MustNewConstMetric(descPoolEnabled, prometheus.GaugeValue, boolValue(w.TransientPoolEnabled))
+	ch <- prometheus.MustNewConstMetric(descPoolFree, prometheus.GaugeValue, float64(w.TransientPoolFree))
+	ch <- prometheus.MustNewConstMetric(descPoolTotal, prometheus.GaugeValue, float64(w.TransientPoolTotal))
+	ch <- prometheus.MustNewConstMetric(descPoolDef, prometheus.GaugeValue, boolValue(w.TransientPoolDeficient))
+}
+
+func collectSupervisor(ch chan<- prometheus.Metric, s *tree.SupervisorInfo) {
+	ch <- prometheus.MustNewConstMetric(descFFEnabled, prometheus.GaugeValue, boolValue(s.FastFailureEnable))
+	ch <- prometheus.MustNewConstMetric(descFFPeriod, prometheus.GaugeValue, millisToSeconds(s.SweepPeriodMillis))
+	if !s.LastSweep.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descFFLast, prometheus.GaugeValue, float64(s.LastSweep.UnixNano())/float64(time.Second))
+	}
+	for _, kind := range sortedKeys(s.Cleaned) {
+		ch <- prometheus.MustNewConstMetric(descFFCleaned, prometheus.CounterValue, float64(s.Cleaned[kind]), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(descBusyPeriods, prometheus.CounterValue, float64(s.BusyPeriods))
+	ch <- prometheus.MustNewConstMetric(descInBusy, prometheus.GaugeValue, boolValue(s.InBusyPeriod))
+}
+
+// cumulativeBuckets converts the tree's per-bucket counts (each bucket
+// counts only its own range; LeMillis -1 is the unbounded last one) into
+// Prometheus's cumulative counts by upper bound in seconds. The unbounded
+// bucket becomes the implicit +Inf one, whose count is the total.
+func cumulativeBuckets(in []tree.Bucket) (uint64, map[float64]uint64) {
+	sorted := append([]tree.Bucket(nil), in...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i].LeMillis, sorted[j].LeMillis
+		return a >= 0 && (b < 0 || a < b)
+	})
+	out := make(map[float64]uint64, len(sorted))
+	var total uint64
+	for _, b := range sorted {
+		total += b.Count
+		if b.LeMillis >= 0 {
+			out[millisToSeconds(b.LeMillis)] = total
+		}
+	}
+	return total, out
+}
+
+// runtimeCollector exports the numeric runtime-info values. Its metric
+// names depend on what the broker reports, so it describes nothing and is
+// registered unchecked.
+type runtimeCollector struct {
+	info func() map[string]string
+}
+
+func (c *runtimeCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
+	info := c.info()
+	seen := make(map[string]bool, len(info))
+	for _, key := range sortedKeys(info) {
+		v, ok := runtimeValue(info[key])
+		if !ok {
+			continue
+		}
+		name, ok := runtimeMetricName(key)
+		if !ok || seen[name] {
+			// Two keys that differ only in characters a metric name
+			// cannot hold would make the whole scrape fail.
+			continue
+		}
+		seen[name] = true
+		desc := prometheus.NewDesc(name, "Runtime info "+key+" (GET_BROKER_RUNTIME_INFO).", nil, nil)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v)
+	}
+}
+
+// runtimeValue reads a runtime-info value as a number. RocketMQ's tps keys
+// (putTps, getTotalTps, …) hold three numbers, the rates over 10 s, 60 s
+// and 600 s; the first, the most current, is taken. Booleans are 0/1.
+// Anything else ("Total : 10 GiB, Free : …", version strings) is not a
+// gauge and is skipped.
+func runtimeValue(s string) (float64, bool) {
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return 0, false
+	}
+	switch fields[0] {
+	case "true":
+		return 1, len(fields) == 1
+	case "false":
+		return 0, len(fields) == 1
+	}
+	var first float64
+	for i, f := range fields {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, false
+		}
+		if i == 0 {
+			first = v
+		}
+	}
+	return first, true
+}
+
+// runtimeMetricName keeps RocketMQ's key as it is (sluice_runtime_putTps),
+// so the metric is found under the name operators know; characters a
+// metric name cannot hold become '_'.
+func runtimeMetricName(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	var b strings.Builder
+	b.WriteString(namespace + "_runtime_")
+	for _, r := range key {
+		if r < 0x80 && (r == '_' || r == ':' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String(), true
+}
+
+func millisToSeconds(ms int64) float64 { return float64(ms) / 1000 }
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

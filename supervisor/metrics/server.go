@@ -1,0 +1,119 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors/tree"
+)
+
+// Path is where the exposition is served.
+const Path = "/metrics"
+
+// scrapeTimeout bounds one scrape. A snapshot walks the actor registry and
+// takes well under a millisecond; a scrape that takes seconds is a stuck
+// broker, and Prometheus is better told so than left hanging.
+const scrapeTimeout = 10 * time.Second
+
+// Server serves the Prometheus exposition of one broker.
+type Server struct {
+	ln   net.Listener
+	http *http.Server
+	log  zerolog.Logger
+	done chan struct{}
+}
+
+// NewRegistry returns a registry holding the broker's collectors: the tree
+// read through snapshot and, when runtimeInfo is not nil, the numeric
+// runtime-info values. Each scrape calls both functions once.
+func NewRegistry(snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&treeCollector{snapshot: snapshot})
+	if runtimeInfo != nil {
+		reg.MustRegister(&runtimeCollector{info: runtimeInfo})
+	}
+	return reg
+}
+
+// Serve listens on addr (host:port; port 0 picks one, see Addr) and serves
+// the metrics at /metrics until Close. The caller decides whether to serve
+// at all: metricsPromExporterPort=0 means "disabled" to the broker, while
+// here port 0 means "any port", which is what tests want.
+func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
+	if snapshot == nil {
+		return nil, errors.New("metrics: no snapshot function")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	reg := NewRegistry(snapshot, runtimeInfo)
+	mux := http.NewServeMux()
+	mux.Handle(Path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: errorLog{log},
+		// A collector error (say, a runtime key whose name clashes) should
+		// cost that series, not the whole scrape.
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       scrapeTimeout,
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "Sluice broker metrics: %s\n", Path)
+	})
+	s := &Server{
+		ln: ln,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			WriteTimeout:      scrapeTimeout + 5*time.Second,
+		},
+		log:  log,
+		done: make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Str("path", Path).Msg("prometheus exporter listening")
+	return s, nil
+}
+
+// Addr is the address the server listens on, with the port it got.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Close stops the server, letting a scrape in progress finish for a
+// moment, and waits for the serving goroutine.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.http.Close()
+	}
+	<-s.done
+	if err != nil {
+		return fmt.Errorf("metrics: close: %w", err)
+	}
+	return nil
+}
+
+// errorLog adapts zerolog to promhttp's Logger.
+type errorLog struct{ log zerolog.Logger }
+
+func (l errorLog) Println(v ...any) {
+	l.log.Error().Msg(fmt.Sprint(v...))
+}

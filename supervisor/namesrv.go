@@ -1,0 +1,187 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/namesrv"
+	"github.com/sluice-mq/sluice/actors/tree"
+)
+
+// namesrvQueueCapacity bounds the name server's request queue
+// (RocketMQ's default remoting executor has 10 000 slots too).
+const namesrvQueueCapacity = 10000
+
+// nameServer is a name server's processor and listener, embedded in a
+// broker's tree or at the root of a standalone name server.
+type nameServer struct {
+	routes   *namesrv.RouteInfoManager
+	proc     *actors.Processor
+	listener *actors.Listener
+	stopScan func()
+}
+
+// openNameServer binds addr; nothing is served until spawn.
+func openNameServer(addr string, maxFrame int, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
+	ln, err := actors.Listen(addr, actors.ServerOptions{MaxFrameSize: maxFrame, Inspectors: inspectors}, log)
+	if err != nil {
+		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
+	}
+	m := namesrv.NewRouteInfoManager(log)
+	h := namesrv.Handlers(m, log)
+	return &nameServer{
+		routes:   m,
+		listener: ln,
+		proc: &actors.Processor{
+			Name: "namesrv", Codes: namesrv.Codes(), Capacity: namesrvQueueCapacity,
+			NewHandler: func() actors.Handler { return actors.Mux(h) },
+		},
+	}, nil
+}
+
+// spawn starts the processor and the listener under parent and the scan
+// that drops brokers silent for 120 s.
+func (n *nameServer) spawn(parent actor.Context, inspectors *actors.Inspectors) error {
+	pid, err := n.proc.Spawn(parent)
+	if err != nil {
+		return fmt.Errorf("spawn name server processor: %w", err)
+	}
+	if inspectors != nil {
+		inspectors.Register(pid.Id, n.proc.Inspect)
+	}
+	if _, err := n.listener.Spawn(parent, "namesrv-listener", actors.NewRoutes(n.proc)); err != nil {
+		return fmt.Errorf("spawn name server listener: %w", err)
+	}
+	n.stopScan = n.routes.StartScanner(namesrv.DefaultScanInterval)
+	return nil
+}
+
+func (n *nameServer) stop() error {
+	if n.stopScan != nil {
+		n.stopScan()
+	}
+	return n.listener.StopAccepting()
+}
+
+// NameServer is a standalone name server (`sluice namesrv`), for clusters
+// of several brokers.
+type NameServer struct {
+	ns   *nameServer
+	sys  *actor.ActorSystem
+	root *actor.PID
+	log  zerolog.Logger
+}
+
+// StartNameServer serves the name server protocol on addr (host:port).
+func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
+	in := actors.NewInspectors()
+	ns, err := openNameServer(addr, 0, log, in)
+	if err != nil {
+		return nil, err
+	}
+	n := &NameServer{ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log}
+	spawned := make(chan error, 1)
+	props := actor.PropsFromProducer(func() actor.Actor { return &nameServerActor{n: n, started: spawned, inspectors: in} })
+	pid, err := n.sys.Root.SpawnNamed(props, "namesrv-root")
+	if err == nil {
+		err = <-spawned
+	}
+	if err != nil {
+		_ = ns.stop()
+		return nil, err
+	}
+	n.root = pid
+	log.Info().Str("addr", n.Addr()).Msg("name server started")
+	return n, nil
+}
+
+// Addr is the address the name server listens on.
+func (n *NameServer) Addr() string { return n.ns.listener.Addr().String() }
+
+// Routes exposes the route tables (tests).
+func (n *NameServer) Routes() *namesrv.RouteInfoManager { return n.ns.routes }
+
+// Shutdown stops the name server.
+func (n *NameServer) Shutdown(context.Context) error {
+	err := n.ns.stop()
+	errStop := n.sys.Root.StopFuture(n.root).Wait()
+	n.sys.Shutdown()
+	n.log.Info().Msg("name server stopped")
+	return errors.Join(err, errStop)
+}
+
+type nameServerActor struct {
+	n          *NameServer
+	started    chan<- error
+	inspectors *actors.Inspectors
+}
+
+func (a *nameServerActor) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		a.inspectors.Register(ctx.Self().Id, func(n *tree.Node) { n.Kind = tree.KindSupervisor })
+		a.started <- a.n.ns.spawn(ctx, a.inspectors)
+	}
+}
+
+func (a *nameServerActor) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason, message any) {
+	restartProcessor(a.n.log, []*actors.Processor{a.n.ns.proc}, sup, child, reason, message)
+}
+
+// newRegistrar builds the broker's registration with its name servers: the
+// embedded one, or those of namesrvAddr.
+func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
+	var addrs []string
+	switch {
+	case b.cfg.NamesrvAddr != "":
+		addrs = namesrv.ParseNamesrvAddrs(b.cfg.NamesrvAddr)
+	case b.namesrv != nil:
+		addrs = []string{b.namesrv.listener.Addr().String()}
+	default:
+		return nil
+	}
+	brokerAddr := net.JoinHostPort(b.cfg.BrokerIP1, strconv.Itoa(b.port()))
+	ip2 := b.cfg.BrokerIP2
+	if ip2 == "" {
+		ip2 = b.cfg.BrokerIP1
+	}
+	return namesrv.NewRegistrar(namesrv.RegistrarConfig{
+		NamesrvAddrs: addrs,
+		ClusterName:  b.cfg.BrokerClusterName,
+		BrokerName:   b.cfg.BrokerName,
+		BrokerID:     b.cfg.BrokerID,
+		BrokerAddr:   brokerAddr,
+		HAServerAddr: net.JoinHostPort(ip2, strconv.Itoa(b.port()+1)),
+		Period:       millis(b.cfg.RegisterNameServerPeriod),
+		Timeout:      millis(b.cfg.RegisterBrokerTimeoutMills),
+		Topics: func() ([]namesrv.TopicConfig, namesrv.DataVersion) {
+			return advertisedTopics(meta, b.cfg.BrokerPermission)
+		},
+	}, b.log)
+}
+
+// advertisedTopics is the topic table as registered with name servers; as
+// in RocketMQ, a broker whose permission lacks read or write advertises
+// every topic with the broker's permission.
+func advertisedTopics(meta *metadata.Managers, brokerPerm int) ([]namesrv.TopicConfig, namesrv.DataVersion) {
+	snap := meta.Topics.Snapshot()
+	out := make([]namesrv.TopicConfig, 0, len(snap.TopicConfigTable))
+	for _, tc := range snap.TopicConfigTable {
+		perm := tc.Perm
+		if !metadata.IsReadable(brokerPerm) || !metadata.IsWriteable(brokerPerm) {
+			perm = brokerPerm
+		}
+		out = append(out, namesrv.TopicConfig{
+			TopicName: tc.TopicName, ReadQueueNums: tc.ReadQueueNums, WriteQueueNums: tc.WriteQueueNums,
+			Perm: perm, TopicFilterType: tc.TopicFilterType, TopicSysFlag: tc.TopicSysFlag, Order: tc.Order,
+		})
+	}
+	return out, namesrv.DataVersion{Timestamp: snap.DataVersion.Timestamp, Counter: snap.DataVersion.Counter}
+}
