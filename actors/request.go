@@ -109,6 +109,9 @@ func (c *Connection) closed() bool {
 	}
 }
 
+// Close closes the connection (a client silent for too long).
+func (c *Connection) Close(reason error) { c.conn.Close(reason) }
+
 // RemoteAddr is the client's address.
 func (c *Connection) RemoteAddr() string { return c.conn.RemoteAddr() }
 

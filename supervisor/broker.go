@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,9 @@ type Broker struct {
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Start opens the remoting port and starts the actor tree.
@@ -160,6 +164,11 @@ func (b *Broker) Routes() *actors.Routes { return b.routes }
 // Shutdown stops accepting connections, lets queued requests finish until
 // ctx ends, answers whatever is left, and stops the actor tree.
 func (b *Broker) Shutdown(ctx context.Context) error {
+	b.shutdownOnce.Do(func() { b.shutdownErr = b.shutdown(ctx) })
+	return b.shutdownErr
+}
+
+func (b *Broker) shutdown(ctx context.Context) error {
 	if b.registrar != nil {
 		// Unregister first, so clients stop routing here while queued work
 		// drains.

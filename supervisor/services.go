@@ -105,7 +105,10 @@ func (s *services) start(b *Broker) {
 				return
 			case now := <-t.C:
 				for _, ch := range s.meta.ScanNotActive(now) {
-					b.log.Info().Str("channel", ch.ID()).Msg("client silent for 120 s removed")
+					b.log.Info().Str("channel", ch.ID()).Msg("client silent for 120 s removed; closing its connection")
+					if c, ok := ch.(*actors.Connection); ok {
+						c.Close(errors.New("client silent for 120 s"))
+					}
 				}
 			}
 		}

@@ -70,12 +70,11 @@ func TestQueryConsumerOffsetYoungQueue(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		name    string
-		probe   QueueProbe
-		want    int64
-		wantOK  bool
-		commit  bool
-		comment string
+		name   string
+		probe  QueueProbe
+		want   int64
+		wantOK bool
+		commit bool
 	}{
 		{name: "young queue", probe: probe(0, false), want: 0, wantOK: true},
 		{name: "first message only on disk", probe: probe(0, true), want: -1},

@@ -48,7 +48,7 @@ func Open(cfg Config) (*Managers, error) {
 // changed the group and the group's notifyConsumerIdsChangedEnable is on
 // (true when the group could not be created), notify all its channels.
 // Then register every producer group. It returns the consumer groups that
-// changed, sorted as in the body. A group whose retry topic cannot be
+// changed, in body order. A group whose retry topic cannot be
 // created (an invalid name) is logged and still registered, as Java does
 // nothing different for it.
 func (m *Managers) HeartBeat(ch Channel, language string, version int32, hb HeartbeatData) []string {

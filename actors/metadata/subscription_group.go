@@ -120,6 +120,11 @@ func NewSubscriptionGroupManager(cfg Config) (*SubscriptionGroupManager, error) 
 		}
 		m.dataVersion = w.DataVersion
 	}
+	if src == LoadedBackup {
+		if err := m.Persist(); err != nil {
+			cfg.Log.Error().Err(err).Msg("repair subscriptionGroup.json from its backup")
+		}
+	}
 	return m, nil
 }
 

@@ -145,6 +145,12 @@ func NewTopicConfigManager(cfg Config) (*TopicConfigManager, error) {
 		m.table[name] = tc
 	}
 	m.dataVersion = w.DataVersion
+	if src == LoadedBackup {
+		// Rewrite the damaged main file now rather than at the next change.
+		if err := m.Persist(); err != nil {
+			cfg.Log.Error().Err(err).Msg("repair topics.json from its backup")
+		}
+	}
 	return m, nil
 }
 
@@ -184,6 +190,8 @@ func (m *TopicConfigManager) addSystemTopics() {
 // SetOnChange registers fn to run after every change of the table (after
 // it is persisted, outside all locks): the broker registers with the name
 // servers from it, as Java's registerBrokerAll after a topic is created.
+// It runs on the goroutine that made the change, often a send, so it
+// should hand the work off rather than do network I/O itself.
 func (m *TopicConfigManager) SetOnChange(fn func()) {
 	if fn == nil {
 		m.onChange.Store(nil)

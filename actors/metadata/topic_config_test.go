@@ -369,6 +369,12 @@ func TestCorruptTopicsJSONFallsBackToBackup(t *testing.T) {
 		t.Fatalf("want the backup (A only), got A=%v B=%v", a, b)
 	}
 
+	// Loading from the backup repaired the main file.
+	if _, src, err := LoadJSON[TopicConfigSerializeWrapper](filepath.Join(dir, "topics.json"), cfg.Log); err != nil || src != LoadedFile {
+		t.Fatalf("topics.json not repaired: %v %v", src, err)
+	}
+
+	mustWrite(t, filepath.Join(dir, "topics.json"), `{"topicConfigTable":{"A":`)
 	os.Remove(filepath.Join(dir, "topics.json.bak"))
 	if _, err := NewTopicConfigManager(cfg); err == nil {
 		t.Fatal("corrupt topics.json without backup: want an error, not an empty table")

@@ -1,0 +1,214 @@
+package supervisor_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor"
+	"github.com/sluice-mq/sluice/supervisor/brokertest"
+)
+
+func sendN(t testing.TB, p rocketmq.Producer, topic, prefix string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		res, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte(prefix+strconv.Itoa(i))))
+		if err != nil || res.Status != primitive.SendOK {
+			t.Fatalf("send %d: %v %v", i, err, res)
+		}
+	}
+}
+
+// Committed consumer offsets survive a broker restart: a new consumer in
+// the same group receives only what was sent after.
+func TestGoClientOffsetsSurviveRestart(t *testing.T) {
+	ns := brokertest.StartNameServer(t)
+	cfg := brokertest.Config(t)
+	cfg.NamesrvAddr = ns.Addr()
+	cfg.FlushConsumerOffsetInterval = 100
+	b := brokertest.Start(t, cfg, supervisor.Options{})
+	const topic, group = "RestartTopic", "cg-restart"
+
+	p := newProducer(t, ns.Addr())
+	sendN(t, p, topic, "before-", 0, 10)
+	rec := &received{msgs: map[string]*primitive.MessageExt{}}
+	c := newPushConsumer(t, ns.Addr(), group, topic, rec)
+	waitForLong(t, 30*time.Second, func() bool { return rec.count() == 10 })
+	// Shutdown commits the consumed offsets (UPDATE_CONSUMER_OFFSET).
+	if err := c.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.Shutdown()
+
+	b2 := brokertest.Start(t, cfg, supervisor.Options{})
+	_ = b2
+	waitFor(t, func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
+	p2 := newProducer(t, ns.Addr())
+	sendN(t, p2, topic, "after-", 0, 5)
+	rec2 := &received{msgs: map[string]*primitive.MessageExt{}}
+	newPushConsumer(t, ns.Addr(), group, topic, rec2)
+	waitForLong(t, 30*time.Second, func() bool { return rec2.count() == 5 })
+	time.Sleep(500 * time.Millisecond) // anything redelivered would show up by now
+	for body := range rec2.msgs {
+		if body[:6] != "after-" {
+			t.Fatalf("redelivered %q after restart", body)
+		}
+	}
+}
+
+// A pull consumer reads everything.
+func TestGoClientPullConsumer(t *testing.T) {
+	ns, _ := startCluster(t, nil)
+	const topic = "PullTopic"
+	p := newProducer(t, ns.Addr())
+	sendN(t, p, topic, "m", 0, 20)
+
+	pc, err := consumer.NewPullConsumer(
+		consumer.WithNameServer([]string{ns.Addr()}),
+		consumer.WithGroupName("pull-"+instance(t)),
+		consumer.WithInstance(instance(t)),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+	got := map[string]bool{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(got) < 20 && time.Now().Before(deadline) {
+		cr, err := pc.Poll(context.Background(), time.Second)
+		if err != nil {
+			continue
+		}
+		for _, m := range cr.GetMsgList() {
+			got[string(m.Body)] = true
+		}
+		pc.ACK(context.Background(), cr, consumer.ConsumeSuccess)
+	}
+	if len(got) != 20 {
+		t.Fatalf("pull consumer read %d of 20", len(got))
+	}
+}
+
+// An orderly consumer receives each queue's messages in order. The
+// consumer runs in its own process, built without the race detector: see
+// testdata/orderlyclient.
+func TestGoClientOrderlyConsumer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a helper binary")
+	}
+	bin := filepath.Join(t.TempDir(), "orderlyclient")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/orderlyclient").CombinedOutput(); err != nil {
+		t.Fatalf("build orderly client: %v\n%s", err, out)
+	}
+	ns, _ := startCluster(t, nil)
+	const topic = "OrderTopic"
+	p := newProducer(t, ns.Addr(), producer.WithQueueSelector(producer.NewHashQueueSelector()))
+	const keys, perKey = 4, 25
+	for i := 0; i < perKey; i++ {
+		for k := 0; k < keys; k++ {
+			m := primitive.NewMessage(topic, []byte(strconv.Itoa(k)+":"+strconv.Itoa(i)))
+			m.WithShardingKey("key-" + strconv.Itoa(k))
+			if res, err := p.SendSync(context.Background(), m); err != nil || res.Status != primitive.SendOK {
+				t.Fatalf("send: %v %v", err, res)
+			}
+		}
+	}
+	out, err := exec.Command(bin, "-n", ns.Addr(), "-t", topic, "-g", "order-"+instance(t),
+		"-keys", strconv.Itoa(keys), "-per", strconv.Itoa(perKey)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("orderly client: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "OK "+strconv.Itoa(keys*perKey) {
+		t.Fatalf("orderly client: %s", got)
+	}
+}
+
+// A message the consumer asks to retry comes back through the retry topic.
+func TestGoClientRetryThroughRetryTopic(t *testing.T) {
+	ns, b := startCluster(t, nil)
+	const topic = "RetryTopic"
+	group := "retry-" + instance(t)
+	p := newProducer(t, ns.Addr())
+	sendN(t, p, topic, "r", 0, 3)
+	// The broker creates %RETRY%<group> on the consumer's first heartbeat,
+	// but the Go client only looks its route up again after 30 s; creating
+	// it up front, as an operator would, keeps this test short.
+	admin := dial(t, b.Addr())
+	resp := invoke(t, admin, remoting.UpdateAndCreateTopic, map[string]string{
+		"topic": "%RETRY%" + group, "defaultTopic": "TBW102", "readQueueNums": "1", "writeQueueNums": "1",
+		"perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false",
+	})
+	if resp.ResponseCode() != remoting.Success {
+		t.Fatalf("create retry topic: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	waitFor(t, func() bool { _, ok := ns.Routes().PickupTopicRouteData("%RETRY%" + group); return ok })
+
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	reconsumed := map[string]int32{}
+	c, err := rocketmq.NewPushConsumer(
+		consumer.WithNameServer([]string{ns.Addr()}),
+		consumer.WithGroupName(group),
+		consumer.WithInstance(instance(t)),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		result := consumer.ConsumeSuccess
+		for _, m := range msgs {
+			attempts[string(m.Body)]++
+			if attempts[string(m.Body)] == 1 {
+				result = consumer.ConsumeRetryLater
+			} else {
+				reconsumed[string(m.Body)] = m.ReconsumeTimes
+				if m.Topic != topic {
+					t.Errorf("retried message arrived on %q, want the original topic restored", m.Topic)
+				}
+			}
+		}
+		return result, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	waitForLong(t, 60*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(reconsumed) == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	for body, n := range reconsumed {
+		if n < 1 {
+			t.Fatalf("%s came back with reconsumeTimes %d", body, n)
+		}
+	}
+	if b.Store().MaxOffsetInQueue("%RETRY%"+group, 0) == 0 {
+		t.Fatalf("nothing was written to the retry topic")
+	}
+}
