@@ -1,0 +1,179 @@
+package commitlog
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Benchmarks run beside their baselines in one process and directory:
+//
+//	go test -run '^$' -bench . -benchtime 2s ./commitlog/
+//
+// Put figures are per call (a batch of N 1 KiB records); SetBytes counts
+// every record byte, so MB/s compares straight with the memcpy baseline.
+
+const benchFileSize = 256 << 20
+
+func benchConfig(b *testing.B) Config {
+	cfg := testConfig(b.TempDir())
+	cfg.MappedFileSizeCommitLog = benchFileSize
+	cfg.MappedFileSizeConsumeQueue = 300_000 * CQEntrySize
+	cfg.FlushIntervalCommitLog = 500
+	cfg.FlushIntervalConsumeQueue = 1000
+	cfg.CommitIntervalCommitLog = 200
+	return cfg
+}
+
+func benchRequests(b *testing.B, batch int) ([]*PutRequest, int) {
+	var reqs []*PutRequest
+	size := 0
+	for i := 0; i < batch; i++ {
+		rec, err := AppendRecord(nil, testMessage("Bench", int32(i%8), i, 1024-150))
+		if err != nil {
+			b.Fatal(err)
+		}
+		reqs = append(reqs, &PutRequest{Topic: "Bench", QueueID: int32(i % 8), Records: rec, Count: 1})
+		size += len(rec)
+	}
+	return reqs, size
+}
+
+func benchPut(b *testing.B, cfg Config, batch int) {
+	s, err := Open(cfg, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	reqs, size := benchRequests(b, batch)
+	s.Put(reqs)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Put(reqs)
+		if reqs[0].Result.Status != PutOK {
+			b.Fatal(reqs[0].Result.Status, reqs[0].Result.Err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkMmapCopyBaseline is the floor for an append: copy 1 KiB into a
+// mapped, fallocated file, rolling to a new file when full.
+func BenchmarkMmapCopyBaseline(b *testing.B) {
+	dir := b.TempDir()
+	src := make([]byte, 1024)
+	b.SetBytes(1024)
+	b.ReportAllocs()
+	var mf *mappedFile
+	n := int64(0)
+	for i := 0; i < b.N; i++ {
+		if mf == nil || mf.wrote.Load()+1024 > mf.size {
+			if mf != nil {
+				b.StopTimer()
+				mf.closeAndUnmap()
+				os.Remove(mf.path)
+				b.StartTimer()
+			}
+			var err error
+			mf, err = createMappedFile(filepath.Join(dir, fileName(n)), n, benchFileSize, allocateFile)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += benchFileSize
+		}
+		copy(mf.target(1024), src)
+		mf.advance(1024)
+	}
+	b.StopTimer()
+	mf.closeAndUnmap()
+}
+
+func BenchmarkPutAsync(b *testing.B) {
+	for _, batch := range []int{1, 64} {
+		b.Run("size=1KiB/batch="+itoa(batch), func(b *testing.B) { benchPut(b, benchConfig(b), batch) })
+	}
+}
+
+func BenchmarkPutAsyncPool(b *testing.B) {
+	for _, batch := range []int{1, 64} {
+		b.Run("size=1KiB/batch="+itoa(batch), func(b *testing.B) {
+			cfg := benchConfig(b)
+			cfg.TransientStorePoolEnable = true
+			cfg.TransientStorePoolSize = 3
+			benchPut(b, cfg, batch)
+		})
+	}
+}
+
+func BenchmarkPutSync(b *testing.B) {
+	b.Run("size=1KiB/batch=64", func(b *testing.B) {
+		cfg := benchConfig(b)
+		cfg.FlushDiskType = SyncFlush
+		benchPut(b, cfg, 64)
+	})
+}
+
+// BenchmarkFdatasyncBaseline is the disk's sync rate in the same kind of
+// directory: write 64 KiB, fdatasync.
+func BenchmarkFdatasyncBaseline(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "sync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := allocateFile(f, benchFileSize); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	off := int64(0)
+	for i := 0; i < b.N; i++ {
+		if off+int64(len(buf)) > benchFileSize {
+			off = 0
+		}
+		if _, err := f.WriteAt(buf, off); err != nil {
+			b.Fatal(err)
+		}
+		off += int64(len(buf))
+		if err := fdatasync(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGetMessageRandom(b *testing.B) {
+	cfg := benchConfig(b)
+	s, err := Open(cfg, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 100_000
+	rec, _ := AppendRecord(nil, testMessage("Read", 0, 0, 1024-150))
+	req := &PutRequest{Topic: "Read", QueueID: 0, Records: rec, Count: 1}
+	for i := 0; i < n; i++ {
+		s.Put([]*PutRequest{req})
+	}
+	settle(b, s)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := s.GetMessage("Read", 0, rng.Int64N(n), 1, nil)
+		if r.Status != Found {
+			b.Fatal(r.Status)
+		}
+	}
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}

@@ -1,0 +1,315 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FlushDiskType says when a put counts as stored: broker.conf flushDiskType.
+type FlushDiskType int
+
+const (
+	// AsyncFlush acknowledges once the record is in the page cache (or the
+	// transient pool buffer); a flusher forces it to disk every
+	// FlushIntervalCommitLog. RocketMQ's default.
+	AsyncFlush FlushDiskType = iota
+	// SyncFlush acknowledges a Put only after the data is on disk; one sync
+	// serves the whole batch (group commit).
+	SyncFlush
+)
+
+// String returns the broker.conf spelling.
+func (t FlushDiskType) String() string {
+	switch t {
+	case AsyncFlush:
+		return "ASYNC_FLUSH"
+	case SyncFlush:
+		return "SYNC_FLUSH"
+	}
+	return "FlushDiskType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// ParseFlushDiskType reads "ASYNC_FLUSH" or "SYNC_FLUSH" (case-insensitive).
+func ParseFlushDiskType(s string) (FlushDiskType, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "ASYNC_FLUSH":
+		return AsyncFlush, nil
+	case "SYNC_FLUSH":
+		return SyncFlush, nil
+	}
+	return 0, fmt.Errorf("commitlog: unknown flushDiskType %q (want ASYNC_FLUSH or SYNC_FLUSH)", s)
+}
+
+// Sizes of the on-disk units.
+const (
+	// CQEntrySize is the size of one consume-queue entry: commit-log offset
+	// int64, record size int32, tags hash code int64 (RocketMQ CQ_STORE_UNIT_SIZE).
+	CQEntrySize = 20
+	// DefaultMaxMessageSize is maxMessageSize's default, the body limit AppendRecord applies.
+	DefaultMaxMessageSize = 4 << 20
+	// MappedFileDestroyGrace is how long the mapping of a file deleted by
+	// retention (or DeleteTopic) outlives the deletion, so that slices handed
+	// out by GetMessage stay readable (RocketMQ destroyMapedFileIntervalForcibly).
+	MappedFileDestroyGrace = 120 * time.Second
+)
+
+// Config holds the store's settings. Each field names its broker.conf key and
+// RocketMQ default; DefaultConfig fills the defaults and Config.Set applies a
+// broker.conf key.
+type Config struct {
+	// StorePathRootDir (storePathRootDir), default $HOME/store.
+	StorePathRootDir string
+	// StorePathCommitLog (storePathCommitLog), default <root>/commitlog.
+	StorePathCommitLog string
+	// MappedFileSizeCommitLog (mappedFileSizeCommitLog): bytes per commit-log file, 1 GiB.
+	MappedFileSizeCommitLog int64
+	// MappedFileSizeConsumeQueue (mappedFileSizeConsumeQueue): bytes per
+	// consume-queue file, 6_000_000 (300_000 entries); must be a multiple of 20.
+	MappedFileSizeConsumeQueue int64
+	// FlushDiskType (flushDiskType), default AsyncFlush.
+	FlushDiskType FlushDiskType
+	// FlushIntervalCommitLog (flushIntervalCommitLog): async flush period in ms, 500.
+	FlushIntervalCommitLog int64
+	// CommitIntervalCommitLog (commitIntervalCommitLog): how often, in ms, the
+	// transient pool's bytes are written into the file, 200.
+	CommitIntervalCommitLog int64
+	// SyncFlushTimeout (syncFlushTimeout): ms a SyncFlush Put waits for its
+	// sync before answering PutFlushDiskTimeout, 5000.
+	SyncFlushTimeout int64
+	// TransientStorePoolEnable (transientStorePoolEnable), default false.
+	// Honoured only with AsyncFlush, as in RocketMQ 4.9; ignored (and logged)
+	// with SyncFlush.
+	TransientStorePoolEnable bool
+	// TransientStorePoolSize (transientStorePoolSize): buffers of one
+	// commit-log file each, mlock'ed, default 5.
+	TransientStorePoolSize int
+	// MaxMessageSize (maxMessageSize): body limit in bytes, 4 MiB; Put
+	// answers PutMessageIllegal above it.
+	MaxMessageSize int
+	// FileReservedTime (fileReservedTime): hours a commit-log file is kept after
+	// its last write, 72.
+	FileReservedTime int
+	// DeleteWhen (deleteWhen): ';'-separated hours of the day ("04") at which
+	// expired files are deleted. Expired files are also deleted at any hour
+	// while the disk is above DiskMaxUsedSpaceRatio.
+	DeleteWhen string
+	// DiskMaxUsedSpaceRatio (diskMaxUsedSpaceRatio): percent of the commit
+	// log's file system above which Put answers PutServiceNotAvailable, 75.
+	DiskMaxUsedSpaceRatio int
+	// OSPageCacheBusyTimeOutMills (osPageCacheBusyTimeOutMills): an append
+	// holding the lock longer than this (ms) makes IsOSPageCacheBusy true, 1000.
+	OSPageCacheBusyTimeOutMills int64
+	// SkipCorruptedFiles (recoverSkipCorruptedFiles, Sluice's own key, default
+	// false). Crash recovery refuses to open a store in which a damaged record
+	// is followed by valid data, since cutting there would drop good data, and
+	// Open's error names the offset. With this set, recovery instead logs the
+	// damage, closes the damaged file at the bad record with a BLANK marker
+	// (the rest of that file is no longer served; the bytes stay on disk for
+	// inspection) and carries on with the next file.
+	SkipCorruptedFiles bool
+	// FlushIntervalConsumeQueue (flushIntervalConsumeQueue): consume-queue
+	// flush and checkpoint period in ms, 1000.
+	FlushIntervalConsumeQueue int64
+
+	// DiskUsage reports the used and total bytes of the file system holding
+	// path. Nil means statfs(2). Tests and demos set it to fake a full disk.
+	DiskUsage func(path string) (used, total uint64, err error)
+}
+
+// DefaultConfig returns RocketMQ's defaults with the root under $HOME/store.
+func DefaultConfig() Config {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		home = "."
+	}
+	return Config{
+		StorePathRootDir:            filepath.Join(home, "store"),
+		MappedFileSizeCommitLog:     1 << 30,
+		MappedFileSizeConsumeQueue:  300_000 * CQEntrySize,
+		FlushDiskType:               AsyncFlush,
+		FlushIntervalCommitLog:      500,
+		CommitIntervalCommitLog:     200,
+		SyncFlushTimeout:            5000,
+		TransientStorePoolEnable:    false,
+		TransientStorePoolSize:      5,
+		MaxMessageSize:              DefaultMaxMessageSize,
+		FileReservedTime:            72,
+		DeleteWhen:                  "04",
+		DiskMaxUsedSpaceRatio:       75,
+		OSPageCacheBusyTimeOutMills: 1000,
+		FlushIntervalConsumeQueue:   1000,
+	}
+}
+
+// commitLogDir is StorePathCommitLog or its default.
+func (c *Config) commitLogDir() string {
+	if c.StorePathCommitLog != "" {
+		return c.StorePathCommitLog
+	}
+	return filepath.Join(c.StorePathRootDir, "commitlog")
+}
+
+func (c *Config) consumeQueueDir() string { return filepath.Join(c.StorePathRootDir, "consumequeue") }
+
+// poolEnabled mirrors RocketMQ 4.9's MessageStoreConfig#isTransientStorePoolEnable.
+func (c *Config) poolEnabled() bool {
+	return c.TransientStorePoolEnable && c.FlushDiskType == AsyncFlush
+}
+
+// validate fills zero values with defaults where a zero makes no sense and
+// refuses values the store cannot work with.
+func (c *Config) validate() error {
+	d := DefaultConfig()
+	if c.StorePathRootDir == "" {
+		c.StorePathRootDir = d.StorePathRootDir
+	}
+	if c.MappedFileSizeCommitLog == 0 {
+		c.MappedFileSizeCommitLog = d.MappedFileSizeCommitLog
+	}
+	if c.MappedFileSizeConsumeQueue == 0 {
+		c.MappedFileSizeConsumeQueue = d.MappedFileSizeConsumeQueue
+	}
+	if c.FlushIntervalCommitLog <= 0 {
+		c.FlushIntervalCommitLog = d.FlushIntervalCommitLog
+	}
+	if c.CommitIntervalCommitLog <= 0 {
+		c.CommitIntervalCommitLog = d.CommitIntervalCommitLog
+	}
+	if c.SyncFlushTimeout <= 0 {
+		c.SyncFlushTimeout = d.SyncFlushTimeout
+	}
+	if c.TransientStorePoolSize <= 0 {
+		c.TransientStorePoolSize = d.TransientStorePoolSize
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = d.MaxMessageSize
+	}
+	if c.DeleteWhen == "" {
+		c.DeleteWhen = d.DeleteWhen
+	}
+	if c.DiskMaxUsedSpaceRatio <= 0 {
+		c.DiskMaxUsedSpaceRatio = d.DiskMaxUsedSpaceRatio
+	}
+	if c.OSPageCacheBusyTimeOutMills <= 0 {
+		c.OSPageCacheBusyTimeOutMills = d.OSPageCacheBusyTimeOutMills
+	}
+	if c.FlushIntervalConsumeQueue <= 0 {
+		c.FlushIntervalConsumeQueue = d.FlushIntervalConsumeQueue
+	}
+	var errs []error
+	if c.MappedFileSizeCommitLog < 4096 {
+		errs = append(errs, fmt.Errorf("mappedFileSizeCommitLog %d is below 4096", c.MappedFileSizeCommitLog))
+	}
+	if c.MappedFileSizeConsumeQueue < CQEntrySize || c.MappedFileSizeConsumeQueue%CQEntrySize != 0 {
+		errs = append(errs, fmt.Errorf("mappedFileSizeConsumeQueue %d is not a positive multiple of %d", c.MappedFileSizeConsumeQueue, CQEntrySize))
+	}
+	if c.FlushDiskType != AsyncFlush && c.FlushDiskType != SyncFlush {
+		errs = append(errs, fmt.Errorf("flushDiskType %d unknown", int(c.FlushDiskType)))
+	}
+	if c.DiskMaxUsedSpaceRatio > 100 {
+		errs = append(errs, fmt.Errorf("diskMaxUsedSpaceRatio %d is above 100", c.DiskMaxUsedSpaceRatio))
+	}
+	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {
+		errs = append(errs, err)
+	}
+	if c.FileReservedTime < 0 {
+		errs = append(errs, fmt.Errorf("fileReservedTime %d is negative", c.FileReservedTime))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("commitlog: invalid config: %w", err)
+	}
+	return nil
+}
+
+// parseDeleteWhen turns "04;16" into a set of hours.
+func parseDeleteWhen(s string) ([24]bool, error) {
+	var hours [24]bool
+	for _, part := range strings.Split(s, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		h, err := strconv.Atoi(part)
+		if err != nil || h < 0 || h > 23 {
+			return hours, fmt.Errorf("deleteWhen %q: %q is not an hour 0-23", s, part)
+		}
+		hours[h] = true
+	}
+	return hours, nil
+}
+
+// Set applies one broker.conf key to c. known is false when the key is not
+// a store key (the caller offers it to another package); err reports a value
+// that does not parse.
+func (c *Config) Set(key, value string) (known bool, err error) {
+	value = strings.TrimSpace(value)
+	i64 := func(dst *int64) error {
+		v, err := strconv.ParseInt(value, 10, 64)
+		if err == nil {
+			*dst = v
+		}
+		return err
+	}
+	i := func(dst *int) error {
+		v, err := strconv.Atoi(value)
+		if err == nil {
+			*dst = v
+		}
+		return err
+	}
+	b := func(dst *bool) error {
+		v, err := strconv.ParseBool(value)
+		if err == nil {
+			*dst = v
+		}
+		return err
+	}
+	known = true
+	switch key {
+	case "storePathRootDir":
+		c.StorePathRootDir = value
+	case "storePathCommitLog":
+		c.StorePathCommitLog = value
+	case "mappedFileSizeCommitLog":
+		err = i64(&c.MappedFileSizeCommitLog)
+	case "mappedFileSizeConsumeQueue":
+		err = i64(&c.MappedFileSizeConsumeQueue)
+	case "flushDiskType":
+		c.FlushDiskType, err = ParseFlushDiskType(value)
+	case "flushIntervalCommitLog":
+		err = i64(&c.FlushIntervalCommitLog)
+	case "commitIntervalCommitLog":
+		err = i64(&c.CommitIntervalCommitLog)
+	case "syncFlushTimeout":
+		err = i64(&c.SyncFlushTimeout)
+	case "transientStorePoolEnable":
+		err = b(&c.TransientStorePoolEnable)
+	case "transientStorePoolSize":
+		err = i(&c.TransientStorePoolSize)
+	case "maxMessageSize":
+		err = i(&c.MaxMessageSize)
+	case "fileReservedTime":
+		err = i(&c.FileReservedTime)
+	case "deleteWhen":
+		c.DeleteWhen = value
+	case "diskMaxUsedSpaceRatio":
+		err = i(&c.DiskMaxUsedSpaceRatio)
+	case "osPageCacheBusyTimeOutMills":
+		err = i64(&c.OSPageCacheBusyTimeOutMills)
+	case "recoverSkipCorruptedFiles":
+		err = b(&c.SkipCorruptedFiles)
+	case "flushIntervalConsumeQueue":
+		err = i64(&c.FlushIntervalConsumeQueue)
+	default:
+		known = false
+	}
+	if err != nil {
+		err = fmt.Errorf("commitlog: broker.conf %s=%q: %w", key, value, err)
+	}
+	return known, err
+}

@@ -1,0 +1,352 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// fileName is RocketMQ's UtilAll#offset2FileName: the start offset as 20
+// zero-padded decimal digits.
+func fileName(offset int64) string { return fmt.Sprintf("%020d", offset) }
+
+// mappedFileQueue is an ordered run of equally sized mapped files in one
+// directory, each named by its start offset, together covering one
+// contiguous range of a log. The commit log and every consume queue are one.
+//
+// files is guarded by mu; the appender takes it exclusively only to add a
+// file, retention and recovery to remove some, so readers (RLock) rarely wait.
+type mappedFileQueue struct {
+	dir      string
+	fileSize int64
+	log      zerolog.Logger
+	allocate func(*os.File, int64) error // allocateFile; tests inject ENOSPC
+	pool     *transientStorePool         // commit log with the pool enabled, else nil
+	syncs    *atomic.Int64               // counts flush system calls, may be nil
+	grave    *graveyard
+
+	mu    sync.RWMutex
+	files []*mappedFile
+
+	// flushedWhere/committedWhere: whole-log offsets up to which every file
+	// is flushed/committed. Only the flusher (resp. committer) moves them.
+	flushedWhere   atomic.Int64
+	committedWhere atomic.Int64
+
+	warnedSparse atomic.Bool
+}
+
+func newMappedFileQueue(dir string, fileSize int64, log zerolog.Logger, grave *graveyard) *mappedFileQueue {
+	q := &mappedFileQueue{dir: dir, fileSize: fileSize, log: log, grave: grave}
+	q.allocate = q.allocateLogged
+	return q
+}
+
+// allocateLogged wraps allocateFile and says once that files are sparse.
+func (q *mappedFileQueue) allocateLogged(f *os.File, size int64) error {
+	err := allocateFile(f, size)
+	if errors.Is(err, errFallocateUnsupported) && !q.warnedSparse.Swap(true) {
+		q.log.Warn().Str("dir", q.dir).Msg("fallocate is not supported here; files are extended with ftruncate and stay sparse, so a full disk can kill the broker with SIGBUS while writing through the mapping")
+	}
+	return err
+}
+
+// load maps the files already in dir. Names must be 20-digit offsets that
+// follow each other by fileSize.
+func (q *mappedFileQueue) load() error {
+	if err := os.MkdirAll(q.dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", q.dir, err)
+	}
+	entries, err := os.ReadDir(q.dir)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", q.dir, err)
+	}
+	var offsets []int64
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		off, perr := strconv.ParseInt(name, 10, 64)
+		if len(name) != 20 || perr != nil {
+			q.log.Warn().Str("file", filepath.Join(q.dir, name)).Msg("ignoring a file whose name is not a 20-digit offset")
+			continue
+		}
+		offsets = append(offsets, off)
+	}
+	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
+	for i, off := range offsets {
+		if off%q.fileSize != 0 {
+			return fmt.Errorf("load %s: file %s does not start at a multiple of the file size %d (was the file size changed?)", q.dir, fileName(off), q.fileSize)
+		}
+		if i > 0 && off != offsets[i-1]+q.fileSize {
+			return fmt.Errorf("load %s: files %s and %s are not contiguous (a file is missing)", q.dir, fileName(offsets[i-1]), fileName(off))
+		}
+		mf, err := openMappedFile(filepath.Join(q.dir, fileName(off)), off, q.fileSize, q.allocate)
+		if err != nil {
+			q.closeAll()
+			return err
+		}
+		mf.setPositions(q.fileSize)
+		q.files = append(q.files, mf)
+	}
+	return nil
+}
+
+// count is the number of files.
+func (q *mappedFileQueue) count() int {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return len(q.files)
+}
+
+// at returns the i-th file or nil.
+func (q *mappedFileQueue) at(i int) *mappedFile {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if i < 0 || i >= len(q.files) {
+		return nil
+	}
+	return q.files[i]
+}
+
+func (q *mappedFileQueue) first() *mappedFile { return q.at(0) }
+
+func (q *mappedFileQueue) last() *mappedFile {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if len(q.files) == 0 {
+		return nil
+	}
+	return q.files[len(q.files)-1]
+}
+
+// findByOffset returns the file holding whole-log offset off, or nil.
+func (q *mappedFileQueue) findByOffset(off int64) *mappedFile {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if len(q.files) == 0 {
+		return nil
+	}
+	first := q.files[0].from
+	if off < first {
+		return nil
+	}
+	i := (off - first) / q.fileSize
+	if i >= int64(len(q.files)) {
+		return nil
+	}
+	return q.files[i]
+}
+
+// minOffset is the start of the first file (0 when empty).
+func (q *mappedFileQueue) minOffset() int64 {
+	if f := q.first(); f != nil {
+		return f.from
+	}
+	return 0
+}
+
+// maxReadable is the whole-log offset up to which bytes can be read.
+func (q *mappedFileQueue) maxReadable() int64 {
+	if f := q.last(); f != nil {
+		return f.from + f.readable()
+	}
+	return 0
+}
+
+// maxWrote is the whole-log offset of the appender's next byte.
+func (q *mappedFileQueue) maxWrote() int64 {
+	if f := q.last(); f != nil {
+		return f.from + f.wrote.Load()
+	}
+	return 0
+}
+
+// createFile adds the file starting at from, which must follow the last one.
+// A pool buffer is borrowed for it when the queue has a pool and one is free.
+func (q *mappedFileQueue) createFile(from int64) (*mappedFile, error) {
+	if err := os.MkdirAll(q.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", q.dir, err)
+	}
+	mf, err := createMappedFile(filepath.Join(q.dir, fileName(from)), from, q.fileSize, q.allocate)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(q.dir); err != nil {
+		q.log.Warn().Err(err).Msg("new mapped file's directory entry not synced")
+	}
+	if q.pool != nil {
+		if buf := q.pool.take(); buf != nil {
+			mf.writeBuf = buf
+			mf.pooled = true
+		} else {
+			q.log.Warn().Str("file", mf.path).Msg("transient store pool has no free buffer; this file is written straight into its mapping")
+		}
+	}
+	adviseWillNeed(mf.data)
+	q.mu.Lock()
+	q.files = append(q.files, mf)
+	q.mu.Unlock()
+	return mf, nil
+}
+
+// flush forces everything committed; it walks files from flushedWhere so
+// that no lock is held during a sync.
+func (q *mappedFileQueue) flush() error {
+	for {
+		where := max(q.flushedWhere.Load(), q.minOffset())
+		f := q.findByOffset(where)
+		if f == nil {
+			return nil
+		}
+		if err := f.flush(q.syncs); err != nil {
+			return err
+		}
+		next := f.from + f.flushed.Load()
+		if next == where {
+			return nil
+		}
+		q.flushedWhere.Store(next)
+	}
+}
+
+// commit moves pool-buffer bytes into their files (see mappedFile.commit).
+func (q *mappedFileQueue) commit() (progressed bool, err error) {
+	for {
+		where := max(q.committedWhere.Load(), q.minOffset())
+		f := q.findByOffset(where)
+		if f == nil {
+			return progressed, nil
+		}
+		if _, err := f.commit(q.pool); err != nil {
+			return progressed, err
+		}
+		next := f.from + f.committed.Load()
+		if next == where {
+			return progressed, nil
+		}
+		progressed = true
+		q.committedWhere.Store(next)
+	}
+}
+
+// truncateTo makes offset the end of the log after a clean stop: later files
+// are deleted and the positions set; nothing is zeroed, since a clean stop
+// wrote nothing past its checkpoint. Recovery only.
+func (q *mappedFileQueue) truncateTo(offset int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	keep := q.files[:0]
+	var errs []error
+	for _, f := range q.files {
+		switch {
+		case f.from+f.size <= offset:
+			keep = append(keep, f)
+		case f.from <= offset:
+			f.setPositions(offset - f.from)
+			keep = append(keep, f)
+		default:
+			errs = append(errs, f.closeAndUnmap())
+			if err := os.Remove(f.path); err != nil {
+				errs = append(errs, fmt.Errorf("delete %s: %w", f.path, err))
+			}
+		}
+	}
+	clear(q.files[len(keep):])
+	q.files = keep
+	return errors.Join(errs...)
+}
+
+// deleteFirst removes the first n files (retention). Their mappings outlive
+// the unlink by MappedFileDestroyGrace for readers still holding slices.
+func (q *mappedFileQueue) deleteFirst(n int, now time.Time) (deleted int) {
+	q.mu.Lock()
+	if n >= len(q.files) {
+		n = len(q.files) - 1 // never the last
+	}
+	if n <= 0 {
+		q.mu.Unlock()
+		return 0
+	}
+	gone := append([]*mappedFile(nil), q.files[:n]...)
+	q.files = append(q.files[:0], q.files[n:]...)
+	q.mu.Unlock()
+	for _, f := range gone {
+		if err := os.Remove(f.path); err != nil {
+			q.log.Error().Err(err).Str("file", f.path).Msg("delete expired file")
+		}
+		q.grave.bury(f, now)
+	}
+	return len(gone)
+}
+
+// removeAll deletes every file (DeleteTopic), deferring the unmaps.
+func (q *mappedFileQueue) removeAll(now time.Time) error {
+	q.mu.Lock()
+	gone := q.files
+	q.files = nil
+	q.mu.Unlock()
+	for _, f := range gone {
+		q.grave.bury(f, now)
+	}
+	return os.RemoveAll(q.dir)
+}
+
+// closeAll unmaps and closes every file.
+func (q *mappedFileQueue) closeAll() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var errs []error
+	for _, f := range q.files {
+		errs = append(errs, f.closeAndUnmap())
+	}
+	q.files = nil
+	return errors.Join(errs...)
+}
+
+// graveyard keeps the mappings of deleted files alive for a while so that
+// slices handed to readers stay valid (RocketMQ's forced-destroy interval).
+type graveyard struct {
+	mu    sync.Mutex
+	items []graveItem
+}
+
+type graveItem struct {
+	f  *mappedFile
+	at time.Time
+}
+
+func (g *graveyard) bury(f *mappedFile, now time.Time) {
+	g.mu.Lock()
+	g.items = append(g.items, graveItem{f, now})
+	g.mu.Unlock()
+}
+
+// sweep unmaps what was buried more than grace ago (everything when grace < 0).
+func (g *graveyard) sweep(now time.Time, grace time.Duration) {
+	g.mu.Lock()
+	var due []*mappedFile
+	keep := g.items[:0]
+	for _, it := range g.items {
+		if grace < 0 || now.Sub(it.at) >= grace {
+			due = append(due, it.f)
+		} else {
+			keep = append(keep, it)
+		}
+	}
+	clear(g.items[len(keep):])
+	g.items = keep
+	g.mu.Unlock()
+	for _, f := range due {
+		_ = f.closeAndUnmap()
+	}
+}
