@@ -136,6 +136,11 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 			return
 		}
 	}
+	if depth, ok := p.admit(); !ok {
+		p.Stats.CountBusy(remoting.TimeoutCleanQueue)
+		_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.TimeoutCleanQueue, 0, depth))
+		return
+	}
 	r := &Request{Cmd: cmd, Arrived: time.Now(), Conn: a.handle}
 	a.inflight.Add(1)
 	if !p.mailbox.TryPost(r) {

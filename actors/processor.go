@@ -49,12 +49,21 @@ type Processor struct {
 	// PageCacheSweep marks the send queue: the one the sweep empties while
 	// the page cache is busy.
 	PageCacheSweep bool
+	// AdmissionControl, beyond RocketMQ, refuses a request at enqueue when
+	// the queue's depth times the recent service time already exceeds
+	// MaxWaitInQueue: the sweep would answer it TIMEOUT_CLEAN_QUEUE after
+	// waiting MaxWaitInQueue anyway, so it gets that answer at once
+	// (sendQueueAdmissionControl).
+	AdmissionControl bool
 
 	mailbox *Mailbox
 	pid     *actor.PID
 	delay   atomic.Int64 // fault injection: nanoseconds to sleep before each request
 
 	lastOverloadLog atomic.Int64
+	// serviceNanos is a moving average of the time one request takes in
+	// the processor; written only by the processor actor.
+	serviceNanos atomic.Int64
 
 	Stats ProcessorStats
 }
@@ -62,6 +71,7 @@ type Processor struct {
 // ProcessorStats are a processor's counters, updated with atomics so the
 // tree, metrics and logs can read them from any goroutine.
 type ProcessorStats struct {
+	// Processed counts requests the processor has taken from its queue.
 	Processed atomic.Uint64
 	Panics    atomic.Uint64
 	Busy      [len(remoting.BusyKinds)]atomic.Uint64
@@ -105,11 +115,34 @@ func (a *processorActor) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
+	start := time.Now()
+	a.p.Stats.Processed.Add(1)
 	if d := a.p.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
-	a.p.Stats.Processed.Add(1)
 	a.h.Handle(ctx, r)
+	// An exponential moving average with weight 1/2: admission control must
+	// follow a stall within two or three requests, or it admits requests
+	// the sweep will answer TIMEOUT_CLEAN_QUEUE anyway.
+	took := int64(time.Since(start))
+	avg := a.p.serviceNanos.Load()
+	if avg == 0 {
+		avg = took
+	}
+	a.p.serviceNanos.Store(avg + (took-avg)/2)
+}
+
+// ServiceTime is the recent average time one request takes in the processor.
+func (p *Processor) ServiceTime() time.Duration { return time.Duration(p.serviceNanos.Load()) }
+
+// admit is the predicted-wait check of AdmissionControl; it returns the
+// queue depth it judged.
+func (p *Processor) admit() (int, bool) {
+	if !p.AdmissionControl || p.MaxWaitInQueue <= 0 {
+		return 0, true
+	}
+	depth := p.mailbox.Len()
+	return depth, time.Duration(depth)*p.ServiceTime() <= p.MaxWaitInQueue
 }
 
 // Mux dispatches by request code; codes without an entry are answered

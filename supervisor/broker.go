@@ -119,7 +119,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		}
 	}
 	b.routes = actors.NewRoutes(procs...)
-	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.log)
+	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.store.LockTimeMills, b.log)
 
 	b.sys = actor.NewActorSystem(actorLogger(b.log))
 	spawned := make(chan error, 1)
@@ -264,7 +264,9 @@ func (b *Broker) Store() *commitlog.Store { return b.store }
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {
 	h := map[remoting.RequestCode]actors.HandlerFunc{
-		remoting.GetActorTree: b.getActorTree,
+		remoting.GetActorTree:         b.getActorTree,
+		remoting.GetBrokerRuntimeInfo: b.getBrokerRuntimeInfo,
+		remoting.SetFault:             b.setFault,
 	}
 	for c, f := range b.svc.handlers() {
 		h[c] = f

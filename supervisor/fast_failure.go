@@ -19,25 +19,32 @@ import (
 // request the sweep answers is never executed and one a processor has
 // taken is never answered by the sweep.
 type fastFailure struct {
-	period time.Duration
-	procs  []*actors.Processor
-	pcBusy func() bool
-	log    zerolog.Logger
+	enabled bool
+	period  time.Duration
+	periods busyPeriods // touched only by run, on the supervisor's goroutine
+	procs   []*actors.Processor
+	pcBusy  func() bool
+	log     zerolog.Logger
 
 	mu      sync.Mutex
 	timer   *time.Timer
 	stopped bool
 
-	lastSweep atomic.Int64 // unix nanoseconds
-	cleaned   [len(remoting.BusyKinds)]atomic.Uint64
+	lastSweep       atomic.Int64 // unix nanoseconds
+	busyPeriodCount atomic.Uint64
+	inBusyPeriod    atomic.Bool
+	cleaned         [len(remoting.BusyKinds)]atomic.Uint64
 }
 
-func newFastFailure(cfg *Config, procs []*actors.Processor, pcBusy func() bool, log zerolog.Logger) *fastFailure {
+func newFastFailure(cfg *Config, procs []*actors.Processor, pcBusy func() bool, lockHold func() int64, log zerolog.Logger) *fastFailure {
 	period := millis(cfg.BrokerFastFailurePeriodMillis)
 	if period <= 0 {
 		period = 10 * time.Millisecond
 	}
-	return &fastFailure{period: period, procs: procs, pcBusy: pcBusy, log: log}
+	return &fastFailure{
+		enabled: cfg.BrokerFastFailureEnable, period: period, procs: procs, pcBusy: pcBusy, log: log,
+		periods: busyPeriods{procs: procs, lockHold: lockHold, log: log},
+	}
 }
 
 func (f *fastFailure) arm(fire func()) {
@@ -59,7 +66,18 @@ func (f *fastFailure) stop() {
 }
 
 // run is one sweep (BrokerFastFailure#cleanExpiredRequest).
+//
+// It also follows busy periods, so it runs even with brokerFastFailureEnable
+// off; only the cleaning is skipped then.
 func (f *fastFailure) run(now time.Time) {
+	defer func() {
+		f.periods.observe(now, f.pcBusy())
+		f.busyPeriodCount.Store(f.periods.count)
+		f.inBusyPeriod.Store(f.periods.in)
+	}()
+	if !f.enabled {
+		return
+	}
 	f.lastSweep.Store(now.UnixNano())
 	for _, p := range f.procs {
 		if !p.PageCacheSweep || p.Mailbox() == nil {
@@ -97,6 +115,8 @@ func (f *fastFailure) inspect(enabled bool) *tree.SupervisorInfo {
 	info := &tree.SupervisorInfo{
 		FastFailureEnable: enabled,
 		SweepPeriodMillis: f.period.Milliseconds(),
+		BusyPeriods:       f.busyPeriodCount.Load(),
+		InBusyPeriod:      f.inBusyPeriod.Load(),
 		Cleaned: map[string]uint64{
 			remoting.PCBusyCleanQueue.Tag():  f.cleaned[remoting.PCBusyCleanQueue].Load(),
 			remoting.TimeoutCleanQueue.Tag(): f.cleaned[remoting.TimeoutCleanQueue].Load(),

@@ -33,6 +33,7 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 	send := mk(ProcSend, cfg.SendThreadPoolQueueCapacity, cfg.WaitTimeMillsInSendQueue,
 		remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage, remoting.ConsumerSendMsgBack)
 	send.PageCacheSweep = true
+	send.AdmissionControl = cfg.SendQueueAdmissionControl
 	send.RejectRequest = sendReject
 	return []*actors.Processor{
 		send,

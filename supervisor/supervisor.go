@@ -64,12 +64,10 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 	return nil
 }
 
-// scheduleSweep re-arms the sweep after each run, so a slow sweep delays
+// scheduleSweep re-arms the sweep after each run (it runs even with fast
+// failure off, to follow busy periods), so a slow sweep delays
 // the next one instead of piling ticks up in the mailbox.
 func (s *supervisorActor) scheduleSweep(ctx actor.Context) {
-	if !s.b.cfg.BrokerFastFailureEnable {
-		return
-	}
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	s.b.sweep.arm(func() { root.Send(self, &sweepTick{}) })
 }

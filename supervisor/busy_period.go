@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+// busyPeriodQuiet is how long the broker must give no busy answer, with
+// the page cache not busy, before a busy period counts as over; shorter
+// gaps belong to the same period, so one stall makes one log line.
+const busyPeriodQuiet = time.Second
+
+// busyPeriods follows the broker in and out of flow control and logs each
+// period once, at its end: when it started and ended, the longest lock
+// hold seen, and how many requests were answered busy, by kind. Per-request
+// lines would flood the log exactly when the broker is busiest.
+type busyPeriods struct {
+	procs    []*actors.Processor
+	lockHold func() int64
+	log      zerolog.Logger
+
+	in         bool
+	start      time.Time
+	lastBusy   time.Time
+	maxHold    int64
+	atStart    [len(remoting.BusyKinds)]uint64
+	lastTotals [len(remoting.BusyKinds)]uint64
+	count      uint64
+}
+
+func (bp *busyPeriods) last() [len(remoting.BusyKinds)]uint64 { return bp.lastTotals }
+
+func (bp *busyPeriods) totals() (t [len(remoting.BusyKinds)]uint64) {
+	for _, p := range bp.procs {
+		for _, k := range remoting.BusyKinds {
+			t[k] += p.Stats.Busy[k].Load()
+		}
+	}
+	return t
+}
+
+// observe runs on every sweep tick.
+func (bp *busyPeriods) observe(now time.Time, pcBusy bool) {
+	totals := bp.totals()
+	hold := bp.lockHold()
+	// Any busy answer since the previous tick keeps (or starts) a period.
+	answered := totals != bp.last()
+	if pcBusy || answered {
+		if !bp.in {
+			bp.in, bp.start, bp.maxHold = true, now, 0
+		}
+		bp.lastBusy = now
+	}
+	if !bp.in {
+		bp.atStart, bp.lastTotals = totals, totals
+		return
+	}
+	bp.maxHold = max(bp.maxHold, hold)
+	bp.lastTotals = totals
+	if now.Sub(bp.lastBusy) < busyPeriodQuiet {
+		return
+	}
+	ev := bp.log.Warn().Time("start", bp.start).Time("end", bp.lastBusy).
+		Int64("durationMillis", bp.lastBusy.Sub(bp.start).Milliseconds()).Int64("longestLockHoldMillis", bp.maxHold)
+	var sum uint64
+	for _, k := range remoting.BusyKinds {
+		n := totals[k] - bp.atStart[k]
+		sum += n
+		ev = ev.Uint64(k.Tag(), n)
+	}
+	ev.Uint64("answeredBusy", sum).Msg("busy period ended")
+	bp.count++
+	bp.in = false
+	bp.atStart = totals
+}

@@ -1,0 +1,263 @@
+package supervisor_test
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor"
+	"github.com/sluice-mq/sluice/supervisor/brokertest"
+)
+
+const flowTopic = "FlowTopic"
+
+// flowCluster starts a name server and a broker with fault injection on,
+// and a Go producer that does not retry, so each answer reaches the test
+// as the broker gave it.
+func flowCluster(t *testing.T, mutate func(*supervisor.Config)) (*brokertest.Broker, rocketmq.Producer, *remoting.Client) {
+	t.Helper()
+	ns, b := startCluster(t, func(c *supervisor.Config) {
+		c.FaultInjectionEnable = true
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	p := newProducer(t, ns.Addr(), producer.WithRetry(0))
+	sendN(t, p, flowTopic, "warmup-", 0, 1) // creates the topic
+	return b, p, dial(t, b.Addr())
+}
+
+func setFault(t *testing.T, admin *remoting.Client, ext map[string]string) {
+	t.Helper()
+	resp := invoke(t, admin, remoting.SetFault, ext)
+	if resp.ResponseCode() != remoting.Success {
+		t.Fatalf("set fault %v: %s %q", ext, resp.ResponseCode(), resp.Remark)
+	}
+}
+
+type asyncResult struct {
+	err  error
+	sent time.Time
+	rtt  time.Duration
+}
+
+// sendAsync sends one message and delivers its outcome on the channel.
+func sendAsync(t *testing.T, p rocketmq.Producer, body string) <-chan asyncResult {
+	t.Helper()
+	ch := make(chan asyncResult, 1)
+	start := time.Now()
+	err := p.SendAsync(context.Background(), func(_ context.Context, _ *primitive.SendResult, err error) {
+		ch <- asyncResult{err: err, sent: start, rtt: time.Since(start)}
+	}, primitive.NewMessage(flowTopic, []byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func sendProcessor(b *brokertest.Broker) *actors.Processor {
+	p, _ := b.Routes().Lookup(remoting.SendMessage)
+	return p
+}
+
+func wantBusy(t *testing.T, err error, code int, remark string) {
+	t.Helper()
+	want := "CODE: " + strconv.Itoa(code) + ", DESC: " + remark
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got error %v, want %q", err, want)
+	}
+}
+
+var cleanQueueRemark = regexp.MustCompile(`^CODE: 2, DESC: \[(PCBUSY|TIMEOUT)_CLEAN_QUEUE\]broker busy, start flow control for a while, period in queue: (\d+)ms, size of queue: (\d+)$`)
+
+// parseCleanQueue returns the kind, period and size of a clean-queue answer.
+func parseCleanQueue(t *testing.T, err error) (string, time.Duration, int) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("send succeeded, want a clean-queue answer")
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "CODE: "); i >= 0 {
+		msg = msg[i:]
+	}
+	m := cleanQueueRemark.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("not a clean-queue answer: %v", err)
+	}
+	ms, _ := strconv.Atoi(m[2])
+	size, _ := strconv.Atoi(m[3])
+	return m[1], time.Duration(ms) * time.Millisecond, size
+}
+
+// REJECTREQUEST: a send arriving while an append has held the writer for
+// more than osPageCacheBusyTimeOutMills is refused before it is queued.
+func TestFlowRejectRequestPageCacheBusy(t *testing.T) {
+	b, p, admin := flowCluster(t, nil)
+	// 2 s: past the 1 s busy threshold, inside the Go client's 3 s timeout.
+	setFault(t, admin, map[string]string{"appendStallMillis": "2000"})
+	first := sendAsync(t, p, "stalled")
+	waitFor(t, func() bool { return b.Store().LockTimeMills() > 1100 })
+	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("refused")))
+	wantBusy(t, err, 2, "[REJECTREQUEST]system busy, start flow control for a while")
+	setFault(t, admin, map[string]string{"appendStallMillis": "0"})
+	if r := <-first; r.err != nil {
+		t.Fatalf("the stalled send itself: %v", r.err)
+	}
+	if n := sendProcessor(b).Stats.Busy[remoting.RejectRequest].Load(); n != 1 {
+		t.Fatalf("REJECTREQUEST counted %d times", n)
+	}
+}
+
+// REJECTREQUEST also when the transient store pool has no free buffer.
+func TestFlowRejectRequestPoolDeficient(t *testing.T) {
+	_, p, admin := flowCluster(t, nil)
+	setFault(t, admin, map[string]string{"transientPoolExhausted": "true"})
+	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("refused")))
+	wantBusy(t, err, 2, "[REJECTREQUEST]system busy, start flow control for a while")
+	setFault(t, admin, map[string]string{"transientPoolExhausted": "false"})
+	sendN(t, p, flowTopic, "after-", 0, 1)
+}
+
+// OVERLOAD: the send queue is full.
+func TestFlowOverload(t *testing.T) {
+	b, p, admin := flowCluster(t, func(c *supervisor.Config) {
+		c.SendThreadPoolQueueCapacity = 2
+		c.WaitTimeMillsInSendQueue = 60000
+	})
+	setFault(t, admin, map[string]string{"processorDelayMillis": "2000", "processor": "send"})
+	held := []<-chan asyncResult{sendAsync(t, p, "in-processor")}
+	waitFor(t, func() bool { return sendProcessor(b).Stats.Processed.Load() >= 2 })
+	held = append(held, sendAsync(t, p, "queued-1"), sendAsync(t, p, "queued-2"))
+	waitFor(t, func() bool { return sendProcessor(b).Mailbox().Len() == 2 })
+	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("overflow")))
+	wantBusy(t, err, 2, "[OVERLOAD]system busy, start flow control for a while")
+	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
+	for _, ch := range held {
+		if r := <-ch; r.err != nil {
+			t.Fatalf("queued send: %v", r.err)
+		}
+	}
+}
+
+// PC_SYNCHRONIZED and PCBUSY_CLEAN_QUEUE: sends queued before the page
+// cache turned busy. The one the processor has taken meets the store's
+// re-check (PC_SYNCHRONIZED, code 1 as in RocketMQ 4.9); those still in
+// the queue are cleaned by the sweep, each reporting its own time in the
+// queue and the queue's size after its removal.
+func TestFlowPCSynchronizedAndPCBusyCleanQueue(t *testing.T) {
+	b, p, admin := flowCluster(t, func(c *supervisor.Config) { c.WaitTimeMillsInSendQueue = 60000 })
+	sp := sendProcessor(b)
+	setFault(t, admin, map[string]string{"processorDelayMillis": "1500", "processor": "send", "appendStallMillis": "2500"})
+	stalled := sendAsync(t, p, "stalled")
+	waitFor(t, func() bool { return b.Store().BeginTimeInLock() != 0 })
+	processed := sp.Stats.Processed.Load()
+	synced := sendAsync(t, p, "re-checked")
+	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	var queued []<-chan asyncResult
+	for i := 0; i < 3; i++ {
+		queued = append(queued, sendAsync(t, p, "queued-"+strconv.Itoa(i)))
+		waitFor(t, func() bool { return sp.Mailbox().Len() == i+1 })
+	}
+	if b.Store().IsOSPageCacheBusy() {
+		t.Skip("the machine is too slow for this test's timing: page cache already busy while queueing")
+	}
+
+	for i, ch := range queued {
+		r := <-ch
+		kind, period, size := parseCleanQueue(t, r.err)
+		if kind != "PCBUSY" {
+			t.Fatalf("queued send %d: %v, want PCBUSY_CLEAN_QUEUE", i, r.err)
+		}
+		if size != len(queued)-1-i {
+			t.Fatalf("queued send %d: size of queue %d, want %d", i, size, len(queued)-1-i)
+		}
+		// The period is the time spent in the queue: under the whole round
+		// trip, and at least the time until the page cache turned busy.
+		if period > r.rtt || period < 100*time.Millisecond {
+			t.Fatalf("queued send %d: period in queue %s, round trip %s", i, period, r.rtt)
+		}
+	}
+	r := <-synced
+	wantBusy(t, r.err, 1, "[PC_SYNCHRONIZED]broker busy, start flow control for a while")
+	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send", "appendStallMillis": "0"})
+	// The stalled send itself (1.5 s in the processor, 2.5 s in the writer)
+	// outlives the Go client's 3 s timeout; the broker still stores it.
+	<-stalled
+	if sp.Stats.Busy[remoting.PCSynchronized].Load() != 1 || sp.Stats.Busy[remoting.PCBusyCleanQueue].Load() != 3 {
+		t.Fatalf("counters: PC_SYNCHRONIZED %d, PCBUSY_CLEAN_QUEUE %d", sp.Stats.Busy[remoting.PCSynchronized].Load(), sp.Stats.Busy[remoting.PCBusyCleanQueue].Load())
+	}
+	waitFor(t, func() bool { return b.Logs.Count("busy period ended") == 1 })
+}
+
+// TIMEOUT_CLEAN_QUEUE: a send that waited in the queue past
+// waitTimeMillsInSendQueue is answered by the sweep, never executed.
+func TestFlowTimeoutCleanQueue(t *testing.T) {
+	b, p, admin := flowCluster(t, nil)
+	sp := sendProcessor(b)
+	setFault(t, admin, map[string]string{"processorDelayMillis": "1000", "processor": "send"})
+	processed := sp.Stats.Processed.Load()
+	held := sendAsync(t, p, "in-processor")
+	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	r := <-sendAsync(t, p, "waits")
+	kind, period, size := parseCleanQueue(t, r.err)
+	if kind != "TIMEOUT" || size != 0 {
+		t.Fatalf("got %s size %d: %v", kind, size, r.err)
+	}
+	// At least the limit, at most the whole round trip.
+	if period < 200*time.Millisecond || period > r.rtt {
+		t.Fatalf("period in queue %s, limit 200ms, round trip %s", period, r.rtt)
+	}
+	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
+	if r := <-held; r.err != nil {
+		t.Fatal(r.err)
+	}
+	if sp.Stats.Processed.Load() != processed+1 {
+		t.Fatalf("the cleaned send was executed too")
+	}
+}
+
+// Admission by predicted wait answers TIMEOUT_CLEAN_QUEUE at once, with
+// period 0, once depth × service time exceeds the queue's limit.
+func TestFlowAdmissionControl(t *testing.T) {
+	b, p, admin := flowCluster(t, func(c *supervisor.Config) {
+		c.SendQueueAdmissionControl = true
+		c.WaitTimeMillsInSendQueue = 1000
+	})
+	sp := sendProcessor(b)
+	setFault(t, admin, map[string]string{"processorDelayMillis": "700", "processor": "send"})
+	// Teach the processor its service time: three sends at 700 ms bring the
+	// average above 600 ms.
+	sendN(t, p, flowTopic, "slow-", 0, 3)
+	processed := sp.Stats.Processed.Load()
+	held := sendAsync(t, p, "in-processor")
+	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	// One queued request predicts about 600 ms, two about 1200 ms: over the
+	// 1 s limit.
+	queued := []<-chan asyncResult{sendAsync(t, p, "queued-1")}
+	waitFor(t, func() bool { return sp.Mailbox().Len() == 1 })
+	queued = append(queued, sendAsync(t, p, "queued-2"))
+	waitFor(t, func() bool { return sp.Mailbox().Len() == 2 })
+	start := time.Now()
+	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("predicted")))
+	kind, period, size := parseCleanQueue(t, err)
+	if kind != "TIMEOUT" || period != 0 || size != 2 {
+		t.Fatalf("got %s period %s size %d", kind, period, size)
+	}
+	if waited := time.Since(start); waited > 150*time.Millisecond {
+		t.Logf("admission answer took %s (loaded machine?)", waited)
+	}
+	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
+	<-held
+	for _, q := range queued {
+		<-q
+	}
+}
