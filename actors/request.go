@@ -34,7 +34,9 @@ func (r *Request) Reply(resp *remoting.Command) bool {
 	if !r.answered.CompareAndSwap(false, true) {
 		return false
 	}
-	r.Conn.relay(r, resp)
+	if r.Conn != nil {
+		r.Conn.relay(r, resp)
+	}
 	return true
 }
 
