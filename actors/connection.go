@@ -17,6 +17,9 @@ import (
 type ServerOptions struct {
 	// MaxFrameSize bounds incoming frames (our key remotingFrameMaxLength).
 	MaxFrameSize int
+	// IdleTimeout closes connections silent this long
+	// (serverChannelMaxIdleTimeSeconds); 0 means never.
+	IdleTimeout time.Duration
 	// OnClose runs when a connection closes, after its actor stopped; the
 	// client manager uses it to forget the client's producers and consumers.
 	OnClose func(*Connection)
@@ -84,7 +87,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.start(ctx)
 	case *actor.Stopped:
-		a.conn.Close(errors.New("connection actor stopped"))
+		// At shutdown the last answers may still be queued for the writer.
+		a.conn.CloseWhenFlushed(time.Second, errors.New("connection actor stopped"))
 		if a.opts.OnClose != nil {
 			a.opts.OnClose(a.handle)
 		}
@@ -92,7 +96,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) start(ctx actor.Context) {
-	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize})
+	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize, ReadIdleTimeout: a.opts.IdleTimeout})
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -14,6 +15,10 @@ import (
 type ConnOptions struct {
 	// MaxFrameSize bounds every incoming frame; 0 means DefaultMaxFrameSize.
 	MaxFrameSize int
+	// ReadIdleTimeout closes a connection on which nothing arrives for this
+	// long (RocketMQ's serverChannelMaxIdleTimeSeconds, 120 s; clients
+	// heartbeat every 30 s). 0 means no limit.
+	ReadIdleTimeout time.Duration
 	// WriteTimeout bounds one batched write; a peer that does not read for
 	// this long is disconnected. 0 means 120 s, RocketMQ's idle limit.
 	WriteTimeout time.Duration
@@ -29,6 +34,7 @@ type Conn struct {
 
 	mu      sync.Mutex
 	pending []*Command // frames waiting for the writer
+	writing bool       // the writer holds frames taken from pending
 	closed  bool
 	reason  error
 	wake    chan struct{}
@@ -64,10 +70,16 @@ func (c *Conn) ReadLoop(handle func(*Command)) error {
 	// socket into their own buffer.
 	fr := NewFrameReader(bufio.NewReaderSize(c.nc, readBufferSize), c.opts.MaxFrameSize)
 	for {
+		if c.opts.ReadIdleTimeout > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.ReadIdleTimeout))
+		}
 		cmd, err := fr.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) || c.isClosed() {
 				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return fmt.Errorf("%w: nothing read for %s", ErrIdle, c.opts.ReadIdleTimeout)
 			}
 			return err
 		}
@@ -141,6 +153,7 @@ func (c *Conn) writeLoop() {
 		for {
 			c.mu.Lock()
 			batch, c.pending = c.pending, batch[:0]
+			c.writing = len(batch) > 0
 			c.mu.Unlock()
 			if len(batch) == 0 {
 				break
@@ -178,4 +191,20 @@ func (c *Conn) flush(buf []byte) bool {
 		return false
 	}
 	return true
+}
+
+// CloseWhenFlushed closes the connection once every queued frame is on the
+// wire, or after timeout: at shutdown the last answers must not be dropped.
+func (c *Conn) CloseWhenFlushed(timeout time.Duration, reason error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		idle := c.closed || (len(c.pending) == 0 && !c.writing)
+		c.mu.Unlock()
+		if idle {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close(reason)
 }

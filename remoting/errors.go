@@ -12,4 +12,5 @@ var (
 	ErrMalformedHeader = errors.New("malformed header")
 	ErrClosed          = errors.New("connection closed")
 	ErrTimeout         = errors.New("request timeout")
+	ErrIdle            = errors.New("connection idle")
 )

@@ -78,6 +78,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
 	ln, err := actors.Listen(addr, actors.ServerOptions{
 		MaxFrameSize: cfg.RemotingFrameMaxLength,
+		IdleTimeout:  time.Duration(cfg.ServerChannelMaxIdleTimeSeconds) * time.Second,
 		Draining:     &b.draining,
 		Inspectors:   b.inspectors,
 		OnClose:      b.connectionClosed,

@@ -364,3 +364,21 @@ func TestActorTree(t *testing.T) {
 		t.Fatalf("%d connections in the tree, want 1", conns)
 	}
 }
+
+// A connection on which nothing arrives for serverChannelMaxIdleTimeSeconds
+// is closed, as RocketMQ closes idle channels.
+func TestIdleConnectionIsClosed(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.ServerChannelMaxIdleTimeSeconds = 1
+	b := brokertest.Start(t, cfg, supervisor.Options{})
+	nc, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(nc); err != nil && !isReset(err) {
+		t.Fatalf("want the broker to close the idle connection, got %v", err)
+	}
+	waitFor(t, func() bool { return strings.Contains(b.Logs.String(), "connection idle") })
+}
