@@ -1,9 +1,13 @@
-// Command sluice runs the broker.
+// Command sluice runs the broker, or a standalone name server.
 //
 //	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info]
+//	sluice namesrv [-listen 127.0.0.1:9876] [-log-level info]
 //
-// With no flags it starts on embedded defaults: remoting on
-// 127.0.0.1:10911, advertised as 127.0.0.1.
+// With no flags it starts the broker on embedded defaults: remoting on
+// 127.0.0.1:10911, advertised as 127.0.0.1, with an embedded name server on
+// 127.0.0.1:9876. Clusters of several brokers share one standalone name
+// server instead: start it with `sluice namesrv` and give each broker
+// namesrvAddr (or -n).
 package main
 
 import (
@@ -27,6 +31,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "namesrv" {
+		return runNamesrv(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	confPath := fs.String("c", "", "broker.conf properties file (RocketMQ key names)")
@@ -73,17 +80,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("broker failed to start")
 		return 1
 	}
+	return waitAndShutdown(log, b.Shutdown)
+}
+
+// waitAndShutdown blocks until SIGINT or SIGTERM, then shuts down with a
+// 30-second budget.
+func waitAndShutdown(log zerolog.Logger, shutdown func(context.Context) error) int {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	log.Info().Stringer("signal", s).Msg("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.Shutdown(ctx); err != nil {
+	if err := shutdown(ctx); err != nil {
 		log.Error().Err(err).Msg("shutdown")
 		return 1
 	}
 	return 0
+}
+
+// runNamesrv runs a standalone name server.
+func runNamesrv(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sluice namesrv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9876", "address to listen on (host:port; port 0 picks one)")
+	levelName := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level, err := zerolog.ParseLevel(*levelName)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice namesrv: -log-level %q: %v\n", *levelName, err)
+		return 2
+	}
+	log := newLogger(stderr, level)
+	ns, err := supervisor.StartNameServer(*listen, log)
+	if err != nil {
+		log.Error().Err(err).Msg("name server failed to start")
+		return 1
+	}
+	return waitAndShutdown(log, ns.Shutdown)
 }
 
 // newLogger writes console lines to a terminal and JSON lines otherwise.

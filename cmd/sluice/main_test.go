@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,38 +51,12 @@ func TestBinaryServesAndShutsDown(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sluice")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	conf := filepath.Join(dir, "broker.conf")
 	if err := os.WriteFile(conf, []byte("listenPort=0\nnamesrvListenPort=0\nmetricsPromExporterPort=0\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-c", conf)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
-	var addr string
-	var logged []string
-	for addr == "" && lines.Scan() {
-		logged = append(logged, lines.Text())
-		var rec struct {
-			Message, Addr string
-		}
-		if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Message == "broker started" {
-			addr = rec.Addr
-		}
-	}
-	if addr == "" {
-		t.Fatalf("no start line:\n%s", strings.Join(logged, "\n"))
-	}
+	cmd, lines, addr := startProcess(t, "broker started", bin, "-c", conf)
 	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,5 +78,90 @@ func TestBinaryServesAndShutsDown(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(rest, "\n"), "broker stopped") {
 		t.Fatalf("no clean stop logged:\n%s", strings.Join(rest, "\n"))
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildBinary builds the sluice binary once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "sluice")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// startProcess starts bin and reads its JSON log until the line with
+// message started, returning the address that line reports.
+func startProcess(t *testing.T, started string, bin string, args ...string) (*exec.Cmd, *bufio.Scanner, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(stderr)
+	var logged []string
+	for lines.Scan() {
+		logged = append(logged, lines.Text())
+		var rec struct {
+			Message, Addr string
+		}
+		if json.Unmarshal(lines.Bytes(), &rec) == nil && rec.Message == started {
+			return cmd, lines, rec.Addr
+		}
+	}
+	t.Fatalf("no %q line:\n%s", started, strings.Join(logged, "\n"))
+	return nil, nil, ""
+}
+
+// The standalone name server serves a broker started against it with -n.
+func TestNamesrvSubcommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	_, _, nsAddr := startProcess(t, "name server started", bin, "namesrv", "-listen", "127.0.0.1:0")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "broker.conf")
+	if err := os.WriteFile(conf, []byte("listenPort=0\nmetricsPromExporterPort=0\nbrokerName=broker-x\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startProcess(t, "broker started", bin, "-c", conf, "-n", nsAddr)
+	c, err := remoting.Dial(context.Background(), nsAddr, remoting.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := c.Invoke(context.Background(), remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": "TBW102"}, nil), 5*time.Second)
+		if err == nil && resp.ResponseCode() == remoting.Success && strings.Contains(string(resp.Body), "broker-x") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker never registered: %v %+v", err, resp)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
