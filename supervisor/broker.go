@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor/metrics"
 )
 
 // Options are what the broker needs besides its Config.
@@ -48,6 +49,7 @@ type Broker struct {
 	svc        *services
 	namesrv    *nameServer
 	registrar  *namesrv.Registrar
+	metrics    *metrics.Server
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -137,6 +139,14 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	svc.start(b)
+	if cfg.MetricsPromExporterPort != 0 {
+		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
+		if b.metrics, err = metrics.Serve(maddr, b.Tree, b.RuntimeInfo, b.log); err != nil {
+			b.sys.Root.Stop(pid)
+			_ = svc.stop()
+			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
+		}
+	}
 	if b.registrar = b.newRegistrar(svc.meta); b.registrar != nil {
 		svc.meta.Topics.SetOnChange(b.registrar.RegisterNow)
 		b.registrar.Start()
@@ -146,6 +156,14 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		Str("storePathRootDir", cfg.Store.StorePathRootDir).Stringer("flushDiskType", cfg.Store.FlushDiskType).
 		Msg("broker started")
 	return b, nil
+}
+
+// MetricsAddr is the Prometheus endpoint's address, "" when it is off.
+func (b *Broker) MetricsAddr() string {
+	if b.metrics == nil {
+		return ""
+	}
+	return b.metrics.Addr()
 }
 
 // NamesrvAddr is the embedded name server's address, "" when it is off.
@@ -170,6 +188,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
+	if b.metrics != nil {
+		_ = b.metrics.Close()
+	}
 	if b.registrar != nil {
 		// Unregister first, so clients stop routing here while queued work
 		// drains.
