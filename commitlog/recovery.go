@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // recoverFilesBack is how many files before the checkpointed one a crash
@@ -186,9 +187,15 @@ func (s *Store) findValidAfter(i int, pos int64) (int64, bool) {
 // empty 1 GiB file.
 func (s *Store) cutTail(f *mappedFile, pos int64) error {
 	end := f.from + pos
-	s.log.Warn().Str("file", f.path).Int64("offset", end).Msg("cutting torn or corrupt tail of the commit log")
 	window := int64(s.cfg.MaxMessageSize) + 1<<20
 	limit := min(f.size, pos+window)
+	// Reaching zeros where the next record would start is the normal end of
+	// the log after a crash; only bytes there are a torn or corrupt record.
+	if slices.ContainsFunc(f.data[pos:limit], func(b byte) bool { return b != 0 }) {
+		s.log.Warn().Str("file", f.path).Int64("offset", end).Msg("cutting torn or corrupt tail of the commit log")
+	} else {
+		s.log.Info().Str("file", f.path).Int64("offset", end).Msg("commit log recovered; it ends here")
+	}
 	clear(f.data[pos:limit])
 	if err := syncRange(f.data, pos, limit); err != nil {
 		return err
