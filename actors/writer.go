@@ -136,6 +136,7 @@ func (w *Writer) Inspect(n *tree.Node) {
 		Appended:               w.appended.Load(),
 		Batches:                w.batches.Load(),
 		LockHold:               w.holds.buckets(),
+		LockHoldSumMillis:      float64(w.holds.sumNanos.Load()) / 1e6,
 	}
 	if w.mailbox != nil {
 		info.Depth = w.mailbox.UserMessageCount()
@@ -150,10 +151,12 @@ var lockHoldBounds = [...]int64{1, 5, 10, 50, 100, 500, 1000, 5000}
 // lockHoldHistogram counts how long each Put took (the lock hold, plus the
 // sync wait under SYNC_FLUSH).
 type lockHoldHistogram struct {
-	counts [len(lockHoldBounds) + 1]atomic.Uint64
+	counts   [len(lockHoldBounds) + 1]atomic.Uint64
+	sumNanos atomic.Int64
 }
 
 func (h *lockHoldHistogram) observe(d time.Duration) {
+	h.sumNanos.Add(int64(d))
 	ms := d.Milliseconds()
 	for i, b := range lockHoldBounds {
 		if ms <= b {

@@ -133,7 +133,6 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spawn supervisor: %w", err)
 	}
-	b.supervisor = pid
 	if err := <-spawned; err != nil {
 		b.sys.Root.Stop(pid)
 		return nil, err

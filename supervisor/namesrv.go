@@ -161,7 +161,7 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 		HAServerAddr: net.JoinHostPort(ip2, strconv.Itoa(b.port()+1)),
 		Period:       millis(b.cfg.RegisterNameServerPeriod),
 		Timeout:      millis(b.cfg.RegisterBrokerTimeoutMills),
-		Topics: func() ([]namesrv.TopicConfig, namesrv.DataVersion) {
+		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
 			return advertisedTopics(meta, b.cfg.BrokerPermission)
 		},
 	}, b.log)
@@ -170,18 +170,15 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 // advertisedTopics is the topic table as registered with name servers; as
 // in RocketMQ, a broker whose permission lacks read or write advertises
 // every topic with the broker's permission.
-func advertisedTopics(meta *metadata.Managers, brokerPerm int) ([]namesrv.TopicConfig, namesrv.DataVersion) {
+func advertisedTopics(meta *metadata.Managers, brokerPerm int) ([]metadata.TopicConfig, metadata.DataVersion) {
 	snap := meta.Topics.Snapshot()
-	out := make([]namesrv.TopicConfig, 0, len(snap.TopicConfigTable))
+	override := !metadata.IsReadable(brokerPerm) || !metadata.IsWriteable(brokerPerm)
+	out := make([]metadata.TopicConfig, 0, len(snap.TopicConfigTable))
 	for _, tc := range snap.TopicConfigTable {
-		perm := tc.Perm
-		if !metadata.IsReadable(brokerPerm) || !metadata.IsWriteable(brokerPerm) {
-			perm = brokerPerm
+		if override {
+			tc.Perm = brokerPerm
 		}
-		out = append(out, namesrv.TopicConfig{
-			TopicName: tc.TopicName, ReadQueueNums: tc.ReadQueueNums, WriteQueueNums: tc.WriteQueueNums,
-			Perm: perm, TopicFilterType: tc.TopicFilterType, TopicSysFlag: tc.TopicSysFlag, Order: tc.Order,
-		})
+		out = append(out, tc)
 	}
-	return out, namesrv.DataVersion{Timestamp: snap.DataVersion.Timestamp, Counter: snap.DataVersion.Counter}
+	return out, snap.DataVersion
 }

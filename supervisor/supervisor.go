@@ -25,6 +25,9 @@ type sweepTick struct{}
 func (s *supervisorActor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
+		// Set before any child exists: the listener accepts as soon as it is
+		// spawned, and the tree admin call reads this id.
+		s.b.supervisor = ctx.Self()
 		s.started <- s.spawnChildren(ctx)
 		s.scheduleSweep(ctx)
 	case *sweepTick:

@@ -62,16 +62,21 @@ func (c *Config) defaultTopicQueueNums() int {
 
 // DataVersion is RocketMQ's DataVersion: bumped on every change of a table
 // so that the name server (and slaves) can tell whether a registration
-// carries anything new.
+// carries anything new; the name server rebuilds a broker's routes only
+// when it changes. The fields are in fastjson's (alphabetical) order, so
+// that what we write reads like what Java writes.
 type DataVersion struct {
-	Timestamp int64 `json:"timestamp"`
-	Counter   int64 `json:"counter"`
+	Counter int64 `json:"counter"`
+	// StateVersion is RocketMQ 5's; 4.x never writes it.
+	StateVersion int64 `json:"stateVersion,omitempty"`
+	Timestamp    int64 `json:"timestamp"`
 }
 
-// next is DataVersion#nextVersion.
-func (d *DataVersion) next(now time.Time) {
-	d.Timestamp = now.UnixMilli()
-	d.Counter++
+// Next is the version after v, as DataVersion#nextVersion makes it.
+func (v DataVersion) Next(now time.Time) DataVersion {
+	v.Counter++
+	v.Timestamp = now.UnixMilli()
+	return v
 }
 
 // ErrTopicNotExist is wrapped by CreateTopicInSendMessageMethod's refusal;

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -315,13 +316,8 @@ func (m *ConsumerManager) GroupInfo(group string) (ConsumerGroupInfo, bool) {
 // Groups returns the groups with at least one client, sorted.
 func (m *ConsumerManager) Groups() []string {
 	m.mu.RLock()
-	out := make([]string, 0, len(m.groups))
-	for name := range m.groups {
-		out = append(out, name)
-	}
-	m.mu.RUnlock()
-	slices.Sort(out)
-	return out
+	defer m.mu.RUnlock()
+	return slices.Sorted(maps.Keys(m.groups))
 }
 
 // QueryTopicConsumeByWho returns the groups subscribing topic, sorted.

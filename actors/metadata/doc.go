@@ -13,7 +13,9 @@
 //	Managers                  the six together, plus HeartBeat / ChannelClosed / ScanNotActive
 //
 // plus the wire bodies these answer with or decode (HeartbeatData,
-// consumerIdList, LOCK_BATCH_MQ), topic validation and the tag hash code.
+// consumerIdList, LOCK_BATCH_MQ), the topic model the name server's
+// REGISTER_BROKER body carries (TopicConfig, DataVersion, the permission
+// bits) and topic validation.
 // Section numbers refer to the shared RocketMQ wire reference.
 //
 // The JSON files live in <storePathRootDir>/config/ (Config.Dir) and are
@@ -28,8 +30,10 @@
 //
 // # What it must not touch
 //
-// No actors, no network, no store: it imports neither protoactor, nor
-// remoting, nor commitlog. What it needs from them comes in as values or
+// No actors, no network, no store: it imports neither protoactor nor
+// remoting, and from commitlog only the pure TagsHashCode, so that a
+// subscription's tag codes are computed exactly as the stored ones. What
+// it needs from them comes in as values or
 // functions: a client connection is a Channel (an id plus a Notify
 // callback the connection layer implements), the store's queue state
 // arrives through QueueProbe, and OnChange hooks tell the broker when to

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-mq/sluice/commitlog"
 )
 
 // Consumer kinds and models as HEART_BEAT spells them.
@@ -112,28 +114,6 @@ func DecodeHeartbeat(body []byte) (HeartbeatData, error) {
 	return hb, nil
 }
 
-// TagsHashCode is Java's String.hashCode of tag (over UTF-16 code units,
-// int32 arithmetic), widened to int64 as RocketMQ stores it in consume
-// queue entries. Identical to commitlog.TagsHashCode, which computes the
-// stored side; this package may not import the store.
-//
-// rocketmq-client-go computes the codes it sends over UTF-8 bytes instead
-// (internal/utils.HashString), which agrees only for ASCII tags; see
-// SubscriptionData.Filter.
-func TagsHashCode(tag string) int64 {
-	var h int32
-	for _, r := range tag { // invalid UTF-8 reads as U+FFFD, as Java's decoder does
-		if r >= 0x10000 {
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + r
-	}
-	return int64(h)
-}
-
 // ErrSubscriptionParse is wrapped by BuildSubscriptionData's failures
 // (SUBSCRIPTION_PARSE_FAILED, 23).
 var ErrSubscriptionParse = errors.New("subscription parse failed")
@@ -183,7 +163,7 @@ func (sd *SubscriptionData) addTag(tag string) {
 		}
 	}
 	sd.TagsSet = append(sd.TagsSet, tag)
-	code := int32(TagsHashCode(tag))
+	code := int32(commitlog.TagsHashCode(tag))
 	for _, c := range sd.CodeSet {
 		if c == code {
 			return
@@ -203,7 +183,8 @@ func (sd SubscriptionData) IsTagType() bool {
 // filtering, which the pull path refuses first); "*" passes everything;
 // otherwise a message passes when its tags code is in the set.
 //
-// The set is CodeSet as sent plus Java's hash of every tag in TagsSet:
+// The set is CodeSet as sent plus Java's hash of every tag in TagsSet
+// (commitlog.TagsHashCode, the same function that computes the stored side):
 // rocketmq-client-go hashes UTF-8 bytes, so for a non-ASCII tag its code
 // never equals the stored Java hash and Java's broker filters such
 // messages out. The union matches what either side computed; the client
@@ -218,7 +199,7 @@ func (sd SubscriptionData) Filter() func(tagsCode int64) bool {
 		codes[c] = struct{}{}
 	}
 	for _, t := range sd.TagsSet {
-		codes[int32(TagsHashCode(t))] = struct{}{}
+		codes[int32(commitlog.TagsHashCode(t))] = struct{}{}
 	}
 	return func(tagsCode int64) bool {
 		// Java compares tagsCode.intValue(): truncate, don't range-check.

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluice-mq/sluice/commitlog"
 )
 
 // The HEART_BEAT body captured from rocketmq-client-go (reference §2.7),
@@ -83,8 +85,11 @@ func TestDecodeHeartbeatCodesAndProducers(t *testing.T) {
 	}
 }
 
+// The filter hashes tags with the store's commitlog.TagsHashCode; these are
+// the values it must give: Java's String.hashCode.
 func TestTagsHashCode(t *testing.T) {
-	// Java's String.hashCode: s[0]*31^(n-1) + … + s[n-1] in int32.
+	// Java's String.hashCode: s[0]*31^(n-1) + … + s[n-1] in int32, over
+	// UTF-16 code units.
 	cases := map[string]int64{
 		"":                   0,
 		"a":                  97,
@@ -97,8 +102,8 @@ func TestTagsHashCode(t *testing.T) {
 		"😀":                  55357*31 + 56832,
 	}
 	for s, want := range cases {
-		if got := TagsHashCode(s); got != want {
-			t.Errorf("TagsHashCode(%q) = %d, want %d", s, got, want)
+		if got := commitlog.TagsHashCode(s); got != want {
+			t.Errorf("commitlog.TagsHashCode(%q) = %d, want %d", s, got, want)
 		}
 	}
 }
@@ -149,12 +154,12 @@ func TestSubscriptionFilter(t *testing.T) {
 		want bool
 	}{
 		{"* passes", all, 12345, true},
-		{"tag in set", tagged, TagsHashCode("TagA"), true},
-		{"tag not in set", tagged, TagsHashCode("TagB"), false},
+		{"tag in set", tagged, commitlog.TagsHashCode("TagA"), true},
+		{"tag not in set", tagged, commitlog.TagsHashCode("TagB"), false},
 		{"untagged message (code 0)", tagged, 0, false},
-		{"non-ASCII tag from Go matches the stored Java hash", goSent, TagsHashCode("é"), true},
+		{"non-ASCII tag from Go matches the stored Java hash", goSent, commitlog.TagsHashCode("é"), true},
 		{"and Go's own code too", goSent, 6214, true},
-		{"int truncation like Java's intValue", tagged, TagsHashCode("TagA") + 1<<32, true},
+		{"int truncation like Java's intValue", tagged, commitlog.TagsHashCode("TagA") + 1<<32, true},
 		{"SQL92 passes the queue filter", sql, 1, true},
 		{"class filter mode passes", class, 1, true},
 	}

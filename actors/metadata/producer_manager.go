@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -104,13 +105,8 @@ func (m *ProducerManager) ScanExpired(now time.Time, timeout time.Duration) []Ch
 // Groups returns the producer groups with at least one client, sorted.
 func (m *ProducerManager) Groups() []string {
 	m.mu.RLock()
-	out := make([]string, 0, len(m.groups))
-	for name := range m.groups {
-		out = append(out, name)
-	}
-	m.mu.RUnlock()
-	slices.Sort(out)
-	return out
+	defer m.mu.RUnlock()
+	return slices.Sorted(maps.Keys(m.groups))
 }
 
 // Clients returns the group's clients, sorted by client id then channel id.

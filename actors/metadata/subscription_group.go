@@ -3,11 +3,7 @@ package metadata
 import (
 	"encoding/json"
 	"errors"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 )
 
 // Built-in consumer groups (MixAll), pre-created by
@@ -81,69 +77,40 @@ type subscriptionGroupWrapper struct {
 
 // SubscriptionGroupManager is RocketMQ's SubscriptionGroupManager: the
 // consumer group table and subscriptionGroup.json. Safe for concurrent use.
+// SetOnChange registers a function run after every change (persisted,
+// outside locks).
 type SubscriptionGroupManager struct {
-	cfg      Config
-	path     string
-	onChange atomic.Pointer[func()]
-
-	mu          sync.RWMutex
-	table       map[string]SubscriptionGroupConfig
-	dataVersion DataVersion
-
-	persistMu sync.Mutex
+	configTable[SubscriptionGroupConfig, subscriptionGroupWrapper]
 }
 
 // NewSubscriptionGroupManager creates the built-in groups and loads
 // subscriptionGroup.json over them.
 func NewSubscriptionGroupManager(cfg Config) (*SubscriptionGroupManager, error) {
-	m := &SubscriptionGroupManager{
-		cfg:         cfg,
-		table:       map[string]SubscriptionGroupConfig{},
-		dataVersion: DataVersion{Timestamp: cfg.now().UnixMilli()},
-	}
+	m := &SubscriptionGroupManager{}
+	m.init(cfg, SubscriptionGroupFile,
+		func(t map[string]SubscriptionGroupConfig, v DataVersion) subscriptionGroupWrapper {
+			return subscriptionGroupWrapper{DataVersion: v, SubscriptionGroupTable: t}
+		},
+		func(w subscriptionGroupWrapper) (map[string]SubscriptionGroupConfig, DataVersion) {
+			return w.SubscriptionGroupTable, w.DataVersion
+		})
 	for _, g := range []string{ToolsConsumerGroup, FiltersrvConsumerGroup, SelfTestConsumerGroup,
 		OnsHTTPProxyGroup, CIDOnsAPIPullGroup, CIDOnsAPIPermissionGroup, CIDOnsAPIOwnerGroup} {
 		m.table[g] = NewSubscriptionGroupConfig(g)
 	}
-	if cfg.Dir == "" {
-		return m, nil
-	}
-	m.path = filepath.Join(cfg.Dir, SubscriptionGroupFile)
-	w, src, err := LoadJSON[subscriptionGroupWrapper](m.path, cfg.Log)
+	err := m.load(func(name string, c *SubscriptionGroupConfig) bool {
+		c.GroupName = name
+		return true
+	})
 	if err != nil {
 		return nil, err
-	}
-	if src != LoadedNothing {
-		for name, c := range w.SubscriptionGroupTable {
-			c.GroupName = name
-			m.table[name] = c
-		}
-		m.dataVersion = w.DataVersion
-	}
-	if src == LoadedBackup {
-		if err := m.Persist(); err != nil {
-			cfg.Log.Error().Err(err).Msg("repair subscriptionGroup.json from its backup")
-		}
 	}
 	return m, nil
 }
 
-// SetOnChange registers fn to run after every change (persisted, outside
-// locks).
-func (m *SubscriptionGroupManager) SetOnChange(fn func()) {
-	if fn == nil {
-		m.onChange.Store(nil)
-		return
-	}
-	m.onChange.Store(&fn)
-}
-
 // Find returns the group's config without creating it.
 func (m *SubscriptionGroupManager) Find(group string) (SubscriptionGroupConfig, bool) {
-	m.mu.RLock()
-	c, ok := m.table[group]
-	m.mu.RUnlock()
-	return c, ok
+	return m.get(group)
 }
 
 // FindOrCreate is findSubscriptionGroupConfig: an unknown group is created
@@ -151,28 +118,17 @@ func (m *SubscriptionGroupManager) Find(group string) (SubscriptionGroupConfig, 
 // CID_RMQ_SYS_ group; otherwise ok is false (pull answers
 // SUBSCRIPTION_GROUP_NOT_EXIST, send-back too).
 func (m *SubscriptionGroupManager) FindOrCreate(group string) (SubscriptionGroupConfig, bool) {
-	if c, ok := m.Find(group); ok {
-		return c, true
+	c, created, ok := m.getOrCreate(group, func() (SubscriptionGroupConfig, bool) {
+		if !m.cfg.AutoCreateSubscriptionGroup && !IsSysConsumerGroup(group) {
+			return SubscriptionGroupConfig{}, false
+		}
+		return NewSubscriptionGroupConfig(group), true
+	})
+	if created {
+		m.cfg.Log.Info().Str("group", group).Msg("auto create a subscription group")
+		m.changed()
 	}
-	if !m.cfg.AutoCreateSubscriptionGroup && !IsSysConsumerGroup(group) {
-		return SubscriptionGroupConfig{}, false
-	}
-	m.mu.Lock()
-	if c, ok := m.table[group]; ok {
-		m.mu.Unlock()
-		return c, true
-	}
-	c := NewSubscriptionGroupConfig(group)
-	m.table[group] = c
-	m.dataVersion.next(m.cfg.now())
-	m.mu.Unlock()
-
-	m.cfg.Log.Info().Str("group", group).Msg("auto create a subscription group")
-	if err := m.Persist(); err != nil {
-		m.cfg.Log.Error().Err(err).Msg("persist subscription groups")
-	}
-	m.notify()
-	return c, true
+	return c, ok
 }
 
 // Update stores c (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP) and persists.
@@ -180,103 +136,31 @@ func (m *SubscriptionGroupManager) Update(c SubscriptionGroupConfig) error {
 	if strings.TrimSpace(c.GroupName) == "" {
 		return errors.New("update subscription group: blank group name")
 	}
-	m.mu.Lock()
-	_, existed := m.table[c.GroupName]
-	m.table[c.GroupName] = c
-	m.dataVersion.next(m.cfg.now())
-	m.mu.Unlock()
-	if existed {
+	if _, existed := m.put(c.GroupName, c); existed {
 		m.cfg.Log.Info().Interface("config", c).Msg("update subscription group config")
 	} else {
 		m.cfg.Log.Info().Interface("config", c).Msg("create new subscription group")
 	}
-	err := m.Persist()
-	m.notify()
-	return err
+	return m.saved()
 }
 
 // Delete removes group (DELETE_SUBSCRIPTIONGROUP) and reports whether it
 // existed. Its consumer offsets are the caller's part
 // (ConsumerOffsetManager.RemoveGroup).
 func (m *SubscriptionGroupManager) Delete(group string) (bool, error) {
-	m.mu.Lock()
-	_, existed := m.table[group]
-	if existed {
-		delete(m.table, group)
-		m.dataVersion.next(m.cfg.now())
-	}
-	m.mu.Unlock()
-	if !existed {
+	if !m.remove(group) {
 		m.cfg.Log.Warn().Str("group", group).Msg("delete subscription group: not found")
 		return false, nil
 	}
 	m.cfg.Log.Info().Str("group", group).Msg("delete subscription group")
-	err := m.Persist()
-	m.notify()
-	return true, err
-}
-
-// All returns a copy of the group table.
-func (m *SubscriptionGroupManager) All() map[string]SubscriptionGroupConfig {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make(map[string]SubscriptionGroupConfig, len(m.table))
-	for k, v := range m.table {
-		out[k] = v
-	}
-	return out
+	return true, m.saved()
 }
 
 // Groups returns the group names, sorted.
-func (m *SubscriptionGroupManager) Groups() []string {
-	m.mu.RLock()
-	out := make([]string, 0, len(m.table))
-	for k := range m.table {
-		out = append(out, k)
-	}
-	m.mu.RUnlock()
-	slices.Sort(out)
-	return out
-}
-
-// DataVersion returns the current data version.
-func (m *SubscriptionGroupManager) DataVersion() DataVersion {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.dataVersion
-}
+func (m *SubscriptionGroupManager) Groups() []string { return m.names() }
 
 // Encode is the subscriptionGroup.json content, also the
 // GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201) body.
 func (m *SubscriptionGroupManager) Encode() ([]byte, error) {
 	return json.Marshal(m.snapshot())
-}
-
-func (m *SubscriptionGroupManager) snapshot() subscriptionGroupWrapper {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	w := subscriptionGroupWrapper{
-		SubscriptionGroupTable: make(map[string]SubscriptionGroupConfig, len(m.table)),
-		DataVersion:            m.dataVersion,
-	}
-	for k, v := range m.table {
-		w.SubscriptionGroupTable[k] = v
-	}
-	return w
-}
-
-// Persist writes subscriptionGroup.json (a no-op in memory).
-func (m *SubscriptionGroupManager) Persist() error {
-	if m.path == "" {
-		return nil
-	}
-	m.persistMu.Lock()
-	defer m.persistMu.Unlock()
-	return PersistJSON(m.path, m.snapshot())
-}
-
-func (m *SubscriptionGroupManager) notify() {
-	if fn := m.onChange.Load(); fn != nil {
-		(*fn)()
-	}
 }

@@ -3,13 +3,10 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 )
 
-// Permission bits (PermName).
+// Permission bits of a topic or broker (PermName). A normal topic is
+// PermRead|PermWrite (6); TBW102 adds PermInherit (7).
 const (
 	PermPriority = 8
 	PermRead     = 4
@@ -22,12 +19,16 @@ func IsReadable(perm int) bool  { return perm&PermRead != 0 }
 func IsWriteable(perm int) bool { return perm&PermWrite != 0 }
 func IsInherited(perm int) bool { return perm&PermInherit != 0 }
 
-// Topic sys flag bits (TopicSysFlag).
+// Topic filter types (TopicFilterType), written by name.
+const (
+	TopicFilterTypeSingle = "SINGLE_TAG"
+	TopicFilterTypeMulti  = "MULTI_TAG"
+)
+
+// Topic sys flag bits (TopicSysFlag) and queue counts.
 const (
 	TopicSysFlagUnit       = 1
 	TopicSysFlagUnitSub    = 2
-	TopicFilterTypeSingle  = "SINGLE_TAG"
-	TopicFilterTypeMulti   = "MULTI_TAG"
 	defaultTopicQueueNums  = 16 // TopicConfig's own default
 	scheduleTopicQueueNums = 18 // one queue per delay level
 	// benchmarkTopicQueueNums: Java gives BenchmarkTest 1024 queues. Nobody
@@ -49,15 +50,20 @@ func BuildTopicSysFlag(unit, hasUnitSub bool) int {
 }
 
 // TopicConfig is RocketMQ's TopicConfig, with its JSON names (topics.json,
-// REGISTER_BROKER, GET_ALL_TOPIC_CONFIG).
+// REGISTER_BROKER, GET_ALL_TOPIC_CONFIG). The fields are in fastjson's
+// (alphabetical) order so that what we write reads like what Java wrote.
 type TopicConfig struct {
-	TopicName       string `json:"topicName"`
-	ReadQueueNums   int    `json:"readQueueNums"`
-	WriteQueueNums  int    `json:"writeQueueNums"`
-	Perm            int    `json:"perm"`
-	TopicFilterType string `json:"topicFilterType"`
-	TopicSysFlag    int    `json:"topicSysFlag"`
-	Order           bool   `json:"order"`
+	// Attributes are RocketMQ 5's topic attributes, kept so that a
+	// topics.json or registration from a 5.x broker survives a load and
+	// save. Treat the map as read-only: copies of a TopicConfig share it.
+	Attributes      map[string]string `json:"attributes,omitempty"`
+	Order           bool              `json:"order"`
+	Perm            int               `json:"perm"`
+	ReadQueueNums   int               `json:"readQueueNums"`
+	TopicFilterType string            `json:"topicFilterType"`
+	TopicName       string            `json:"topicName"`
+	TopicSysFlag    int               `json:"topicSysFlag"`
+	WriteQueueNums  int               `json:"writeQueueNums"`
 }
 
 // NewTopicConfig has Java's defaults: 16/16 queues, RW, SINGLE_TAG.
@@ -71,6 +77,15 @@ func NewTopicConfig(name string) TopicConfig {
 	}
 }
 
+// sizedTopicConfig is NewTopicConfig with queues read and write queues,
+// perm and sysFlag.
+func sizedTopicConfig(name string, queues, perm, sysFlag int) TopicConfig {
+	tc := NewTopicConfig(name)
+	tc.ReadQueueNums, tc.WriteQueueNums = queues, queues
+	tc.Perm, tc.TopicSysFlag = perm, sysFlag
+	return tc
+}
+
 // UnmarshalJSON starts from Java's defaults, as fastjson does (it calls the
 // constructor, then sets the fields present), so a hand-written entry that
 // leaves out perm is RW rather than 0.
@@ -80,6 +95,9 @@ func (tc *TopicConfig) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &v); err != nil {
 		return err
 	}
+	if len(v.Attributes) == 0 {
+		v.Attributes = nil // 5.x writes {}; none is none
+	}
 	*tc = TopicConfig(v)
 	return nil
 }
@@ -87,69 +105,48 @@ func (tc *TopicConfig) UnmarshalJSON(data []byte) error {
 // TopicConfigSerializeWrapper is topics.json and the topic part of the
 // REGISTER_BROKER and GET_ALL_TOPIC_CONFIG bodies.
 type TopicConfigSerializeWrapper struct {
-	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
 	DataVersion      DataVersion            `json:"dataVersion"`
+	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
 }
 
 // TopicConfigManager is RocketMQ's TopicConfigManager: the broker's topic
 // table, its data version, and topics.json. Safe for concurrent use.
+//
+// SetOnChange registers a function run after every change of the table
+// (after it is persisted, outside all locks): the broker registers with
+// the name servers from it, as Java's registerBrokerAll after a topic is
+// created.
 type TopicConfigManager struct {
-	cfg  Config
-	path string // "" when in memory
+	configTable[TopicConfig, TopicConfigSerializeWrapper]
 	// system holds the configuration-dependent system topics (cluster,
 	// broker and reply topics); fixed after construction.
-	system   map[string]struct{}
-	onChange atomic.Pointer[func()]
-
-	mu          sync.RWMutex
-	table       map[string]TopicConfig
-	dataVersion DataVersion
-
-	// persistMu orders writers of topics.json: each takes its snapshot
-	// under it, so the last write always holds the latest table.
-	persistMu sync.Mutex
+	system map[string]struct{}
 }
 
 // NewTopicConfigManager builds the system topics as RocketMQ's
 // TopicConfigManager constructor does, then loads topics.json over them
 // (a loaded entry replaces the built-in one of the same name).
 func NewTopicConfigManager(cfg Config) (*TopicConfigManager, error) {
-	m := &TopicConfigManager{
-		cfg:    cfg,
-		system: map[string]struct{}{},
-		table:  map[string]TopicConfig{},
-	}
-	if cfg.Dir != "" {
-		m.path = filepath.Join(cfg.Dir, TopicsFile)
-	}
-	m.dataVersion = DataVersion{Timestamp: cfg.now().UnixMilli()}
+	m := &TopicConfigManager{system: map[string]struct{}{}}
+	m.init(cfg, TopicsFile,
+		func(t map[string]TopicConfig, v DataVersion) TopicConfigSerializeWrapper {
+			return TopicConfigSerializeWrapper{DataVersion: v, TopicConfigTable: t}
+		},
+		func(w TopicConfigSerializeWrapper) (map[string]TopicConfig, DataVersion) {
+			return w.TopicConfigTable, w.DataVersion
+		})
 	m.addSystemTopics()
-
-	if m.path == "" {
-		return m, nil
-	}
-	w, src, err := LoadJSON[TopicConfigSerializeWrapper](m.path, cfg.Log)
-	if err != nil {
-		return nil, err
-	}
-	if src == LoadedNothing {
-		return m, nil
-	}
-	for name, tc := range w.TopicConfigTable {
+	err := m.load(func(name string, tc *TopicConfig) bool {
 		// A hand-edited file must not smuggle a path into the store.
 		if err := ValidateTopic(name); err != nil {
 			cfg.Log.Error().Str("topic", name).Err(err).Msg("topics.json: skipping topic with an invalid name")
-			continue
+			return false
 		}
 		tc.TopicName = name
-		m.table[name] = tc
-	}
-	m.dataVersion = w.DataVersion
-	if src == LoadedBackup {
-		// Rewrite the damaged main file now rather than at the next change.
-		if err := m.Persist(); err != nil {
-			cfg.Log.Error().Err(err).Msg("repair topics.json from its backup")
-		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -159,11 +156,7 @@ func (m *TopicConfigManager) addSystemTopics() {
 		m.table[tc.TopicName] = tc
 		m.system[tc.TopicName] = struct{}{}
 	}
-	sized := func(name string, queues, perm int) TopicConfig {
-		tc := NewTopicConfig(name)
-		tc.ReadQueueNums, tc.WriteQueueNums, tc.Perm = queues, queues, perm
-		return tc
-	}
+	sized := func(name string, queues, perm int) TopicConfig { return sizedTopicConfig(name, queues, perm, 0) }
 	rw := PermRead | PermWrite
 	put(sized(RMQSysSelfTestTopic, 1, rw))
 	if m.cfg.AutoCreateTopicEnable {
@@ -187,26 +180,8 @@ func (m *TopicConfigManager) addSystemTopics() {
 	}
 }
 
-// SetOnChange registers fn to run after every change of the table (after
-// it is persisted, outside all locks): the broker registers with the name
-// servers from it, as Java's registerBrokerAll after a topic is created.
-// It runs on the goroutine that made the change, often a send, so it
-// should hand the work off rather than do network I/O itself.
-func (m *TopicConfigManager) SetOnChange(fn func()) {
-	if fn == nil {
-		m.onChange.Store(nil)
-		return
-	}
-	m.onChange.Store(&fn)
-}
-
 // Select is selectTopicConfig.
-func (m *TopicConfigManager) Select(topic string) (TopicConfig, bool) {
-	m.mu.RLock()
-	tc, ok := m.table[topic]
-	m.mu.RUnlock()
-	return tc, ok
-}
+func (m *TopicConfigManager) Select(topic string) (TopicConfig, bool) { return m.get(topic) }
 
 // IsSystemTopic is TopicValidator#isSystemTopic including the names this
 // broker added at start (its cluster, broker and reply topics).
@@ -241,35 +216,24 @@ func (m *TopicConfigManager) CreateTopicInSendMessageMethod(topic, defaultTopic 
 	if err := ValidateTopic(topic); err != nil {
 		return TopicConfig{}, false, err
 	}
-	if tc, ok := m.Select(topic); ok {
-		return tc, false, nil
-	}
-
-	m.mu.Lock()
-	if tc, ok := m.table[topic]; ok {
-		m.mu.Unlock()
-		return tc, false, nil
-	}
-	tc, ok := m.inheritLocked(topic, defaultTopic, clientDefaultTopicQueueNums, topicSysFlag)
-	if !ok && IsRetryTopic(topic) {
-		tc = NewTopicConfig(topic)
-		tc.ReadQueueNums, tc.WriteQueueNums = 1, 1
-		tc.Perm = PermRead | PermWrite
-		tc.TopicSysFlag = topicSysFlag
-		ok = true
-	}
+	tc, created, ok := m.getOrCreate(topic, func() (TopicConfig, bool) {
+		if tc, ok := m.inheritLocked(topic, defaultTopic, clientDefaultTopicQueueNums, topicSysFlag); ok {
+			return tc, true
+		}
+		if !IsRetryTopic(topic) {
+			return TopicConfig{}, false
+		}
+		return sizedTopicConfig(topic, 1, PermRead|PermWrite, topicSysFlag), true
+	})
 	if !ok {
-		m.mu.Unlock()
 		return TopicConfig{}, false, &remarkError{RemarkTopicNotExist(topic), ErrTopicNotExist}
 	}
-	m.table[topic] = tc
-	m.dataVersion.next(m.cfg.now())
-	m.mu.Unlock()
-
-	m.cfg.Log.Info().Str("topic", topic).Str("defaultTopic", defaultTopic).
-		Int("queueNums", tc.WriteQueueNums).Int("perm", tc.Perm).Msg("create new topic by default topic")
-	m.changed()
-	return tc, true, nil
+	if created {
+		m.cfg.Log.Info().Str("topic", topic).Str("defaultTopic", defaultTopic).
+			Int("queueNums", tc.WriteQueueNums).Int("perm", tc.Perm).Msg("create new topic by default topic")
+		m.changed()
+	}
+	return tc, created, nil
 }
 
 // inheritLocked builds topic from defaultTopic if that one may be inherited.
@@ -310,26 +274,15 @@ func (m *TopicConfigManager) CreateTopicInSendMessageBackMethod(topic string, qu
 	if err := ValidateTopic(topic); err != nil {
 		return TopicConfig{}, false, err
 	}
-	if tc, ok := m.Select(topic); ok {
-		return tc, false, nil
+	tc, created, _ := m.getOrCreate(topic, func() (TopicConfig, bool) {
+		return sizedTopicConfig(topic, queueNums, perm, topicSysFlag), true
+	})
+	if created {
+		m.cfg.Log.Info().Str("topic", topic).Int("queueNums", queueNums).Int("perm", perm).
+			Msg("create new topic in send message back")
+		m.changed()
 	}
-	m.mu.Lock()
-	if tc, ok := m.table[topic]; ok {
-		m.mu.Unlock()
-		return tc, false, nil
-	}
-	tc := NewTopicConfig(topic)
-	tc.ReadQueueNums, tc.WriteQueueNums = queueNums, queueNums
-	tc.Perm = perm
-	tc.TopicSysFlag = topicSysFlag
-	m.table[topic] = tc
-	m.dataVersion.next(m.cfg.now())
-	m.mu.Unlock()
-
-	m.cfg.Log.Info().Str("topic", topic).Int("queueNums", queueNums).Int("perm", perm).
-		Msg("create new topic in send message back")
-	m.changed()
-	return tc, true, nil
+	return tc, created, nil
 }
 
 // UpdateTopicConfig stores tc as given (UPDATE_AND_CREATE_TOPIC), creating
@@ -343,112 +296,34 @@ func (m *TopicConfigManager) UpdateTopicConfig(tc TopicConfig) error {
 	if tc.TopicFilterType == "" {
 		tc.TopicFilterType = TopicFilterTypeSingle
 	}
-	m.mu.Lock()
-	old, existed := m.table[tc.TopicName]
-	m.table[tc.TopicName] = tc
-	m.dataVersion.next(m.cfg.now())
-	m.mu.Unlock()
-
+	old, existed := m.put(tc.TopicName, tc)
 	ev := m.cfg.Log.Info().Str("topic", tc.TopicName).Interface("new", tc)
 	if existed {
 		ev.Interface("old", old).Msg("update topic config")
 	} else {
 		ev.Msg("create new topic")
 	}
-	err := m.Persist()
-	m.notify()
-	return err
+	return m.saved()
 }
 
 // DeleteTopic removes topic (DELETE_TOPIC_IN_BROKER) and reports whether it
 // existed. Removing its consume queues and consumer offsets is the caller's
 // part (the store; ConsumerOffsetManager.RemoveTopic).
 func (m *TopicConfigManager) DeleteTopic(topic string) (bool, error) {
-	m.mu.Lock()
-	_, existed := m.table[topic]
-	if existed {
-		delete(m.table, topic)
-		m.dataVersion.next(m.cfg.now())
-	}
-	m.mu.Unlock()
-	if !existed {
+	if !m.remove(topic) {
 		return false, nil
 	}
 	m.cfg.Log.Info().Str("topic", topic).Msg("delete topic config")
-	err := m.Persist()
-	m.notify()
-	return true, err
-}
-
-// All returns a copy of the topic table.
-func (m *TopicConfigManager) All() map[string]TopicConfig {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	out := make(map[string]TopicConfig, len(m.table))
-	for k, v := range m.table {
-		out[k] = v
-	}
-	return out
+	return true, m.saved()
 }
 
 // Topics returns the topic names, sorted.
-func (m *TopicConfigManager) Topics() []string {
-	m.mu.RLock()
-	out := make([]string, 0, len(m.table))
-	for k := range m.table {
-		out = append(out, k)
-	}
-	m.mu.RUnlock()
-	slices.Sort(out)
-	return out
-}
-
-// DataVersion returns the current data version.
-func (m *TopicConfigManager) DataVersion() DataVersion {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.dataVersion
-}
+func (m *TopicConfigManager) Topics() []string { return m.names() }
 
 // Snapshot returns the table and its data version taken together, for the
 // REGISTER_BROKER body and GET_ALL_TOPIC_CONFIG: a version must never be
 // paired with a table older than it.
-func (m *TopicConfigManager) Snapshot() TopicConfigSerializeWrapper {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	w := TopicConfigSerializeWrapper{
-		TopicConfigTable: make(map[string]TopicConfig, len(m.table)),
-		DataVersion:      m.dataVersion,
-	}
-	for k, v := range m.table {
-		w.TopicConfigTable[k] = v
-	}
-	return w
-}
-
-// Persist writes topics.json (a no-op in memory).
-func (m *TopicConfigManager) Persist() error {
-	if m.path == "" {
-		return nil
-	}
-	m.persistMu.Lock()
-	defer m.persistMu.Unlock()
-	return PersistJSON(m.path, m.Snapshot())
-}
-
-// changed persists (logging a failure) and runs OnChange.
-func (m *TopicConfigManager) changed() {
-	if err := m.Persist(); err != nil {
-		m.cfg.Log.Error().Err(err).Msg("persist topic config")
-	}
-	m.notify()
-}
-
-func (m *TopicConfigManager) notify() {
-	if fn := m.onChange.Load(); fn != nil {
-		(*fn)()
-	}
-}
+func (m *TopicConfigManager) Snapshot() TopicConfigSerializeWrapper { return m.snapshot() }
 
 // String helps logs and test failures.
 func (tc TopicConfig) String() string {

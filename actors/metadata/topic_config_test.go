@@ -1,12 +1,15 @@
 package metadata
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestValidateTopic(t *testing.T) {
@@ -217,10 +220,10 @@ func TestCreateTopicInSendMessageMethod(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || !created || got != tc.want {
+			if err != nil || !created || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v created=%v err=%v\nwant %v", got, created, err, tc.want)
 			}
-			if sel, _ := m.Select(tc.topic); sel != tc.want {
+			if sel, _ := m.Select(tc.topic); !reflect.DeepEqual(sel, tc.want) {
 				t.Fatalf("Select = %v", sel)
 			}
 			dv := m.DataVersion()
@@ -232,11 +235,11 @@ func TestCreateTopicInSendMessageMethod(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r, ok := reloaded.Select(tc.topic); !ok || r != tc.want || reloaded.DataVersion() != dv {
+			if r, ok := reloaded.Select(tc.topic); !ok || !reflect.DeepEqual(r, tc.want) || reloaded.DataVersion() != dv {
 				t.Fatalf("reloaded %v %v, version %v want %v", r, ok, reloaded.DataVersion(), dv)
 			}
 			again, created, err := m.CreateTopicInSendMessageMethod(tc.topic, tc.defaultTopic, 99, 0)
-			if err != nil || created || again != tc.want || changes.Load() != 1 {
+			if err != nil || created || !reflect.DeepEqual(again, tc.want) || changes.Load() != 1 {
 				t.Fatalf("second send: %v created=%v err=%v changes=%d", again, created, err, changes.Load())
 			}
 		})
@@ -248,11 +251,11 @@ func TestCreateTopicInSendMessageBackMethod(t *testing.T) {
 	m, _ := NewTopicConfigManager(cfg)
 	tc, created, err := m.CreateTopicInSendMessageBackMethod("%RETRY%g", 2, PermRead|PermWrite, TopicSysFlagUnitSub)
 	want := TopicConfig{TopicName: "%RETRY%g", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6, TopicFilterType: "SINGLE_TAG", TopicSysFlag: 2}
-	if err != nil || !created || tc != want {
+	if err != nil || !created || !reflect.DeepEqual(tc, want) {
 		t.Fatalf("%v %v %v", tc, created, err)
 	}
 	tc, created, err = m.CreateTopicInSendMessageBackMethod("%RETRY%g", 5, 2, 0)
-	if err != nil || created || tc != want {
+	if err != nil || created || !reflect.DeepEqual(tc, want) {
 		t.Fatalf("existing topic changed: %v %v %v", tc, created, err)
 	}
 	if _, _, err := m.CreateTopicInSendMessageBackMethod("%RETRY%a/b", 1, 6, 0); !errors.Is(err, ErrInvalidTopic) {
@@ -274,7 +277,8 @@ func TestTopicUpdateDeleteAndPersistence(t *testing.T) {
 	m.SetOnChange(func() { changes.Add(1) })
 
 	clock.Advance(5)
-	tc := TopicConfig{TopicName: "Orders", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 6, TopicFilterType: "SINGLE_TAG", Order: true}
+	tc := TopicConfig{TopicName: "Orders", ReadQueueNums: 8, WriteQueueNums: 8, Perm: 6, TopicFilterType: "SINGLE_TAG", Order: true,
+		Attributes: map[string]string{"+message.type": "FIFO"}}
 	if err := m.UpdateTopicConfig(tc); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +304,7 @@ func TestTopicUpdateDeleteAndPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := m2.Select("Orders"); got != tc {
+	if got, _ := m2.Select("Orders"); !reflect.DeepEqual(got, tc) {
 		t.Fatalf("reloaded %v want %v", got, tc)
 	}
 	// Deleted system topics come back at start, as in Java (the
@@ -312,7 +316,7 @@ func TestTopicUpdateDeleteAndPersistence(t *testing.T) {
 		t.Fatalf("version %+v want %+v", m2.DataVersion(), dv)
 	}
 	snap := m2.Snapshot()
-	if snap.DataVersion != dv || snap.TopicConfigTable["Orders"] != tc {
+	if snap.DataVersion != dv || !reflect.DeepEqual(snap.TopicConfigTable["Orders"], tc) {
 		t.Fatalf("snapshot %+v", snap)
 	}
 }
@@ -335,10 +339,10 @@ func TestLoadJavaTopicsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := m.Select("TestTopic"); got != (TopicConfig{TopicName: "TestTopic", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6, TopicFilterType: "SINGLE_TAG"}) {
+	if got, _ := m.Select("TestTopic"); !reflect.DeepEqual(got, TopicConfig{TopicName: "TestTopic", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6, TopicFilterType: "SINGLE_TAG"}) {
 		t.Errorf("TestTopic = %v", got)
 	}
-	if got, _ := m.Select("Sparse"); got != (TopicConfig{TopicName: "Sparse", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6, TopicFilterType: "SINGLE_TAG"}) {
+	if got, _ := m.Select("Sparse"); !reflect.DeepEqual(got, TopicConfig{TopicName: "Sparse", ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6, TopicFilterType: "SINGLE_TAG"}) {
 		t.Errorf("Sparse = %v", got)
 	}
 	if _, ok := m.Select("../../etc"); ok {
@@ -378,5 +382,42 @@ func TestCorruptTopicsJSONFallsBackToBackup(t *testing.T) {
 	os.Remove(filepath.Join(dir, "topics.json.bak"))
 	if _, err := NewTopicConfigManager(cfg); err == nil {
 		t.Fatal("corrupt topics.json without backup: want an error, not an empty table")
+	}
+}
+
+func TestDataVersionNext(t *testing.T) {
+	now := time.UnixMilli(1700000000500)
+	v := DataVersion{Counter: 4, StateVersion: 2, Timestamp: 1}.Next(now)
+	if v != (DataVersion{Counter: 5, StateVersion: 2, Timestamp: 1700000000500}) {
+		t.Fatalf("next %+v", v)
+	}
+}
+
+// topics.json, GET_ALL_TOPIC_CONFIG and the REGISTER_BROKER body write the
+// keys in fastjson's alphabetical order; attributes and stateVersion only
+// when set.
+func TestTopicConfigSerializeWrapperJSON(t *testing.T) {
+	tc := NewTopicConfig("T")
+	w := TopicConfigSerializeWrapper{
+		DataVersion:      DataVersion{Counter: 3, Timestamp: 1700000000000},
+		TopicConfigTable: map[string]TopicConfig{"T": tc},
+	}
+	got, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"dataVersion":{"counter":3,"timestamp":1700000000000},` +
+		`"topicConfigTable":{"T":{"order":false,"perm":6,"readQueueNums":16,"topicFilterType":"SINGLE_TAG","topicName":"T","topicSysFlag":0,"writeQueueNums":16}}}`
+	if string(got) != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+
+	tc.Attributes = map[string]string{"+message.type": "FIFO"}
+	w.DataVersion.StateVersion = 1
+	w.TopicConfigTable["T"] = tc
+	got, _ = json.Marshal(w)
+	var back TopicConfigSerializeWrapper
+	if err := json.Unmarshal(got, &back); err != nil || !reflect.DeepEqual(back, w) {
+		t.Fatalf("round trip of %s: %+v %v", got, back, err)
 	}
 }

@@ -27,10 +27,12 @@ const (
 // Topic validation remarks, word for word from TopicValidator#validateTopic
 // (all answered with SYSTEM_ERROR).
 const (
-	RemarkTopicBlank     = "The specified topic is blank."
-	RemarkTopicIllegal   = "The specified topic contains illegal characters, allowing only " + ValidTopicPattern
-	RemarkTopicTooLong   = "The specified topic is longer than topic max length."
-	faqApplyTopicURLTodo = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+	RemarkTopicBlank   = "The specified topic is blank."
+	RemarkTopicIllegal = "The specified topic contains illegal characters, allowing only " + ValidTopicPattern
+	RemarkTopicTooLong = "The specified topic is longer than topic max length."
+	// RemarkFAQSuffix is FAQUrl.suggestTodo(APPLY_TOPIC_URL), which
+	// RocketMQ appends to "topic not exist" and "no route" remarks.
+	RemarkFAQSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 )
 
 // ErrInvalidTopic is wrapped by every ValidateTopic failure; the wrapping
@@ -126,7 +128,7 @@ func RemarkSystemTopicConflict(topic string) string {
 // RemarkTopicNotExist is the TOPIC_NOT_EXIST remark of the send and pull
 // paths, FAQ suffix included.
 func RemarkTopicNotExist(topic string) string {
-	return "topic[" + topic + "] not exist, apply first please!" + faqApplyTopicURLTodo
+	return "topic[" + topic + "] not exist, apply first please!" + RemarkFAQSuffix
 }
 
 // RetryTopic is MixAll#getRetryTopic.

@@ -10,8 +10,9 @@
 //     broker address → last heartbeat) with registration, expiry and the
 //     lookups clients and tools make;
 //   - the wire shapes of those tables (TopicRouteData, ClusterInfo, the
-//     REGISTER_BROKER body with TopicConfig and DataVersion), encoded the
-//     way the Go client parses them;
+//     REGISTER_BROKER body), encoded the way the Go client parses them;
+//     the topic model inside the body (TopicConfig, DataVersion, the
+//     permission bits, ValidateTopic) is the broker's own, from metadata;
 //   - Handlers, the request handlers for the name server's codes, ready to
 //     be put in an actors.Mux behind a processor;
 //   - Registrar, the broker's periodic REGISTER_BROKER to every configured
@@ -34,8 +35,8 @@
 // them within one registration period after a restart.
 //
 // The package must not touch the store, the broker's topic table (the
-// broker hands the Registrar a snapshot function instead) or any other
-// processor; and, like everything under actors, it must not import
+// broker hands the Registrar a snapshot function instead; of metadata it
+// uses only the types and ValidateTopic) or any other processor; and, like everything under actors, it must not import
 // supervisor, which wires it in.
 //
 // # Why brokerAddrs is written by hand

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 )
 
@@ -20,16 +21,16 @@ func TestGoClientReadsRoutes(t *testing.T) {
 	ns := startNameServer(t)
 	ns.m.RegisterBroker(namesrv.BrokerRegistration{
 		ClusterName: "DefaultCluster", BrokerName: "broker-a", BrokerAddr: "127.0.0.1:10911", BrokerID: 0,
-		Topics:      map[string]namesrv.TopicConfig{"GoTopic": testTopic("GoTopic", 4)},
-		DataVersion: namesrv.DataVersion{Counter: 1},
+		Topics:      map[string]metadata.TopicConfig{"GoTopic": testTopic("GoTopic", 4)},
+		DataVersion: metadata.DataVersion{Counter: 1},
 	})
 	ns.m.RegisterBroker(namesrv.BrokerRegistration{
 		ClusterName: "DefaultCluster", BrokerName: "broker-a", BrokerAddr: "127.0.0.1:10921", BrokerID: 1,
 	})
 	ns.m.RegisterBroker(namesrv.BrokerRegistration{
 		ClusterName: "DefaultCluster", BrokerName: "broker-b", BrokerAddr: "127.0.0.1:20911", BrokerID: 0,
-		Topics:      map[string]namesrv.TopicConfig{"GoTopic": testTopic("GoTopic", 2)},
-		DataVersion: namesrv.DataVersion{Counter: 1},
+		Topics:      map[string]metadata.TopicConfig{"GoTopic": testTopic("GoTopic", 2)},
+		DataVersion: metadata.DataVersion{Counter: 1},
 	})
 
 	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{ns.addr})))

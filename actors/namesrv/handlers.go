@@ -11,12 +11,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/remoting"
 )
-
-// faqSuffix is FAQUrl.suggestTodo(APPLY_TOPIC_URL), which RocketMQ
-// appends to "no route" answers.
-const faqSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 
 // Codes lists the request codes Handlers serves, for routing them to a
 // processor.
@@ -119,14 +116,14 @@ func (h *handlers) registerBroker(_ actor.Context, r *actors.Request) {
 // validTopics keys the table by each config's own name, as Java does, and
 // drops names no client could ask for, so that a broker's bad entry
 // cannot reach routes.
-func (h *handlers) validTopics(brokerAddr string, table map[string]TopicConfig) map[string]TopicConfig {
-	out := make(map[string]TopicConfig, len(table))
+func (h *handlers) validTopics(brokerAddr string, table map[string]metadata.TopicConfig) map[string]metadata.TopicConfig {
+	out := make(map[string]metadata.TopicConfig, len(table))
 	for key, tc := range table {
 		name := tc.TopicName
 		if name == "" {
 			name = key
 		}
-		if err := ValidateTopic(name); err != nil {
+		if err := metadata.ValidateTopic(name); err != nil {
 			h.log.Warn().Str("brokerAddr", brokerAddr).Str("topic", name).Err(err).Msg("register broker: topic ignored")
 			continue
 		}
@@ -159,7 +156,7 @@ func (h *handlers) getRouteInfoByTopic(_ actor.Context, r *actors.Request) {
 	}
 	route, ok := h.m.PickupTopicRouteData(topic)
 	if !ok {
-		r.ReplyCode(remoting.TopicNotExist, "No topic route info in name server for the topic: "+topic+faqSuffix)
+		r.ReplyCode(remoting.TopicNotExist, "No topic route info in name server for the topic: "+topic+metadata.RemarkFAQSuffix)
 		return
 	}
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
@@ -187,7 +184,7 @@ func (h *handlers) deleteTopic(_ actor.Context, r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, hdr.err.Error())
 		return
 	}
-	if err := ValidateTopic(topic); err != nil {
+	if err := metadata.ValidateTopic(topic); err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}

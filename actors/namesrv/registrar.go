@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -45,7 +46,7 @@ type RegistrarConfig struct {
 	// Topics returns the broker's topic table and its version. It is
 	// called from the registrar's goroutines, once per name server per
 	// registration, and must be safe for that; nil registers no topics.
-	Topics func() (topicConfigs []TopicConfig, dataVersion DataVersion)
+	Topics func() (topicConfigs []metadata.TopicConfig, dataVersion metadata.DataVersion)
 }
 
 // ParseNamesrvAddrs splits RocketMQ's namesrvAddr ("host:port;host:port"),
@@ -231,7 +232,7 @@ func (r *Registrar) unregister(ns *nameServer) {
 // registerRequest builds REGISTER_BROKER from a fresh topic snapshot.
 func (r *Registrar) registerRequest() *remoting.Command {
 	body := RegisterBrokerBody{FilterServerList: []string{}}
-	body.TopicConfigSerializeWrapper.TopicConfigTable = map[string]TopicConfig{}
+	body.TopicConfigSerializeWrapper.TopicConfigTable = map[string]metadata.TopicConfig{}
 	if r.cfg.Topics != nil {
 		topics, version := r.cfg.Topics()
 		body.TopicConfigSerializeWrapper.DataVersion = version

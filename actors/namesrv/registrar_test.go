@@ -6,7 +6,6 @@ import (
 	"hash/crc32"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -92,37 +92,9 @@ func (f *fakeNamesrv) requests(code remoting.RequestCode) []*remoting.Command {
 	return out
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestRegistrarPeriodicRegistration(t *testing.T) {
 	f := startFakeNamesrv(t)
-	logs := &syncBuffer{}
+	logs := &LogBuffer{}
 	r := NewRegistrar(RegistrarConfig{
 		NamesrvAddrs: []string{f.addr()},
 		ClusterName:  "C",
@@ -131,15 +103,15 @@ func TestRegistrarPeriodicRegistration(t *testing.T) {
 		BrokerAddr:   "127.0.0.1:10911",
 		HAServerAddr: "127.0.0.1:10912",
 		Timeout:      time.Second,
-		Topics: func() ([]TopicConfig, DataVersion) {
-			return []TopicConfig{NewTopicConfig("T")}, DataVersion{Counter: 9, Timestamp: 1700000000000}
+		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
+			return []metadata.TopicConfig{metadata.NewTopicConfig("T")}, metadata.DataVersion{Counter: 9, Timestamp: 1700000000000}
 		},
 	}, zerolog.New(logs))
 	r.period = 20 * time.Millisecond // RegistrarConfig.Period cannot go below 10 s
 	r.Start()
 	defer r.Close()
 
-	eventually(t, "three registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= 3 })
+	Eventually(t, "three registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= 3 })
 	req := f.requests(remoting.RegisterBroker)[0]
 	want := map[string]string{
 		"brokerName": "b", "brokerAddr": "127.0.0.1:10911", "clusterName": "C", "haServerAddr": "127.0.0.1:10912",
@@ -164,11 +136,11 @@ func TestRegistrarPeriodicRegistration(t *testing.T) {
 	// registrar reconnects by itself.
 	f.refuse.Store(true)
 	n := len(f.requests(remoting.RegisterBroker))
-	eventually(t, "refused registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= n+3 })
+	Eventually(t, "refused registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= n+3 })
 	f.dropConnections()
 	f.refuse.Store(false)
-	eventually(t, "recovery", func() bool { return logs.count("registered with name server") >= 2 })
-	if c := logs.count("register broker failed;"); c != 1 {
+	Eventually(t, "recovery", func() bool { return logs.Count("registered with name server") >= 2 })
+	if c := logs.Count("register broker failed;"); c != 1 {
 		t.Fatalf("%d failure lines for one streak, want 1", c)
 	}
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors/metadata"
 )
 
 // MasterID is the broker id of a master (MixAll.MASTER_ID).
@@ -24,7 +26,7 @@ const DefaultScanInterval = 10 * time.Second
 // address between registrations.
 type BrokerLiveInfo struct {
 	LastUpdate   time.Time
-	DataVersion  DataVersion
+	DataVersion  metadata.DataVersion
 	HAServerAddr string
 	// Timeout overrides the manager's expiry for this broker (RocketMQ 5's
 	// heartbeatTimeoutMillis); 0 uses BrokerChannelExpiredTime.
@@ -39,8 +41,8 @@ type BrokerRegistration struct {
 	BrokerID     int64
 	HAServerAddr string
 	// Topics is the broker's whole topic table; only a master's is used.
-	Topics      map[string]TopicConfig
-	DataVersion DataVersion
+	Topics      map[string]metadata.TopicConfig
+	DataVersion metadata.DataVersion
 	// HeartbeatTimeout, if positive, replaces BrokerChannelExpiredTime for
 	// this broker.
 	HeartbeatTimeout time.Duration
@@ -152,13 +154,13 @@ func (m *RouteInfoManager) RegisterBroker(reg BrokerRegistration) RegisterBroker
 
 // topicConfigChanged is isBrokerTopicConfigChanged: an address the live
 // table does not know counts as changed.
-func (m *RouteInfoManager) topicConfigChanged(addr string, v DataVersion) bool {
+func (m *RouteInfoManager) topicConfigChanged(addr string, v metadata.DataVersion) bool {
 	live := m.brokerLiveTable[addr]
 	return live == nil || live.DataVersion != v
 }
 
 // replaceTopicsOfBroker makes topics the exact set brokerName serves.
-func (m *RouteInfoManager) replaceTopicsOfBroker(brokerName string, topics map[string]TopicConfig) {
+func (m *RouteInfoManager) replaceTopicsOfBroker(brokerName string, topics map[string]metadata.TopicConfig) {
 	for topic, byBroker := range m.topicQueueTable {
 		if _, still := topics[topic]; still {
 			continue

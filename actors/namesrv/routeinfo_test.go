@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/actors/metadata"
 )
 
 // fakeClock is the manager's clock in tests: time moves only when told.
@@ -41,14 +43,14 @@ func newManager(t *testing.T) (*RouteInfoManager, *fakeClock) {
 	return m, clock
 }
 
-func topic(name string, queues int) TopicConfig {
-	tc := NewTopicConfig(name)
+func topic(name string, queues int) metadata.TopicConfig {
+	tc := metadata.NewTopicConfig(name)
 	tc.ReadQueueNums, tc.WriteQueueNums = queues, queues
 	return tc
 }
 
-func registration(brokerName, addr string, id, counter int64, topics ...TopicConfig) BrokerRegistration {
-	table := make(map[string]TopicConfig, len(topics))
+func registration(brokerName, addr string, id, counter int64, topics ...metadata.TopicConfig) BrokerRegistration {
+	table := make(map[string]metadata.TopicConfig, len(topics))
 	for _, tc := range topics {
 		table[tc.TopicName] = tc
 	}
@@ -59,7 +61,7 @@ func registration(brokerName, addr string, id, counter int64, topics ...TopicCon
 		BrokerID:     id,
 		HAServerAddr: addr + "1",
 		Topics:       table,
-		DataVersion:  DataVersion{Counter: counter, Timestamp: 1700000000000},
+		DataVersion:  metadata.DataVersion{Counter: counter, Timestamp: 1700000000000},
 	}
 }
 
@@ -428,10 +430,10 @@ func TestDecodeRegisterBodyFromJava(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := b.TopicConfigSerializeWrapper
-	if w.DataVersion != (DataVersion{Counter: 7, Timestamp: 1700000000123}) {
+	if w.DataVersion != (metadata.DataVersion{Counter: 7, Timestamp: 1700000000123}) {
 		t.Fatalf("data version %+v", w.DataVersion)
 	}
-	if tc := w.TopicConfigTable["TBW102"]; tc.Perm != 7 || tc.ReadQueueNums != 8 || tc.TopicFilterType != TopicFilterSingleTag || tc.TopicName != "TBW102" {
+	if tc := w.TopicConfigTable["TBW102"]; tc.Perm != 7 || tc.ReadQueueNums != 8 || tc.TopicFilterType != metadata.TopicFilterTypeSingle || tc.TopicName != "TBW102" {
 		t.Fatalf("TBW102 %+v", tc)
 	}
 	if tc := w.TopicConfigTable["%RETRY%cg"]; tc.WriteQueueNums != 1 {
@@ -444,9 +446,9 @@ func TestDecodeRegisterBodyFromJava(t *testing.T) {
 
 func TestRegisterBodyEncode(t *testing.T) {
 	tc := topic("T", 4)
-	b := RegisterBrokerBody{TopicConfigSerializeWrapper: TopicConfigSerializeWrapper{
-		DataVersion:      DataVersion{Counter: 3, Timestamp: 1700000000000},
-		TopicConfigTable: map[string]TopicConfig{"T": tc},
+	b := RegisterBrokerBody{TopicConfigSerializeWrapper: metadata.TopicConfigSerializeWrapper{
+		DataVersion:      metadata.DataVersion{Counter: 3, Timestamp: 1700000000000},
+		TopicConfigTable: map[string]metadata.TopicConfig{"T": tc},
 	}}
 	const want = `{"filterServerList":[],"topicConfigSerializeWrapper":{"dataVersion":{"counter":3,"timestamp":1700000000000},` +
 		`"topicConfigTable":{"T":{"order":false,"perm":6,"readQueueNums":4,"topicFilterType":"SINGLE_TAG","topicName":"T","topicSysFlag":0,"writeQueueNums":4}}}}`
@@ -474,35 +476,6 @@ func TestQuoteBareKeys(t *testing.T) {
 	}
 	if want := (BrokerAddrs{0: "10.0.0.5:10911", 1: "10.0.0.6:10911"}); !reflect.DeepEqual(r.BrokerDatas[0].BrokerAddrs, want) {
 		t.Fatalf("fastjson route addrs %v", r.BrokerDatas[0].BrokerAddrs)
-	}
-}
-
-func TestValidateTopic(t *testing.T) {
-	for _, c := range []struct {
-		topic string
-		want  error
-	}{
-		{"TestTopic", nil},
-		{"%RETRY%cg-1_x|y", nil},
-		{strings.Repeat("a", 127), nil},
-		{"", ErrTopicBlank},
-		{"  ", ErrTopicBlank},
-		{"a.b", ErrTopicIllegal},
-		{"a b", ErrTopicIllegal},
-		{"中文", ErrTopicIllegal},
-		{strings.Repeat("a", 128), ErrTopicTooLong},
-	} {
-		if got := ValidateTopic(c.topic); got != c.want {
-			t.Errorf("ValidateTopic(%q) = %v, want %v", c.topic, got, c.want)
-		}
-	}
-}
-
-func TestDataVersionNext(t *testing.T) {
-	now := time.UnixMilli(1700000000500)
-	v := DataVersion{Counter: 4, Timestamp: 1}.Next(now)
-	if v != (DataVersion{Counter: 5, Timestamp: 1700000000500}) {
-		t.Fatalf("next %+v", v)
 	}
 }
 

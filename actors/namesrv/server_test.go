@@ -4,7 +4,6 @@
 package namesrv_test
 
 import (
-	"bytes"
 	"context"
 	"hash/crc32"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
@@ -29,12 +29,12 @@ import (
 type nameServer struct {
 	addr string
 	m    *namesrv.RouteInfoManager
-	logs *logBuffer
+	logs *namesrv.LogBuffer
 }
 
 func startNameServer(t *testing.T) *nameServer {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &namesrv.LogBuffer{}
 	log := zerolog.New(logs)
 	m := namesrv.NewRouteInfoManager(log)
 	handlers := namesrv.Handlers(m, log)
@@ -48,29 +48,6 @@ func startNameServer(t *testing.T) *nameServer {
 	}
 	b := brokertest.Start(t, brokertest.Config(t), supervisor.Options{Processors: []*actors.Processor{proc}})
 	return &nameServer{addr: b.Addr(), m: m, logs: logs}
-}
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) Count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 func dial(t *testing.T, addr string) *remoting.Client {
@@ -102,13 +79,13 @@ func expect(t *testing.T, resp *remoting.Command, code remoting.ResponseCode, re
 	}
 }
 
-func registerBody(counter int64, topics ...namesrv.TopicConfig) []byte {
-	table := map[string]namesrv.TopicConfig{}
+func registerBody(counter int64, topics ...metadata.TopicConfig) []byte {
+	table := map[string]metadata.TopicConfig{}
 	for _, tc := range topics {
 		table[tc.TopicName] = tc
 	}
-	b := namesrv.RegisterBrokerBody{TopicConfigSerializeWrapper: namesrv.TopicConfigSerializeWrapper{
-		DataVersion:      namesrv.DataVersion{Counter: counter, Timestamp: 1700000000000},
+	b := namesrv.RegisterBrokerBody{TopicConfigSerializeWrapper: metadata.TopicConfigSerializeWrapper{
+		DataVersion:      metadata.DataVersion{Counter: counter, Timestamp: 1700000000000},
 		TopicConfigTable: table,
 	}}
 	return b.Encode()
@@ -125,8 +102,8 @@ func registerHeader(brokerName, addr string, id int64, body []byte) map[string]s
 	}
 }
 
-func testTopic(name string, queues int) namesrv.TopicConfig {
-	tc := namesrv.NewTopicConfig(name)
+func testTopic(name string, queues int) metadata.TopicConfig {
+	tc := metadata.NewTopicConfig(name)
 	tc.ReadQueueNums, tc.WriteQueueNums = queues, queues
 	return tc
 }
@@ -254,43 +231,31 @@ func TestHandlersRejectBadRequests(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or 10 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // topicTable is a broker's topic table for the registrar tests.
 type topicTable struct {
 	mu      sync.Mutex
-	topics  []namesrv.TopicConfig
-	version namesrv.DataVersion
+	topics  []metadata.TopicConfig
+	version metadata.DataVersion
 }
 
-func (tt *topicTable) add(tc namesrv.TopicConfig) {
+func (tt *topicTable) add(tc metadata.TopicConfig) {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	tt.topics = append(tt.topics, tc)
 	tt.version = tt.version.Next(time.Now())
 }
 
-func (tt *topicTable) snapshot() ([]namesrv.TopicConfig, namesrv.DataVersion) {
+func (tt *topicTable) snapshot() ([]metadata.TopicConfig, metadata.DataVersion) {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
-	return append([]namesrv.TopicConfig(nil), tt.topics...), tt.version
+	return append([]metadata.TopicConfig(nil), tt.topics...), tt.version
 }
 
 func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	ns1, ns2 := startNameServer(t), startNameServer(t)
 	tt := &topicTable{}
 	tt.add(testTopic("T", 4))
-	logs := &logBuffer{}
+	logs := &namesrv.LogBuffer{}
 	r := namesrv.NewRegistrar(namesrv.RegistrarConfig{
 		NamesrvAddrs: namesrv.ParseNamesrvAddrs(ns1.addr + ";" + ns2.addr),
 		ClusterName:  "DefaultCluster",
@@ -303,7 +268,7 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	defer r.Close()
 
 	for _, ns := range []*nameServer{ns1, ns2} {
-		waitFor(t, "route of T on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
+		namesrv.Eventually(t, "route of T on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
 		route, _ := ns.m.PickupTopicRouteData("T")
 		if route.BrokerDatas[0].BrokerName != "broker-r" || route.BrokerDatas[0].BrokerAddrs[0] != "127.0.0.1:10911" {
 			t.Fatalf("route on %s: %s", ns.addr, route.Encode())
@@ -315,7 +280,7 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	tt.add(testTopic("New", 2))
 	r.RegisterNow()
 	for _, ns := range []*nameServer{ns1, ns2} {
-		waitFor(t, "route of New on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("New"); return ok })
+		namesrv.Eventually(t, "route of New on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("New"); return ok })
 	}
 
 	r.Close()
@@ -344,24 +309,24 @@ func TestRegistrarSurvivesDeadNameServer(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close() // nothing listens there any more: connections are refused at once
 
-	logs := &logBuffer{}
+	logs := &namesrv.LogBuffer{}
 	r := namesrv.NewRegistrar(namesrv.RegistrarConfig{
 		NamesrvAddrs: []string{dead, ns.addr},
 		ClusterName:  "DefaultCluster",
 		BrokerName:   "broker-d",
 		BrokerAddr:   "127.0.0.1:10911",
 		Timeout:      2 * time.Second,
-		Topics: func() ([]namesrv.TopicConfig, namesrv.DataVersion) {
-			return []namesrv.TopicConfig{testTopic("T", 4)}, namesrv.DataVersion{Counter: 1}
+		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
+			return []metadata.TopicConfig{testTopic("T", 4)}, metadata.DataVersion{Counter: 1}
 		},
 	}, zerolog.New(logs).Level(zerolog.InfoLevel))
 	r.Start()
-	waitFor(t, "route of T", func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
+	namesrv.Eventually(t, "route of T", func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
 	for i := 0; i < 3; i++ {
 		r.RegisterNow()
 		time.Sleep(20 * time.Millisecond)
 	}
-	waitFor(t, "the dead name server's failure to be logged", func() bool { return logs.Count("retrying every period") > 0 })
+	namesrv.Eventually(t, "the dead name server's failure to be logged", func() bool { return logs.Count("retrying every period") > 0 })
 
 	start := time.Now()
 	r.Close()

@@ -6,80 +6,16 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
+
+	"github.com/sluice-mq/sluice/actors/metadata"
 )
-
-// Permission bits of a topic or broker (PermName.java). A normal topic is
-// PermRead|PermWrite (6); TBW102 adds PermInherit (7).
-const (
-	PermPriority = 8
-	PermRead     = 4
-	PermWrite    = 2
-	PermInherit  = 1
-)
-
-// Topic filter types (TopicFilterType.java), written by name.
-const (
-	TopicFilterSingleTag = "SINGLE_TAG"
-	TopicFilterMultiTag  = "MULTI_TAG"
-)
-
-// TopicConfig is one topic of a broker, as RocketMQ's TopicConfig is
-// serialized in topics.json and in the REGISTER_BROKER body. The fields are
-// in fastjson's (alphabetical) order so that a file we write reads like one
-// Java wrote.
-type TopicConfig struct {
-	// Attributes are RocketMQ 5's topic attributes; kept so that a
-	// topics.json written by a 5.x broker survives a load and save.
-	Attributes      map[string]string `json:"attributes,omitempty"`
-	Order           bool              `json:"order"`
-	Perm            int               `json:"perm"`
-	ReadQueueNums   int               `json:"readQueueNums"`
-	TopicFilterType string            `json:"topicFilterType"`
-	TopicName       string            `json:"topicName"`
-	TopicSysFlag    int               `json:"topicSysFlag"`
-	WriteQueueNums  int               `json:"writeQueueNums"`
-}
-
-// NewTopicConfig returns a topic with TopicConfig.java's defaults: 16 read
-// and 16 write queues, read-write, single tag.
-func NewTopicConfig(name string) TopicConfig {
-	return TopicConfig{
-		TopicName:       name,
-		ReadQueueNums:   16,
-		WriteQueueNums:  16,
-		Perm:            PermRead | PermWrite,
-		TopicFilterType: TopicFilterSingleTag,
-	}
-}
-
-// DataVersion stamps a broker's topic table; the name server rebuilds a
-// broker's routes only when it changes (DataVersion.java).
-type DataVersion struct {
-	Counter int64 `json:"counter"`
-	// StateVersion is RocketMQ 5's; 4.x never writes it.
-	StateVersion int64 `json:"stateVersion,omitempty"`
-	Timestamp    int64 `json:"timestamp"`
-}
-
-// Next is the version after v, as DataVersion#nextVersion makes it.
-func (v DataVersion) Next(now time.Time) DataVersion {
-	return DataVersion{Counter: v.Counter + 1, StateVersion: v.StateVersion, Timestamp: now.UnixMilli()}
-}
-
-// TopicConfigSerializeWrapper is a broker's whole topic table: the body of
-// GET_ALL_TOPIC_CONFIG, the content of topics.json and the inner part of
-// the REGISTER_BROKER body.
-type TopicConfigSerializeWrapper struct {
-	DataVersion      DataVersion            `json:"dataVersion"`
-	TopicConfigTable map[string]TopicConfig `json:"topicConfigTable"`
-}
 
 // RegisterBrokerBody is the uncompressed REGISTER_BROKER body
-// (RegisterBrokerBody.java).
+// (RegisterBrokerBody.java). Its topic table is the broker's own model,
+// metadata.TopicConfigSerializeWrapper, the same shape as topics.json.
 type RegisterBrokerBody struct {
-	FilterServerList            []string                    `json:"filterServerList"`
-	TopicConfigSerializeWrapper TopicConfigSerializeWrapper `json:"topicConfigSerializeWrapper"`
+	FilterServerList            []string                             `json:"filterServerList"`
+	TopicConfigSerializeWrapper metadata.TopicConfigSerializeWrapper `json:"topicConfigSerializeWrapper"`
 }
 
 // Encode writes the body as a 4.x broker does, without whitespace.
@@ -89,7 +25,7 @@ func (b *RegisterBrokerBody) Encode() []byte {
 		out.FilterServerList = []string{}
 	}
 	if out.TopicConfigSerializeWrapper.TopicConfigTable == nil {
-		out.TopicConfigSerializeWrapper.TopicConfigTable = map[string]TopicConfig{}
+		out.TopicConfigSerializeWrapper.TopicConfigTable = map[string]metadata.TopicConfig{}
 	}
 	return marshal(&out)
 }

@@ -51,6 +51,7 @@ type WriterInfo struct {
 	PageCacheBusy               bool              `json:"pageCacheBusy"`
 	OSPageCacheBusyTimeOutMills int64             `json:"osPageCacheBusyTimeOutMills"`
 	LockHold                    []Bucket          `json:"lockHold"`
+	LockHoldSumMillis           float64           `json:"lockHoldSumMillis"`
 	TransientPoolEnabled        bool              `json:"transientPoolEnabled"`
 	TransientPoolFree           int               `json:"transientPoolFree"`
 	TransientPoolTotal          int               `json:"transientPoolTotal"`

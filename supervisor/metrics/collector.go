@@ -30,7 +30,7 @@ var (
 	descLockCurrent = newDesc("writer_lock_hold_current_seconds", "How long the append in progress has held the commit-log lock (pageCacheLockTimeMills); 0 when idle.")
 	descPCBusy      = newDesc("writer_page_cache_busy", "1 while the current lock hold exceeds osPageCacheBusyTimeOutMills (sends are refused REJECTREQUEST / PC_SYNCHRONIZED).")
 	descPCThreshold = newDesc("writer_page_cache_busy_threshold_seconds", "osPageCacheBusyTimeOutMills.")
-	descLockHold    = newDesc("writer_lock_hold_seconds", "Recent commit-log lock holds. The sum is NaN: the broker reports bucket counts only.")
+	descLockHold    = newDesc("writer_lock_hold_seconds", "Commit-log appends by how long they held the writer (the lock hold, plus the sync wait under SYNC_FLUSH).")
 	descWriterDepth = newDesc("writer_mailbox_depth", "Append jobs waiting for the writer.")
 	descAppended    = newDesc("writer_appended_messages_total", "Messages the writer has appended.")
 	descBatches     = newDesc("writer_batches_total", "Group commits (one lock hold each) the writer has made.")
@@ -135,7 +135,7 @@ func collectWriter(ch chan<- prometheus.Metric, w *tree.WriterInfo) {
 	ch <- prometheus.MustNewConstMetric(descPCThreshold, prometheus.GaugeValue, millisToSeconds(w.OSPageCacheBusyTimeOutMills))
 	if len(w.LockHold) > 0 {
 		count, buckets := cumulativeBuckets(w.LockHold)
-		ch <- prometheus.MustNewConstHistogram(descLockHold, count, math.NaN(), buckets)
+		ch <- prometheus.MustNewConstHistogram(descLockHold, count, w.LockHoldSumMillis/1000, buckets)
 	}
 	ch <- prometheus.MustNewConstMetric(descWriterDepth, prometheus.GaugeValue, float64(w.Depth))
 	ch <- prometheus.MustNewConstMetric(descAppended, prometheus.CounterValue, float64(w.Appended))

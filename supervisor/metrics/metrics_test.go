@@ -306,3 +306,22 @@ func TestRuntimeValues(t *testing.T) {
 		t.Errorf("runtime gauges = %v, want %v", got, want)
 	}
 }
+
+// With the broker's own runtime info, its numeric keys become gauges under
+// RocketMQ's names.
+func TestScrapeBrokerRuntimeInfo(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t), supervisor.Options{})
+	srv, err := metrics.Serve("127.0.0.1:0", b.Tree, b.RuntimeInfo, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	fams := scrape(t, srv.Addr())
+	if got := value(find(t, fams, "sluice_runtime_sendThreadPoolQueueCapacity")); got != 10000 {
+		t.Errorf("sluice_runtime_sendThreadPoolQueueCapacity = %v, want 10000", got)
+	}
+	find(t, fams, "sluice_runtime_pageCacheLockTimeMills")
+	if fams["sluice_runtime_brokerVersionDesc"] != nil {
+		t.Errorf("version string exported as a gauge")
+	}
+}

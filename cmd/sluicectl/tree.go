@@ -1,0 +1,511 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/remoting"
+)
+
+type treeFlags struct {
+	broker   brokerFlags
+	json     bool
+	watch    bool
+	interval time.Duration
+	count    int
+	color    string
+	maxConns int
+}
+
+func runTree(ctx context.Context, e *env, args []string) error {
+	var f treeFlags
+	fs := newFlags(e, "tree", "tree [-b host:port] [--watch [--interval 1s] [--count N]] [--json]")
+	f.broker.register(fs)
+	fs.BoolVar(&f.json, "json", false, "print the snapshot as JSON (one document; one line per frame with --watch)")
+	fs.BoolVar(&f.watch, "watch", false, "redraw every --interval until interrupted, like top")
+	fs.DurationVar(&f.interval, "interval", time.Second, "time between frames with --watch")
+	fs.IntVar(&f.count, "count", 0, "with --watch, stop after this many frames (0: until interrupted)")
+	fs.StringVar(&f.color, "color", "auto", "colour: auto (on a terminal), always, never")
+	fs.IntVar(&f.maxConns, "max-conns", 20, "connections to list before summarising the rest (0: all)")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usagef("unexpected argument %q", rest[0])
+	}
+	if f.interval <= 0 {
+		return usagef("--interval must be positive")
+	}
+	if f.count < 0 || f.maxConns < 0 {
+		return usagef("--count and --max-conns must not be negative")
+	}
+	color, err := useColor(f.color, e.tty)
+	if err != nil {
+		return err
+	}
+	opts := renderOptions{color: color, maxConns: f.maxConns}
+	if f.watch {
+		return watchTree(ctx, e, &f, opts)
+	}
+	return withBroker(ctx, &f.broker, func(a *admin) error {
+		snap, raw, err := fetchTree(ctx, a)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return writeIndented(e, raw)
+		}
+		_, err = fmt.Fprint(e.stdout, renderTree(snap, opts))
+		return err
+	})
+}
+
+// fetchTree asks for SLUICE_GET_ACTOR_TREE and returns the snapshot with
+// the body it came in: --json prints the body, so fields this sluicectl
+// does not know yet still reach scripts.
+func fetchTree(ctx context.Context, a *admin) (*tree.Snapshot, []byte, error) {
+	resp, err := a.call(ctx, remoting.GetActorTree, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var snap tree.Snapshot
+	if err := json.Unmarshal(resp.Body, &snap); err != nil {
+		return nil, nil, fmt.Errorf("decode actor tree from %s: %w", a.addr, err)
+	}
+	if snap.Root == nil {
+		return nil, nil, fmt.Errorf("actor tree from %s has no root", a.addr)
+	}
+	return &snap, resp.Body, nil
+}
+
+func writeIndented(e *env, raw []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return fmt.Errorf("indent JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := e.stdout.Write(buf.Bytes())
+	return err
+}
+
+func useColor(mode string, tty bool) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		// https://no-color.org: any non-empty NO_COLOR turns colour off.
+		return tty && getenv("NO_COLOR") == "", nil
+	}
+	return false, usagef("--color must be auto, always or never, not %q", mode)
+}
+
+type renderOptions struct {
+	color    bool
+	maxConns int
+	// prev is the previous frame of a watch, for per-second rates and for
+	// highlighting busy counts that grew; nil for a single snapshot.
+	prev *tree.Snapshot
+	// footer is appended under the table (the watch's hint line).
+	footer string
+}
+
+// renderTree draws the snapshot as a tree of actors with one table row
+// each and detail lines under the writer and the supervisor.
+func renderTree(s *tree.Snapshot, o renderOptions) string {
+	var b strings.Builder
+	t := &table{color: o.color}
+	header := fmt.Sprintf("broker %s  %s  %s", s.BrokerName, s.Addr, s.TakenAt.Format("2006-01-02 15:04:05.000"))
+	b.WriteString(t.paint(colBold, header))
+	b.WriteString("\n\n")
+
+	r := &treeRenderer{t: t, o: o, s: s, prev: map[string]*tree.Node{}}
+	if o.prev != nil && o.prev.Root != nil {
+		r.dt = s.TakenAt.Sub(o.prev.TakenAt).Seconds()
+		o.prev.Root.Walk(func(n *tree.Node, _ int) { r.prev[n.ID] = n })
+	}
+	t.add(row{cells: []cell{
+		{"ACTOR", colBold}, {"KIND", colBold}, {"QUEUE", colBold}, {"OLDEST", colBold},
+		{"PROCESSED", colBold}, {"RATE/s", colBold}, {"BUSY", colBold},
+	}})
+	r.node(s.Root, "", "", true)
+	t.render(&b)
+	if o.footer != "" {
+		b.WriteString("\n")
+		b.WriteString(t.paint(colDim, o.footer))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+type treeRenderer struct {
+	t    *table
+	o    renderOptions
+	s    *tree.Snapshot
+	prev map[string]*tree.Node
+	dt   float64 // seconds since the previous frame; 0 without one
+}
+
+// node adds n and its subtree. lead is the branch drawn before n's name,
+// indent what goes before anything drawn under n.
+func (r *treeRenderer) node(n *tree.Node, lead, indent string, root bool) {
+	name := lead + n.Name
+	kind := cell{n.Kind, colCyan}
+	blank := plain("")
+	// Detail lines sit under the node's name, with the line down to its
+	// children drawn through them.
+	details := indent + "  "
+	if len(n.Children) > 0 {
+		details = indent + "│ "
+	}
+	switch {
+	case n.Processor != nil:
+		p := n.Processor
+		var prevProcessed *uint64
+		if old := r.prev[n.ID]; old != nil && old.Processor != nil {
+			prevProcessed = &old.Processor.Processed
+		}
+		tail := blank
+		if p.Panics > 0 {
+			tail = cell{fmt.Sprintf("panics %d", p.Panics), colRed}
+		}
+		r.t.add(row{cells: []cell{
+			plain(name), kind,
+			depthCell(p.Depth, p.Capacity), waitCell(p.OldestWaitMillis, p.MaxWaitMillis),
+			plain(strconv.FormatUint(p.Processed, 10)), r.rate(p.Processed, prevProcessed),
+			r.busyCell(n, p.Busy),
+		}, tail: tail})
+	case n.Writer != nil:
+		w := n.Writer
+		var prevAppended *uint64
+		if old := r.prev[n.ID]; old != nil && old.Writer != nil {
+			prevAppended = &old.Writer.Appended
+		}
+		r.t.add(row{cells: []cell{
+			plain(name), kind, plain(strconv.Itoa(w.Depth)), blank,
+			plain(strconv.FormatUint(w.Appended, 10)), r.rate(w.Appended, prevAppended), blank,
+		}})
+		r.writerDetails(details, w)
+	case n.Connection != nil:
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(connectionSummary(n.Connection))})
+	case n.Supervisor != nil:
+		r.t.add(row{cells: []cell{plain(name), kind}})
+		r.supervisorDetails(details, n.Supervisor)
+	case n.Kind == tree.KindListener:
+		conns := 0
+		for _, c := range n.Children {
+			if c.Kind == tree.KindConnection {
+				conns++
+			}
+		}
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(plural(conns, "connection"))})
+	default:
+		r.t.add(row{cells: []cell{plain(name), kind}})
+	}
+
+	children := displayOrder(n.Children)
+	shown, hidden := children, 0
+	if r.o.maxConns > 0 {
+		shown, hidden = limitConnections(children, r.o.maxConns)
+	}
+	for i, c := range shown {
+		last := i == len(shown)-1 && hidden == 0
+		branch, next := "├─ ", "│  "
+		if last {
+			branch, next = "└─ ", "   "
+		}
+		r.node(c, indent+branch, indent+next, false)
+	}
+	if hidden > 0 {
+		r.t.add(row{raw: true, cells: []cell{{indent + "└─ … " + plural(hidden, "more connection"), colDim}}})
+	}
+}
+
+func (r *treeRenderer) writerDetails(indent string, w *tree.WriterInfo) {
+	holdColor := ""
+	if w.OSPageCacheBusyTimeOutMills > 0 {
+		switch {
+		case w.LockHoldMillis > w.OSPageCacheBusyTimeOutMills:
+			holdColor = colRed
+		case w.LockHoldMillis*2 > w.OSPageCacheBusyTimeOutMills:
+			holdColor = colYellow
+		}
+	}
+	busy := cell{"page cache ok", colGreen}
+	if w.PageCacheBusy {
+		busy = cell{"PAGE CACHE BUSY", colRed}
+	}
+	r.detail(indent,
+		plain("lock held "), cell{millis(w.LockHoldMillis), holdColor},
+		plain(fmt.Sprintf(" (busy over %s)  beginTimeInLock %d  ", millis(w.OSPageCacheBusyTimeOutMills), w.BeginTimeInLock)),
+		busy)
+	if len(w.LockHold) > 0 {
+		var items []cell
+		var prevBound int64
+		for _, bk := range w.LockHold {
+			label := "≤" + millis(bk.LeMillis)
+			if bk.LeMillis < 0 {
+				label = ">" + millis(prevBound)
+			}
+			prevBound = bk.LeMillis
+			c := plain(fmt.Sprintf("%s %d", label, bk.Count))
+			// Holds past the busy threshold are the ones that refused sends.
+			if bk.Count > 0 && w.OSPageCacheBusyTimeOutMills > 0 &&
+				(bk.LeMillis < 0 || bk.LeMillis > w.OSPageCacheBusyTimeOutMills) {
+				c.color = colRed
+			}
+			items = append(items, c)
+		}
+		r.detail(indent, list("lock holds", items)...)
+	}
+	// Deficient comes first: an injected fault makes even a disabled pool
+	// deficient, and then sends are refused all the same.
+	switch {
+	case w.TransientPoolDeficient && w.TransientPoolEnabled:
+		r.detail(indent, cell{fmt.Sprintf("transient store pool %d/%d free: DEFICIENT", w.TransientPoolFree, w.TransientPoolTotal), colRed})
+	case w.TransientPoolDeficient:
+		r.detail(indent, cell{"transient store pool DEFICIENT", colRed})
+	case !w.TransientPoolEnabled:
+		r.detail(indent, plain("transient store pool disabled"))
+	default:
+		r.detail(indent, plain(fmt.Sprintf("transient store pool %d/%d free", w.TransientPoolFree, w.TransientPoolTotal)))
+	}
+	if w.Batches > 0 {
+		r.detail(indent, plain(fmt.Sprintf("%d batches, %.1f messages per batch", w.Batches, float64(w.Appended)/float64(w.Batches))))
+	}
+	for _, k := range sortedKeys(w.Extra) {
+		r.detail(indent, plain(k+" "+w.Extra[k]))
+	}
+}
+
+func (r *treeRenderer) supervisorDetails(indent string, s *tree.SupervisorInfo) {
+	if !s.FastFailureEnable {
+		r.detail(indent, cell{"fast failure off", colYellow})
+	} else {
+		last := "never"
+		if !s.LastSweep.IsZero() {
+			last = millis(max(0, r.s.TakenAt.Sub(s.LastSweep).Milliseconds())) + " ago"
+		}
+		r.detail(indent, plain(fmt.Sprintf("fast failure on, sweep every %s, last %s", millis(s.SweepPeriodMillis), last)))
+	}
+	var items []cell
+	for _, k := range busyOrder(s.Cleaned) {
+		c := plain(fmt.Sprintf("%s %d", k, s.Cleaned[k]))
+		if s.Cleaned[k] > 0 {
+			c.color = colYellow
+		}
+		items = append(items, c)
+	}
+	items = append(items, plain(fmt.Sprintf("busy periods %d", s.BusyPeriods)))
+	if s.InBusyPeriod {
+		items = append(items, cell{"IN BUSY PERIOD", colRed})
+	}
+	r.detail(indent, list("cleaned", items)...)
+}
+
+func (r *treeRenderer) detail(indent string, parts ...cell) {
+	r.t.add(row{raw: true, cells: append([]cell{{indent, colDim}}, parts...)})
+}
+
+// list is label followed by items, two spaces apart.
+func list(label string, items []cell) []cell {
+	out := []cell{plain(label)}
+	for i, it := range items {
+		sep := "  "
+		if i == 0 {
+			sep = " "
+		}
+		out = append(out, plain(sep), it)
+	}
+	return out
+}
+
+// rate is the per-second growth of a counter since the previous frame.
+func (r *treeRenderer) rate(now uint64, prev *uint64) cell {
+	if prev == nil || r.dt <= 0 || now < *prev {
+		return plain("-")
+	}
+	return plain(strconv.FormatFloat(float64(now-*prev)/r.dt, 'f', 0, 64))
+}
+
+// busyCell lists the busy kinds with a non-zero count; in a watch, kinds
+// that grew since the last frame are red and show by how much.
+func (r *treeRenderer) busyCell(n *tree.Node, busy map[string]uint64) cell {
+	var prev map[string]uint64
+	if old := r.prev[n.ID]; old != nil && old.Processor != nil {
+		prev = old.Processor.Busy
+	}
+	var parts []string
+	color := ""
+	for _, k := range busyOrder(busy) {
+		v := busy[k]
+		if v == 0 {
+			continue
+		}
+		s := fmt.Sprintf("%s %d", k, v)
+		if prev != nil && v > prev[k] {
+			s += fmt.Sprintf(" (+%d)", v-prev[k])
+			color = colRed
+		} else if color == "" {
+			color = colYellow
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) == 0 {
+		return cell{"-", colDim}
+	}
+	return cell{strings.Join(parts, "  "), color}
+}
+
+func depthCell(depth, capacity int) cell {
+	c := plain(fmt.Sprintf("%d/%d", depth, capacity))
+	switch {
+	case capacity > 0 && depth*10 >= capacity*9:
+		c.color = colRed
+	case capacity > 0 && depth*2 >= capacity:
+		c.color = colYellow
+	}
+	return c
+}
+
+// waitCell colours the head's wait against the queue's fast-failure limit:
+// past it, the sweep is about to answer TIMEOUT_CLEAN_QUEUE.
+func waitCell(wait, limit int64) cell {
+	c := plain(millis(wait))
+	switch {
+	case limit > 0 && wait >= limit:
+		c.color = colRed
+	case limit > 0 && wait*2 >= limit:
+		c.color = colYellow
+	}
+	return c
+}
+
+func connectionSummary(c *tree.ConnectionInfo) string {
+	parts := []string{c.Remote}
+	if c.Language != "" {
+		lang := c.Language
+		if c.Version != 0 {
+			lang += " v" + strconv.Itoa(c.Version)
+		}
+		parts = append(parts, lang)
+	}
+	if c.ClientID != "" {
+		parts = append(parts, "client "+c.ClientID)
+	}
+	parts = append(parts, fmt.Sprintf("in flight %d", c.Inflight))
+	return strings.Join(parts, "  ")
+}
+
+// kindRank orders siblings: the work (processors, writer) before the
+// plumbing (listener, connections).
+var kindRank = map[string]int{
+	tree.KindSupervisor: 0, tree.KindProcessor: 1, tree.KindWriter: 2,
+	tree.KindListener: 3, tree.KindConnection: 4, tree.KindActor: 5,
+}
+
+func displayOrder(nodes []*tree.Node) []*tree.Node {
+	out := slices.Clone(nodes)
+	sort.SliceStable(out, func(i, j int) bool {
+		ri, rj := rank(out[i].Kind), rank(out[j].Kind)
+		if ri != rj {
+			return ri < rj
+		}
+		return naturalLess(out[i].Name, out[j].Name)
+	})
+	return out
+}
+
+func rank(kind string) int {
+	if r, ok := kindRank[kind]; ok {
+		return r
+	}
+	return len(kindRank)
+}
+
+// naturalLess orders "conn-2" before "conn-10".
+func naturalLess(a, b string) bool {
+	pa, na := splitNumber(a)
+	pb, nb := splitNumber(b)
+	if pa == pb && na >= 0 && nb >= 0 {
+		return na < nb
+	}
+	return a < b
+}
+
+func splitNumber(s string) (string, int) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	n, err := strconv.Atoi(s[i:])
+	if err != nil {
+		return s, -1
+	}
+	return s[:i], n
+}
+
+// limitConnections keeps every node but the connections past max: a broker
+// with a thousand clients would push everything else off the screen.
+func limitConnections(nodes []*tree.Node, max int) ([]*tree.Node, int) {
+	out := make([]*tree.Node, 0, len(nodes))
+	hidden, conns := 0, 0
+	for _, n := range nodes {
+		if n.Kind == tree.KindConnection {
+			conns++
+			if conns > max {
+				hidden++
+				continue
+			}
+		}
+		out = append(out, n)
+	}
+	return out, hidden
+}
+
+// busyOrder lists the kinds in m in RocketMQ's order (remoting.BusyKinds),
+// then any kinds this sluicectl does not know, sorted.
+func busyOrder(m map[string]uint64) []string {
+	var out []string
+	known := map[string]bool{}
+	for _, k := range remoting.BusyKinds {
+		known[k.Tag()] = true
+		if _, ok := m[k.Tag()]; ok {
+			out = append(out, k.Tag())
+		}
+	}
+	for _, k := range sortedKeys(m) {
+		if !known[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func millis(ms int64) string { return strconv.FormatInt(ms, 10) + "ms" }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
