@@ -126,6 +126,23 @@ func (m *Mailbox) TakeHeadIf(expired func(*Request) bool) (*Request, int) {
 	return r, m.requests
 }
 
+// takeHead removes the head user message if take says so, returning it
+// and the number of user messages left.
+func (m *Mailbox) takeHead(take func(any) bool) (any, int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	head := m.user.peek()
+	if head == nil || !take(head) {
+		return nil, m.user.size
+	}
+	m.user.pop()
+	if _, ok := head.(*Request); ok {
+		m.requests--
+	}
+	m.userN.Store(int32(m.user.size))
+	return head, m.user.size
+}
+
 // HeadArrival is the arrival time of the request at the head, zero if the
 // queue is empty.
 func (m *Mailbox) HeadArrival() time.Time {

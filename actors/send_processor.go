@@ -80,6 +80,7 @@ func (p *SendProcessor) getJob() *sendJob {
 	}
 	j := &sendJob{p: p}
 	j.Done = j.done
+	j.Cancelled = func(*AppendJob) { p.putJob(j) }
 	return j
 }
 
@@ -89,6 +90,7 @@ func (p *SendProcessor) putJob(j *sendJob) {
 	}
 	j.req, j.buf, j.sizes = nil, j.buf[:0], j.sizes[:0]
 	j.Put = commitlog.PutRequest{}
+	j.Req = nil
 	p.jobs.Put(j)
 }
 
@@ -171,6 +173,7 @@ func (p *SendProcessor) submit(j *sendJob, topic string, queueID int32, count in
 		return
 	}
 	j.Put = commitlog.PutRequest{Topic: topic, QueueID: queueID, Records: j.buf, Count: count}
+	j.Req = r
 	if !p.Writer.Submit(&j.AppendJob, p.Stop) {
 		p.putJob(j)
 		r.ReplyCode(remoting.ServiceNotAvailable, "broker is shutting down")

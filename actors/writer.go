@@ -10,12 +10,17 @@ import (
 	"github.com/sluice-mq/sluice/commitlog"
 )
 
-// AppendJob is one send handed to the writer: a pre-encoded PutRequest and
-// what to do with its result. Done runs on the writer's goroutine after the
-// append (and, with SYNC_FLUSH, the sync that covers it) and must not block.
+// AppendJob is one send handed to the writer: a pre-encoded PutRequest,
+// the request it answers and what to do with its result. Done runs on the
+// writer's goroutine after the append (and, with SYNC_FLUSH, the sync that
+// covers it) and must not block. Cancelled runs instead when the
+// fast-failure sweep takes the job back before the writer reached it; the
+// sweep has answered the request by then, so Cancelled only recycles.
 type AppendJob struct {
-	Put  commitlog.PutRequest
-	Done func(*AppendJob)
+	Put       commitlog.PutRequest
+	Req       *Request
+	Done      func(*AppendJob)
+	Cancelled func(*AppendJob)
 }
 
 // Writer is the actor that owns the commit log's write side: it is the
@@ -77,6 +82,33 @@ func (w *Writer) Submit(job *AppendJob, stop <-chan struct{}) bool {
 	}
 	w.root.Send(w.pid, job)
 	return true
+}
+
+// TakeQueued removes the job at the head of the writer's queue, one the
+// writer has not started, and returns it with the number of jobs left; nil
+// when the queue is empty. The fast-failure sweep uses it while the page
+// cache is busy: the jobs behind a stalled append would otherwise wait out
+// the stall, past the client's timeout, out of the sweep's reach. The
+// caller answers job.Req and must call Release.
+func (w *Writer) TakeQueued() (*AppendJob, int) {
+	if w.mailbox == nil {
+		return nil, 0
+	}
+	// A job without a request (benchmarks, internal appends) has nobody to
+	// answer; it stays for the writer.
+	head, left := w.mailbox.takeHead(func(m any) bool { j, ok := m.(*AppendJob); return ok && j.Req != nil })
+	if head == nil {
+		return nil, left
+	}
+	return head.(*AppendJob), left
+}
+
+// Release gives back the slot of a job taken with TakeQueued.
+func (w *Writer) Release(job *AppendJob) {
+	<-w.slots
+	if job.Cancelled != nil {
+		job.Cancelled(job)
+	}
 }
 
 // Store is the store the writer appends to.

@@ -11,8 +11,10 @@ import (
 
 // busyPeriodQuiet is how long the broker must give no busy answer, with
 // the page cache not busy, before a busy period counts as over; shorter
-// gaps belong to the same period, so one stall makes one log line.
-const busyPeriodQuiet = time.Second
+// gaps belong to the same period, so one stall makes one log line even
+// when it is made of many slow appends (each of which is "busy" only after
+// its first osPageCacheBusyTimeOutMills).
+const busyPeriodQuiet = 3 * time.Second
 
 // busyPeriods follows the broker in and out of flow control and logs each
 // period once, at its end: when it started and ended, the longest lock

@@ -19,6 +19,7 @@ import (
 // request the sweep answers is never executed and one a processor has
 // taken is never answered by the sweep.
 type fastFailure struct {
+	writer  *actors.Writer
 	enabled bool
 	period  time.Duration
 	periods busyPeriods // touched only by run, on the supervisor's goroutine
@@ -91,6 +92,19 @@ func (f *fastFailure) run(now time.Time) {
 			p.Stats.CountBusy(remoting.PCBusyCleanQueue)
 			f.cleaned[remoting.PCBusyCleanQueue].Add(1)
 			r.ReplyBusy(remoting.PCBusyCleanQueue, r.WaitMillis(now), left)
+		}
+		// Beyond RocketMQ: sends already handed to the writer but not yet
+		// appended wait behind the stalled append too; they get the same
+		// answer, with the writer queue's size.
+		for f.writer != nil && f.pcBusy() {
+			job, left := f.writer.TakeQueued()
+			if job == nil {
+				break
+			}
+			p.Stats.CountBusy(remoting.PCBusyCleanQueue)
+			f.cleaned[remoting.PCBusyCleanQueue].Add(1)
+			job.Req.ReplyBusy(remoting.PCBusyCleanQueue, job.Req.WaitMillis(now), left)
+			f.writer.Release(job)
 		}
 	}
 	for _, p := range f.procs {

@@ -261,3 +261,36 @@ func TestFlowAdmissionControl(t *testing.T) {
 		<-q
 	}
 }
+
+// Sends already handed to the writer, waiting behind a stalled append, are
+// answered PCBUSY_CLEAN_QUEUE too once the page cache is busy, instead of
+// waiting out the stall past the client's timeout.
+func TestFlowPCBusyCleansWriterQueue(t *testing.T) {
+	b, p, admin := flowCluster(t, nil)
+	setFault(t, admin, map[string]string{"appendStallMillis": "2500"})
+	stalled := sendAsync(t, p, "stalled")
+	waitFor(t, func() bool { return b.Store().BeginTimeInLock() != 0 })
+	var waiting []<-chan asyncResult
+	for i := 0; i < 2; i++ {
+		waiting = append(waiting, sendAsync(t, p, "behind-"+strconv.Itoa(i)))
+	}
+	// The Go client may put async sends on the wire in any order, so only
+	// the set of sizes is known: one per position left behind.
+	sizes := map[int]bool{}
+	for i, ch := range waiting {
+		r := <-ch
+		kind, period, size := parseCleanQueue(t, r.err)
+		if kind != "PCBUSY" || period > r.rtt {
+			t.Fatalf("send %d behind the stall: %v (period %s, round trip %s)", i, r.err, period, r.rtt)
+		}
+		sizes[size] = true
+	}
+	if !sizes[0] || !sizes[1] {
+		t.Fatalf("sizes of queue %v, want 1 and 0", sizes)
+	}
+	setFault(t, admin, map[string]string{"appendStallMillis": "0"})
+	if r := <-stalled; r.err != nil {
+		t.Fatalf("stalled send: %v", r.err)
+	}
+	sendN(t, p, flowTopic, "after-", 0, 3)
+}
