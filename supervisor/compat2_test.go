@@ -38,6 +38,7 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 	cfg.NamesrvAddr = ns.Addr()
 	cfg.FlushConsumerOffsetInterval = 100
 	b := brokertest.Start(t, cfg, supervisor.Options{})
+	waitFor(t, func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
 	const topic, group = "RestartTopic", "cg-restart"
 
 	p := newProducer(t, ns.Addr())
@@ -45,10 +46,25 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 	rec := &received{msgs: map[string]*primitive.MessageExt{}}
 	c := newPushConsumer(t, ns.Addr(), group, topic, rec)
 	waitForLong(t, 30*time.Second, func() bool { return rec.count() == 10 })
-	// Shutdown commits the consumed offsets (UPDATE_CONSUMER_OFFSET).
+	// Shutdown commits the consumed offsets with UPDATE_CONSUMER_OFFSET,
+	// which the Go client sends without waiting for an answer: wait until
+	// the broker has them all before stopping it.
 	if err := c.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
+	admin := dial(t, b.Addr())
+	waitFor(t, func() bool {
+		var total int64
+		for q := 0; q < 4; q++ {
+			resp := invoke(t, admin, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q)})
+			if resp.ResponseCode() == remoting.Success {
+				n, _ := strconv.ParseInt(resp.Ext("offset"), 10, 64)
+				total += n
+			}
+		}
+		return total == 10
+	})
+	admin.Close()
 	if err := b.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
