@@ -79,8 +79,19 @@ func quietSystem() *actor.ActorSystem {
 	}))
 }
 
+// benchWindow is the writer's window: the broker's default
+// writerWindowSize (supervisor's DefaultConfig, which this package cannot
+// import), or SLUICE_BENCH_WINDOW. The window bounds a group commit's
+// batch, so under SYNC_FLUSH it caps msgs/s at window ÷ sync time.
+func benchWindow() int {
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_WINDOW")); err == nil && n > 0 {
+		return n
+	}
+	return 32
+}
+
 // benchWriter opens a store with cfg and spawns a writer over it in a bare
-// actor system, with the broker's default window (256).
+// actor system, with the broker's default window.
 func benchWriter(tb testing.TB, cfg commitlog.Config) *Writer {
 	tb.Helper()
 	store, err := commitlog.Open(cfg, zerolog.Nop())
@@ -88,7 +99,7 @@ func benchWriter(tb testing.TB, cfg commitlog.Config) *Writer {
 		tb.Fatalf("open store: %v", err)
 	}
 	sys := quietSystem()
-	w := NewWriter(store, 256)
+	w := NewWriter(store, benchWindow())
 	pid, err := w.Spawn(sys.Root, sys.Root)
 	if err != nil {
 		store.Close()
@@ -171,9 +182,12 @@ func BenchmarkWriterAppend(b *testing.B) {
 		{"sync", func(c *commitlog.Config) { c.FlushDiskType = commitlog.SyncFlush }},
 	}
 	for _, m := range modes {
-		for _, senders := range []int{1, 64} {
+		for _, senders := range []int{1, 64, 256} {
 			if m.name == "sync" && senders == 1 {
-				continue // one sender is one fsync per append: baseline=fdatasync
+				continue // one sender is one sync per append: baseline=msync
+			}
+			if m.name != "sync" && senders == 256 {
+				continue
 			}
 			b.Run(fmt.Sprintf("mode=%s/senders=%d", m.name, senders), func(b *testing.B) {
 				cfg := benchStoreConfig(b.TempDir())

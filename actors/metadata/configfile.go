@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 // Config file names under <storePathRootDir>/config/, as RocketMQ's
@@ -79,7 +81,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	old, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if len(old) > 0 && json.Valid(quoteBareKeys(old)) {
+		if len(old) > 0 && json.Valid(remoting.QuoteBareKeys(old)) {
 			if err := writeFileSync(path+".bak", old); err != nil {
 				return fmt.Errorf("persist %s: backup: %w", path, err)
 			}
@@ -182,81 +184,8 @@ func decodeFile[T any](path string) (v T, present bool, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return v, false, nil
 	}
-	if err := json.Unmarshal(quoteBareKeys(data), &v); err != nil {
+	if err := json.Unmarshal(remoting.QuoteBareKeys(data), &v); err != nil {
 		return v, true, fmt.Errorf("decode %s: %w", path, err)
 	}
 	return v, true, nil
-}
-
-// quoteBareKeys turns fastjson's unquoted integer object keys ({0:250,
-// -1:3}) into standard JSON ({"0":250,"-1":3}). It tracks strings and
-// nesting so that digits inside string values or arrays are left alone. Input
-// that needs no change is returned as is, without copying.
-func quoteBareKeys(in []byte) []byte {
-	var (
-		out       []byte // nil until the first change
-		copied    int    // in[:copied] has been appended to out
-		stack     []byte // '{' or '[' per open container
-		inString  bool
-		escaped   bool
-		expectKey bool // inside an object, where a key may start
-	)
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		case '"':
-			inString = true
-			expectKey = false
-		case '{':
-			stack = append(stack, c)
-			expectKey = true
-		case '[':
-			stack = append(stack, c)
-			expectKey = false
-		case '}', ']':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			expectKey = false
-		case ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-		default:
-			if expectKey && (c == '-' || (c >= '0' && c <= '9')) {
-				j := i + 1
-				for j < len(in) && in[j] >= '0' && in[j] <= '9' {
-					j++
-				}
-				k := j
-				for k < len(in) && (in[k] == ' ' || in[k] == '\t' || in[k] == '\n' || in[k] == '\r') {
-					k++
-				}
-				if k < len(in) && in[k] == ':' {
-					out = append(out, in[copied:i]...)
-					out = append(out, '"')
-					out = append(out, in[i:j]...)
-					out = append(out, '"')
-					copied = j
-				}
-				i = j - 1
-			}
-			expectKey = false
-		}
-	}
-	if out == nil {
-		return in
-	}
-	return append(out, in[copied:]...)
 }

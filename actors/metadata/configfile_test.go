@@ -150,24 +150,6 @@ func TestPersistDoesNotBackUpCorruptFile(t *testing.T) {
 	}
 }
 
-func TestQuoteBareKeys(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{`{"offsetTable":{"T@g":{0:250,1:248}}}`, `{"offsetTable":{"T@g":{"0":250,"1":248}}}`},
-		{"{\n\t\"t\":{\n\t\t0:250,\n\t\t12 : 3,\n\t\t-1:4\n\t}\n}", "{\n\t\"t\":{\n\t\t\"0\":250,\n\t\t\"12\" : 3,\n\t\t\"-1\":4\n\t}\n}"},
-		{`{"brokerAddrs":{0:"127.0.0.1:10911"}}`, `{"brokerAddrs":{"0":"127.0.0.1:10911"}}`},
-		{`{"a":[0,1,{2:3}],"b":"{0:1, 2:3}"}`, `{"a":[0,1,{"2":3}],"b":"{0:1, 2:3}"}`},
-		{`{"a":"x\"{0:1"}`, `{"a":"x\"{0:1"}`},
-		{`{"0":1,"a":-5}`, `{"0":1,"a":-5}`},
-		{`[1,2,3]`, `[1,2,3]`},
-		{``, ``},
-	}
-	for _, tc := range cases {
-		if got := string(quoteBareKeys([]byte(tc.in))); got != tc.want {
-			t.Errorf("quoteBareKeys(%q)\n got %q\nwant %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // fakeClock is a settable clock for Config.Now.
 type fakeClock struct {
 	mu sync.Mutex

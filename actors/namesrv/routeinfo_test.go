@@ -457,28 +457,6 @@ func TestRegisterBodyEncode(t *testing.T) {
 	}
 }
 
-func TestQuoteBareKeys(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{`{0:"a",1:"b"}`, `{"0":"a","1":"b"}`},
-		{`{"x":{0:"a:b,{c}"}, "y":[{-1:2}]}`, `{"x":{"0":"a:b,{c}"}, "y":[{"-1":2}]}`},
-		{`{ 0 : "a" }`, `{ "0" : "a" }`},
-		{`{"s":"{0:\"q\"}"}`, ``}, // nothing bare outside strings
-		{`[1,2,{}]`, ``},
-	} {
-		got := string(quoteBareKeys([]byte(c.in)))
-		if got != c.want {
-			t.Errorf("quoteBareKeys(%s) = %s, want %s", c.in, got, c.want)
-		}
-	}
-	var r TopicRouteData
-	if err := unmarshalLenient([]byte(`{"brokerDatas":[{"brokerAddrs":{0:"10.0.0.5:10911",1:"10.0.0.6:10911"},"brokerName":"broker-a","cluster":"DefaultCluster"}],"filterServerTable":{},"queueDatas":[]}`), &r); err != nil {
-		t.Fatal(err)
-	}
-	if want := (BrokerAddrs{0: "10.0.0.5:10911", 1: "10.0.0.6:10911"}); !reflect.DeepEqual(r.BrokerDatas[0].BrokerAddrs, want) {
-		t.Fatalf("fastjson route addrs %v", r.BrokerDatas[0].BrokerAddrs)
-	}
-}
-
 func TestRegistrarClampsPeriod(t *testing.T) {
 	for _, c := range []struct{ in, want time.Duration }{
 		{0, 30 * time.Second}, {time.Second, 10 * time.Second}, {45 * time.Second, 45 * time.Second}, {5 * time.Minute, 60 * time.Second},

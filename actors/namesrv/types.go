@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 // RegisterBrokerBody is the uncompressed REGISTER_BROKER body
@@ -35,7 +36,7 @@ func (b *RegisterBrokerBody) Encode() []byte {
 // keys unquoted.
 func DecodeRegisterBrokerBody(data []byte) (*RegisterBrokerBody, error) {
 	var b RegisterBrokerBody
-	if err := unmarshalLenient(data, &b); err != nil {
+	if err := remoting.UnmarshalLenient(data, &b); err != nil {
 		return nil, fmt.Errorf("decode register broker body: %w", err)
 	}
 	return &b, nil
@@ -144,7 +145,7 @@ func (t *TopicRouteData) Encode() []byte {
 // name server in either JSON dialect.
 func DecodeTopicRouteData(data []byte) (*TopicRouteData, error) {
 	var t TopicRouteData
-	if err := unmarshalLenient(data, &t); err != nil {
+	if err := remoting.UnmarshalLenient(data, &t); err != nil {
 		return nil, fmt.Errorf("decode topic route data: %w", err)
 	}
 	return &t, nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -61,12 +60,8 @@ type publishQueue struct {
 // which encoding/json rejects, so those keys are quoted first.
 func decodeRoute(body []byte) (*topicRoute, error) {
 	var r topicRoute
-	err := json.Unmarshal(body, &r)
-	if err != nil {
-		fixed, changed := quoteBareKeys(body)
-		if !changed || json.Unmarshal(fixed, &r) != nil {
-			return nil, fmt.Errorf("decode route: %w", err)
-		}
+	if err := remoting.UnmarshalLenient(body, &r); err != nil {
+		return nil, fmt.Errorf("decode route: %w", err)
 	}
 	return &r, nil
 }
@@ -229,56 +224,4 @@ func (r *router) brokers() []string {
 		}
 	}
 	return out
-}
-
-// quoteBareKeys quotes object keys written without quotes. It tracks only
-// strings and nesting, enough to know where a key may start; anything
-// else is copied for the decoder to judge.
-func quoteBareKeys(in []byte) ([]byte, bool) {
-	out := make([]byte, 0, len(in)+16)
-	var stack []byte
-	expectKey, changed := false, false
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		switch {
-		case c == '"':
-			j := i + 1
-			for j < len(in) && in[j] != '"' {
-				if in[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(in) {
-				return in, false
-			}
-			out = append(out, in[i:j+1]...)
-			i, expectKey = j, false
-		case c == '{' || c == '[':
-			stack = append(stack, c)
-			expectKey = c == '{'
-			out = append(out, c)
-		case c == '}' || c == ']':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			expectKey = false
-			out = append(out, c)
-		case c == ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-			out = append(out, c)
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			out = append(out, c)
-		case expectKey:
-			j := i
-			for j < len(in) && in[j] != ':' && in[j] != ',' && in[j] != '}' && in[j] != ' ' {
-				j++
-			}
-			out = strconv.AppendQuote(out, string(in[i:j]))
-			i, expectKey, changed = j-1, false, true
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, changed
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,7 +68,7 @@ func fetchClusterInfo(ctx context.Context, addrs []string, timeout time.Duration
 			continue
 		}
 		var info clusterInfo
-		if err := unmarshalLenient(resp.Body, &info); err != nil {
+		if err := remoting.UnmarshalLenient(resp.Body, &info); err != nil {
 			return nil, nil, fmt.Errorf("decode cluster info from %s: %w", addr, err)
 		}
 		raw := resp.Body
@@ -140,70 +139,4 @@ func splitAddrs(list string) []string {
 		}
 	}
 	return out
-}
-
-// unmarshalLenient decodes standard JSON and, failing that, fastjson's
-// default dialect, in which a Java name server answering a client older
-// than 4.9.4 writes integer map keys bare: "brokerAddrs":{0:"host:port"}.
-func unmarshalLenient(data []byte, v any) error {
-	err := json.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	if fixed, changed := quoteBareKeys(data); changed && json.Unmarshal(fixed, v) == nil {
-		return nil
-	}
-	return err
-}
-
-// quoteBareKeys quotes object keys written without quotes. It tracks only
-// strings and nesting, enough to know where a key may start; anything
-// else is copied for the decoder to judge.
-func quoteBareKeys(in []byte) ([]byte, bool) {
-	out := make([]byte, 0, len(in)+16)
-	var stack []byte
-	expectKey, changed := false, false
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		switch {
-		case c == '"':
-			j := i + 1
-			for j < len(in) && in[j] != '"' {
-				if in[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(in) {
-				return in, false
-			}
-			out = append(out, in[i:j+1]...)
-			i, expectKey = j, false
-		case c == '{' || c == '[':
-			stack = append(stack, c)
-			expectKey = c == '{'
-			out = append(out, c)
-		case c == '}' || c == ']':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			expectKey = false
-			out = append(out, c)
-		case c == ',':
-			expectKey = len(stack) > 0 && stack[len(stack)-1] == '{'
-			out = append(out, c)
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			out = append(out, c)
-		case expectKey:
-			j := i
-			for j < len(in) && in[j] != ':' && in[j] != ',' && in[j] != '}' && in[j] != ' ' {
-				j++
-			}
-			out = strconv.AppendQuote(out, string(in[i:j]))
-			i, expectKey, changed = j-1, false, true
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, changed
 }
