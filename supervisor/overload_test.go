@@ -33,8 +33,9 @@ import (
 //
 // SLUICE_OVERLOAD_INFLIGHT (default 32) is how many requests each of the
 // 512 senders keeps outstanding: 512 × 32 = 16384 in flight, more than the
-// send queue (10000) and the writer (window 256 + one batch of 256) hold
-// together, so the queue stays full and OVERLOAD is answered too.
+// send queue (10000) and the writer (its window plus the batch it is
+// appending) hold together, so the queue stays full and OVERLOAD is
+// answered too.
 func TestOverload(t *testing.T) {
 	v := os.Getenv("SLUICE_OVERLOAD_SECONDS")
 	if v == "" {
@@ -292,13 +293,19 @@ func (r *overloadRun) run(t *testing.T) {
 // successBound is the longest a stored send may take: its time in the
 // queue (limit + one sweep period), then up to three writer stalls — the
 // processor blocked in Submit until the batch in progress ends, the batch
-// the send then waits behind, and its own — plus the slack.
+// the send then waits behind in the writer's window, and its own — plus
+// the slack. (For stalls past osPageCacheBusyTimeOutMills the sweep also
+// answers sends waiting in the writer's window, so stored sends there
+// mostly take one stall.)
 func (r *overloadRun) successBound() time.Duration {
 	return r.limit + r.sweep + 3*r.stall + overloadSlack
 }
 
-// busyBound is the longest a busy answer may take: none of them waits
-// for the writer, only (at most) the queue's limit and one sweep period.
+// busyBound is the longest a busy answer may take: the queue's limit and
+// one sweep period, plus the slack. None waits for an append to finish;
+// a PCBUSY_CLEAN_QUEUE for a send the sweep took from the writer's window
+// has also spent up to osPageCacheBusyTimeOutMills (1 s) in the processor
+// and the window, which the 2 s slack covers.
 func (r *overloadRun) busyBound() time.Duration { return r.limit + r.sweep + overloadSlack }
 
 func (r *overloadRun) check(t *testing.T, baseline *overloadRun) {
