@@ -71,7 +71,20 @@ func (s *Store) cleanOnce(now time.Time) (deleted int) {
 		s.checkDiskSpace()
 	}
 	s.grave.sweep(now, MappedFileDestroyGrace)
+	s.releaseReadPages()
 	return deleted
+}
+
+// releaseReadPages drops from the resident set the pages consumers faulted
+// into full, durable commit-log files since the last pass, so that reading
+// old messages does not make the broker's RSS grow with the log either.
+func (s *Store) releaseReadPages() {
+	q := s.clq
+	for i := 0; i < q.count()-1; i++ {
+		if f := q.at(i); f != nil && f.flushed.Load() == f.size {
+			releaseResident(f.data)
+		}
+	}
 }
 
 // deleteExpiredCommitLog deletes leading files whose last write is older

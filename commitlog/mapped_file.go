@@ -164,6 +164,10 @@ func (m *mappedFile) flush(syncs *atomic.Int64) error {
 		return fmt.Errorf("flush %s: %w", m.path, err)
 	}
 	m.flushed.Store(c)
+	if c == m.size {
+		// Full and durable: nothing more will be written here.
+		releaseResident(m.data)
+	}
 	return nil
 }
 

@@ -62,6 +62,13 @@ func fdatasync(f *os.File) error {
 // new files for the same reason). Only a hint: errors are ignored.
 func adviseWillNeed(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }
 
+// releaseResident drops b's pages from this process's resident set. For a
+// shared file mapping whose bytes are on disk this loses nothing — the page
+// cache keeps them and a later read faults them back in — but without it
+// every page ever written or read stays counted in the broker's RSS, which
+// would grow with the size of the log. Only a hint: errors are ignored.
+func releaseResident(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }
+
 // errFallocateUnsupported marks the fallback to ftruncate.
 var errFallocateUnsupported = errors.New("fallocate not supported")
 

@@ -67,7 +67,7 @@ type Config struct {
 	// WriterWindowSize bounds the sends handed to the writer and not yet in
 	// one of its batches (ours): the rest of a backlog waits in the send
 	// queue, where the fast-failure sweep can answer it.
-	WriterWindowSize int // writerWindowSize: 32
+	WriterWindowSize int // writerWindowSize: 256
 
 	// Store is the message store's configuration (MessageStoreConfig keys).
 	Store commitlog.Config
@@ -118,7 +118,7 @@ func DefaultConfig() Config {
 		ServerChannelMaxIdleTimeSeconds:        120,
 		RemotingFrameMaxLength:                 remoting.DefaultMaxFrameSize,
 		MetricsPromExporterPort:                5557,
-		WriterWindowSize:                       32,
+		WriterWindowSize:                       256,
 		Store:                                  commitlog.DefaultConfig(),
 	}
 }
