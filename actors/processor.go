@@ -50,7 +50,7 @@ type Processor struct {
 	// the page cache is busy.
 	PageCacheSweep bool
 	// AdmissionControl, beyond RocketMQ, refuses a request at enqueue when
-	// the queue's depth times the recent service time already exceeds
+	// the queue's depth times its recent drain interval already exceeds
 	// MaxWaitInQueue: the sweep would answer it TIMEOUT_CLEAN_QUEUE after
 	// waiting MaxWaitInQueue anyway, so it gets that answer at once
 	// (sendQueueAdmissionControl).
@@ -61,9 +61,13 @@ type Processor struct {
 	delay   atomic.Int64 // fault injection: nanoseconds to sleep before each request
 
 	lastOverloadLog atomic.Int64
-	// serviceNanos is a moving average of the time one request takes in
-	// the processor; written only by the processor actor.
-	serviceNanos atomic.Int64
+	// lastTake is when the processor last took a request (unix ns), and
+	// takeInterval a moving average of the time between two takes while
+	// requests were waiting: the inverse of the queue's drain rate. Both
+	// are written only by the processor actor.
+	lastTake     atomic.Int64
+	lastFinish   atomic.Int64
+	takeInterval atomic.Int64
 
 	Stats ProcessorStats
 }
@@ -115,25 +119,37 @@ func (a *processorActor) Receive(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	start := time.Now()
+	a.p.observeTake(r, time.Now())
 	a.p.Stats.Processed.Add(1)
 	if d := a.p.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
 	a.h.Handle(ctx, r)
-	// An exponential moving average with weight 1/2: admission control must
-	// follow a stall within two or three requests, or it admits requests
-	// the sweep will answer TIMEOUT_CLEAN_QUEUE anyway.
-	took := int64(time.Since(start))
-	avg := a.p.serviceNanos.Load()
-	if avg == 0 {
-		avg = took
-	}
-	a.p.serviceNanos.Store(avg + (took-avg)/2)
+	a.p.lastFinish.Store(time.Now().UnixNano())
 }
 
-// ServiceTime is the recent average time one request takes in the processor.
-func (p *Processor) ServiceTime() time.Duration { return time.Duration(p.serviceNanos.Load()) }
+// observeTake updates the drain-rate estimate. An interval counts only if
+// the request arrived before the previous one was finished: then it waited,
+// and the gap is time the processor spent serving, not time it sat idle.
+func (p *Processor) observeTake(r *Request, now time.Time) {
+	prev := p.lastTake.Swap(now.UnixNano())
+	if prev == 0 || r.Arrived.UnixNano() > p.lastFinish.Load() {
+		return
+	}
+	gap := now.UnixNano() - prev
+	avg := p.takeInterval.Load()
+	if avg == 0 {
+		avg = gap
+	}
+	// Weight 1/8: a writer window makes the gaps uneven (most takes are
+	// immediate, one per group commit waits for the append), so the average
+	// must span a few windows.
+	p.takeInterval.Store(avg + (gap-avg)/8)
+}
+
+// DrainInterval is the recent average time between two takes while requests
+// wait: depth × DrainInterval predicts how long a new request would wait.
+func (p *Processor) DrainInterval() time.Duration { return time.Duration(p.takeInterval.Load()) }
 
 // admit is the predicted-wait check of AdmissionControl; it returns the
 // queue depth it judged.
@@ -142,7 +158,19 @@ func (p *Processor) admit() (int, bool) {
 		return 0, true
 	}
 	depth := p.mailbox.Len()
-	return depth, time.Duration(depth)*p.ServiceTime() <= p.MaxWaitInQueue
+	if depth == 0 {
+		return 0, true
+	}
+	// A processor stuck on its current request drains nothing: the time
+	// since it took that request is then the better estimate. (An idle
+	// processor that has not yet been scheduled is not stuck.)
+	interval := p.DrainInterval()
+	if taken := p.lastTake.Load(); taken > p.lastFinish.Load() {
+		if since := time.Duration(time.Now().UnixNano() - taken); since > interval {
+			interval = since
+		}
+	}
+	return depth, time.Duration(depth)*interval <= p.MaxWaitInQueue
 }
 
 // Mux dispatches by request code; codes without an entry are answered
