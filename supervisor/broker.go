@@ -214,6 +214,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.waitRelayed(ctx)
 	b.sweep.stop()
 	err := b.sys.Root.StopFuture(b.supervisor).Wait()
+	b.writer.Stop()
 	b.sys.Shutdown()
 	errStore := b.store.Close()
 	b.log.Info().Msg("broker stopped")
