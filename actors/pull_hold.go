@@ -16,6 +16,7 @@ type PullHoldService struct {
 	mu      sync.Mutex
 	held    map[holdKey][]*heldPull
 	arrived map[holdKey]int64 // queues with new messages since the last pass
+	running bool
 	stopped bool
 
 	wake chan struct{}
@@ -51,7 +52,9 @@ func NewPullHoldService() *PullHoldService {
 
 // Start runs the service for pp.
 func (s *PullHoldService) Start(pp *PullProcessor) {
-	s.pp = pp
+	s.mu.Lock()
+	s.pp, s.running = pp, true
+	s.mu.Unlock()
 	go s.run()
 }
 
@@ -103,9 +106,12 @@ func (s *PullHoldService) Stop() {
 		return
 	}
 	s.stopped = true
+	running := s.running
 	s.mu.Unlock()
 	close(s.stop)
-	<-s.done
+	if running {
+		<-s.done
+	}
 }
 
 func (s *PullHoldService) run() {

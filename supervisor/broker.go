@@ -71,10 +71,11 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		store.SetAppendStall(millis(cfg.FaultAppendStallMillis))
 		store.SetPoolExhausted(cfg.FaultTransientPoolExhausted)
 	}
+	// Anything that fails below undoes what was started, newest first.
 	started := false
 	defer func() {
 		if !started {
-			_ = store.Close()
+			b.abortStart()
 		}
 	}()
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
@@ -89,21 +90,11 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	b.listener = ln
-	defer func() {
-		if !started {
-			_ = ln.StopAccepting()
-		}
-	}()
 	if cfg.NamesrvAddr == "" && cfg.NamesrvListenPort != 0 {
 		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
 		if b.namesrv, err = openNameServer(nsAddr, cfg.RemotingFrameMaxLength, b.log, b.inspectors); err != nil {
 			return nil, err
 		}
-		defer func() {
-			if !started {
-				_ = b.namesrv.stop()
-			}
-		}()
 	}
 	svc, err := b.openServices()
 	if err != nil {
@@ -130,20 +121,16 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &supervisorActor{b: b, started: spawned}
 	})
-	pid, err := b.sys.Root.SpawnNamed(props, "broker")
-	if err != nil {
+	if _, err := b.sys.Root.SpawnNamed(props, "broker"); err != nil {
 		return nil, fmt.Errorf("spawn supervisor: %w", err)
 	}
 	if err := <-spawned; err != nil {
-		b.sys.Root.Stop(pid)
 		return nil, err
 	}
 	svc.start(b)
 	if cfg.MetricsPromExporterPort != 0 {
 		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
 		if b.metrics, err = metrics.Serve(maddr, b.Tree, b.RuntimeInfo, b.log); err != nil {
-			b.sys.Root.Stop(pid)
-			_ = svc.stop()
 			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
 		}
 	}
@@ -156,6 +143,27 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		Str("storePathRootDir", cfg.Store.StorePathRootDir).Stringer("flushDiskType", cfg.Store.FlushDiskType).
 		Msg("broker started")
 	return b, nil
+}
+
+// abortStart undoes a Start that failed part way, newest first.
+func (b *Broker) abortStart() {
+	if b.sweep != nil {
+		b.sweep.stop()
+	}
+	if b.svc != nil {
+		_ = b.svc.stop()
+	}
+	if b.supervisor != nil {
+		_ = b.sys.Root.StopFuture(b.supervisor).Wait()
+		b.writer.Stop()
+	}
+	if b.namesrv != nil {
+		_ = b.namesrv.stop()
+	}
+	if b.listener != nil {
+		_ = b.listener.StopAccepting()
+	}
+	_ = b.store.Close()
 }
 
 // MetricsAddr is the Prometheus endpoint's address, "" when it is off.

@@ -241,7 +241,9 @@ func TestFlowAdmissionControl(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		teach = append(teach, sendAsync(t, p, "teach-"+strconv.Itoa(i)))
 	}
-	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+2 && sp.DrainInterval() > 500*time.Millisecond })
+	waitFor(t, func() bool {
+		return sp.Stats.Processed.Load() == processed+2 && sp.DrainInterval() > 500*time.Millisecond
+	})
 	for _, ch := range teach {
 		<-ch
 	}

@@ -382,3 +382,24 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	}
 	waitFor(t, func() bool { return strings.Contains(b.Logs.String(), "connection idle") })
 }
+
+// A start that fails part way (here: the metrics port is taken) undoes
+// everything it started, so the same store opens again at once.
+func TestFailedStartReleasesEverything(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := brokertest.Config(t)
+	cfg.MetricsPromExporterPort = busy.Addr().(*net.TCPAddr).Port
+	if b, err := supervisor.Start(cfg, supervisor.Options{}); err == nil {
+		b.Shutdown(context.Background())
+		t.Fatal("start succeeded with the metrics port taken")
+	}
+	cfg.MetricsPromExporterPort = 0
+	b := brokertest.Start(t, cfg, supervisor.Options{})
+	if resp := invoke(t, dial(t, b.Addr()), 7777, nil); resp.ResponseCode() != remoting.RequestCodeNotSupported {
+		t.Fatalf("after a failed start: %s", resp.ResponseCode())
+	}
+}
