@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/sluice-mq/sluice/remoting"
+import (
+	"fmt"
+
+	"github.com/sluice-mq/sluice/remoting"
+)
 
 // Routes maps request codes to processors. It is built before the listener
 // starts and never changed afterwards, so connection actors read it without
@@ -10,20 +14,20 @@ type Routes struct {
 	processors []*Processor
 }
 
-// NewRoutes indexes processors by their codes; a code claimed twice is a
-// programming error and panics at start-up.
-func NewRoutes(processors ...*Processor) *Routes {
+// NewRoutes indexes processors by their codes; a code claimed twice is an
+// error (a broker would otherwise route it by chance).
+func NewRoutes(processors ...*Processor) (*Routes, error) {
 	rt := &Routes{byCode: make(map[remoting.RequestCode]*Processor)}
 	for _, p := range processors {
 		for _, c := range p.Codes {
 			if other, dup := rt.byCode[c]; dup {
-				panic("request code " + c.String() + " routed to both " + other.Name + " and " + p.Name)
+				return nil, fmt.Errorf("request code %s routed to both %s and %s", c, other.Name, p.Name)
 			}
 			rt.byCode[c] = p
 		}
 		rt.processors = append(rt.processors, p)
 	}
-	return rt
+	return rt, nil
 }
 
 // Lookup returns the processor for code.

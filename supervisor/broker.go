@@ -112,7 +112,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			p.SetDelay(millis(cfg.FaultProcessorDelayMillis))
 		}
 	}
-	b.routes = actors.NewRoutes(procs...)
+	if b.routes, err = actors.NewRoutes(procs...); err != nil {
+		return nil, err
+	}
 	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.store.LockTimeMills, b.log)
 	b.sweep.writer = b.writer
 

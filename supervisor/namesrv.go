@@ -57,7 +57,11 @@ func (n *nameServer) spawn(parent actor.Context, inspectors *actors.Inspectors) 
 	if inspectors != nil {
 		inspectors.Register(pid.Id, n.proc.Inspect)
 	}
-	if _, err := n.listener.Spawn(parent, "namesrv-listener", actors.NewRoutes(n.proc)); err != nil {
+	routes, err := actors.NewRoutes(n.proc)
+	if err != nil {
+		return err
+	}
+	if _, err := n.listener.Spawn(parent, "namesrv-listener", routes); err != nil {
 		return fmt.Errorf("spawn name server listener: %w", err)
 	}
 	n.stopScan = n.routes.StartScanner(namesrv.DefaultScanInterval)

@@ -130,7 +130,9 @@ func (s *services) stop() error {
 	return err
 }
 
-// handlers maps every request code the broker serves to its handler.
+// handlers maps every request code the broker serves to its handler. Each
+// processor's table covers distinct codes by construction; a clash is a bug
+// caught by every test that starts a broker.
 func (s *services) handlers() map[remoting.RequestCode]actors.HandlerFunc {
 	h := map[remoting.RequestCode]actors.HandlerFunc{}
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
