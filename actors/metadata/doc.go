@@ -30,10 +30,11 @@
 //
 // # What it must not touch
 //
-// No actors, no network, no store: it imports neither protoactor nor
-// remoting, and from commitlog only the pure TagsHashCode, so that a
-// subscription's tag codes are computed exactly as the stored ones. What
-// it needs from them comes in as values or
+// No actors, no network, no store: it imports no protoactor; from
+// commitlog only the pure TagsHashCode, so that a subscription's tag codes
+// are computed exactly as the stored ones; and from remoting only the
+// fastjson-dialect decoder, to read files a Java broker wrote. What it
+// needs from them comes in as values or
 // functions: a client connection is a Channel (an id plus a Notify
 // callback the connection layer implements), the store's queue state
 // arrives through QueueProbe, and OnChange hooks tell the broker when to
