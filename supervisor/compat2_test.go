@@ -2,6 +2,8 @@ package supervisor_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -86,57 +88,58 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 	}
 }
 
-// A pull consumer reads everything.
+// A pull consumer reads everything. It runs in its own process: see
+// testdata/goclient.
 func TestGoClientPullConsumer(t *testing.T) {
+	bin := goClient(t)
 	ns, _ := startCluster(t, nil)
 	const topic = "PullTopic"
 	p := newProducer(t, ns.Addr())
 	sendN(t, p, topic, "m", 0, 20)
-
-	pc, err := consumer.NewPullConsumer(
-		consumer.WithNameServer([]string{ns.Addr()}),
-		consumer.WithGroupName("pull-"+instance(t)),
-		consumer.WithInstance(instance(t)),
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
-	)
+	out, err := exec.Command(bin, "-mode", "pull", "-n", ns.Addr(), "-t", topic, "-g", "pull-"+instance(t), "-count", "20").CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("pull consumer: %v\n%s", err, out)
 	}
-	if err := pc.Subscribe(topic, consumer.MessageSelector{}); err != nil {
-		t.Fatal(err)
+	if got := strings.TrimSpace(string(out)); got != "OK 20" {
+		t.Fatalf("pull consumer: %s", got)
 	}
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
+}
+
+var (
+	goClientOnce sync.Once
+	goClientBin  string
+	goClientErr  error
+)
+
+// goClient builds testdata/goclient (without the race detector) once per
+// test run.
+func goClient(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a helper binary")
 	}
-	defer pc.Shutdown()
-	got := map[string]bool{}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(got) < 20 && time.Now().Before(deadline) {
-		cr, err := pc.Poll(context.Background(), time.Second)
+	goClientOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-goclient-")
 		if err != nil {
-			continue
+			goClientErr = err
+			return
 		}
-		for _, m := range cr.GetMsgList() {
-			got[string(m.Body)] = true
+		goClientBin = filepath.Join(dir, "goclient")
+		if out, err := exec.Command("go", "build", "-o", goClientBin, "./testdata/goclient").CombinedOutput(); err != nil {
+			goClientErr = fmt.Errorf("build testdata/goclient: %v\n%s", err, out)
 		}
-		pc.ACK(context.Background(), cr, consumer.ConsumeSuccess)
+	})
+	if goClientErr != nil {
+		t.Fatal(goClientErr)
 	}
-	if len(got) != 20 {
-		t.Fatalf("pull consumer read %d of 20", len(got))
-	}
+	return goClientBin
 }
 
 // An orderly consumer receives each queue's messages in order. The
 // consumer runs in its own process, built without the race detector: see
-// testdata/orderlyclient.
+// testdata/goclient.
 func TestGoClientOrderlyConsumer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a helper binary")
-	}
-	bin := filepath.Join(t.TempDir(), "orderlyclient")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/orderlyclient").CombinedOutput(); err != nil {
-		t.Fatalf("build orderly client: %v\n%s", err, out)
-	}
+	bin := goClient(t)
 	ns, _ := startCluster(t, nil)
 	const topic = "OrderTopic"
 	p := newProducer(t, ns.Addr(), producer.WithQueueSelector(producer.NewHashQueueSelector()))
@@ -150,7 +153,7 @@ func TestGoClientOrderlyConsumer(t *testing.T) {
 			}
 		}
 	}
-	out, err := exec.Command(bin, "-n", ns.Addr(), "-t", topic, "-g", "order-"+instance(t),
+	out, err := exec.Command(bin, "-mode", "orderly", "-n", ns.Addr(), "-t", topic, "-g", "order-"+instance(t),
 		"-keys", strconv.Itoa(keys), "-per", strconv.Itoa(perKey)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("orderly client: %v\n%s", err, out)

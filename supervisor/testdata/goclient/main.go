@@ -1,10 +1,13 @@
-// Command orderlyclient runs rocketmq-client-go's orderly push consumer
-// against a name server and reports whether every queue's messages came in
-// order. It runs in its own process because the client itself has a data
-// race in its orderly path (processQueue.takeMessages reads the message
-// tree without its lock), which the race detector would pin on our tests.
+// Command goclient runs a rocketmq-client-go consumer against a name
+// server and reports what it received. It runs in its own process, built
+// without the race detector, because the client itself has data races the
+// detector would pin on our tests: in its orderly path
+// (processQueue.takeMessages reads the message tree without its lock) and
+// between a pull consumer's Shutdown and the rebalance its Start leaves
+// running.
 //
-//	orderlyclient -n addr -t topic -g group -keys 4 -per 25
+//	goclient -mode orderly -n addr -t topic -g group -keys 4 -per 25
+//	goclient -mode pull -n addr -t topic -g group -count 20
 package main
 
 import (
@@ -30,8 +33,14 @@ func main() {
 	keys := flag.Int("keys", 4, "sharding keys")
 	per := flag.Int("per", 25, "messages per key")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up after")
+	mode := flag.String("mode", "orderly", "orderly: an orderly push consumer; pull: a pull consumer")
+	count := flag.Int("count", 20, "pull mode: messages to read")
 	flag.Parse()
 	rlog.SetLogLevel("error")
+	if *mode == "pull" {
+		pull(*ns, *topic, *group, *count, *timeout)
+		return
+	}
 
 	var mu sync.Mutex
 	last := make([]int, *keys)
@@ -93,4 +102,41 @@ func main() {
 	default:
 		fmt.Println("OK", total)
 	}
+}
+
+// pull reads count distinct messages with a pull consumer and prints
+// "OK <n>" or "INCOMPLETE <n>".
+func pull(ns, topic, group string, count int, timeout time.Duration) {
+	pc, err := consumer.NewPullConsumer(
+		consumer.WithNameServer([]string{ns}),
+		consumer.WithGroupName(group),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+	)
+	if err == nil {
+		err = pc.Subscribe(topic, consumer.MessageSelector{})
+	}
+	if err == nil {
+		err = pc.Start()
+	}
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	got := map[string]bool{}
+	for deadline := time.Now().Add(timeout); len(got) < count && time.Now().Before(deadline); {
+		cr, err := pc.Poll(context.Background(), time.Second)
+		if err != nil {
+			continue
+		}
+		for _, m := range cr.GetMsgList() {
+			got[string(m.Body)] = true
+		}
+		pc.ACK(context.Background(), cr, consumer.ConsumeSuccess)
+	}
+	_ = pc.Shutdown()
+	if len(got) < count {
+		fmt.Println("INCOMPLETE", len(got))
+		return
+	}
+	fmt.Println("OK", len(got))
 }
