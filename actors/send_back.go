@@ -80,7 +80,7 @@ func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
 	}
 
 	j := p.getJob()
-	j.req = r
+	j.Req = r
 	m := commitlog.Message{
 		Topic:          topic,
 		QueueID:        queueID,

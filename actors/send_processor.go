@@ -68,9 +68,7 @@ func (p *SendProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
 type sendJob struct {
 	AppendJob
 	p     *SendProcessor
-	req   *Request
 	buf   []byte
-	batch bool
 	sizes []int32
 }
 
@@ -88,9 +86,8 @@ func (p *SendProcessor) putJob(j *sendJob) {
 	if cap(j.buf) > 1<<20 {
 		j.buf = nil // don't pin a rare big batch's buffer
 	}
-	j.req, j.buf, j.sizes = nil, j.buf[:0], j.sizes[:0]
+	j.Req, j.buf, j.sizes = nil, j.buf[:0], j.sizes[:0]
 	j.Put = commitlog.PutRequest{}
-	j.Req = nil
 	p.jobs.Put(j)
 }
 
@@ -126,8 +123,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 	}
 
 	j := p.getJob()
-	j.req = r
-	j.batch = r.Cmd.RequestCode() == remoting.SendBatchMessage
+	j.Req = r
 	m := commitlog.Message{
 		Topic:          topic,
 		QueueID:        queueID,
@@ -141,7 +137,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 		Properties:     h.Properties,
 	}
 	var count int
-	if j.batch {
+	if r.Cmd.RequestCode() == remoting.SendBatchMessage {
 		count, err = p.encodeBatch(j, &m)
 	} else {
 		j.buf, err = commitlog.AppendRecordLimit(j.buf, &m, p.ID.MaxMessageSize)
@@ -158,7 +154,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 
 // submit re-checks the store (PC_SYNCHRONIZED) and hands the job over.
 func (p *SendProcessor) submit(j *sendJob, topic string, queueID int32, count int) {
-	r := j.req
+	r := j.Req
 	switch p.Store.CheckStoreStatus() {
 	case commitlog.PutOSPageCacheBusy:
 		p.putJob(j)
@@ -173,7 +169,6 @@ func (p *SendProcessor) submit(j *sendJob, topic string, queueID int32, count in
 		return
 	}
 	j.Put = commitlog.PutRequest{Topic: topic, QueueID: queueID, Records: j.buf, Count: count}
-	j.Req = r
 	if !p.Writer.Submit(&j.AppendJob, p.Stop) {
 		p.putJob(j)
 		r.ReplyCode(remoting.ServiceNotAvailable, "broker is shutting down")
@@ -271,7 +266,7 @@ var errBatchTruncated = errors.New("batch body is truncated or malformed")
 
 // done runs on the writer's goroutine once the records are stored.
 func (j *sendJob) done(_ *AppendJob) {
-	p, r, res := j.p, j.req, j.Put.Result
+	p, r, res := j.p, j.Req, j.Put.Result
 	resp := p.putResultResponse(r, j, res)
 	p.putJob(j)
 	r.Reply(resp)
