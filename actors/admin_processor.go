@@ -79,9 +79,7 @@ func (p *AdminProcessor) lockBatchMQ(_ actor.Context, r *Request) {
 		return
 	}
 	locked := p.Meta.Locks.TryLockBatch(body.ConsumerGroup, body.MqSet, body.ClientID)
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = metadata.EncodeLockBatchResponse(locked)
-	r.Reply(resp)
+	r.ReplyBody(metadata.EncodeLockBatchResponse(locked))
 }
 
 func (p *AdminProcessor) unlockBatchMQ(_ actor.Context, r *Request) {
@@ -132,7 +130,7 @@ func (p *AdminProcessor) updateAndCreateTopic(_ actor.Context, r *Request) {
 }
 
 func (p *AdminProcessor) getAllTopicConfig(_ actor.Context, r *Request) {
-	replyJSON(r, p.Meta.Topics.Snapshot())
+	r.ReplyJSON(p.Meta.Topics.Snapshot())
 }
 
 // deleteTopic drops the topic's config, its consumer offsets and its
@@ -170,7 +168,5 @@ func (p *AdminProcessor) getAllSubscriptionGroupConfig(_ actor.Context, r *Reque
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = body
-	r.Reply(resp)
+	r.ReplyBody(body)
 }

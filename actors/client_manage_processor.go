@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -74,9 +73,7 @@ func (p *ClientProcessor) getConsumerListByGroup(_ actor.Context, r *Request) {
 		r.ReplyCode(remoting.SystemError, metadata.RemarkNoConsumer(group))
 		return
 	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = metadata.EncodeConsumerIDList(ids)
-	r.Reply(resp)
+	r.ReplyBody(metadata.EncodeConsumerIDList(ids))
 }
 
 func (p *ClientProcessor) queryConsumerOffset(_ actor.Context, r *Request) {
@@ -115,16 +112,4 @@ func (p *ClientProcessor) updateConsumerOffset(_ actor.Context, r *Request) {
 	}
 	p.Meta.Offsets.CommitOffset(group, topic, queueID, offset)
 	r.ReplyCode(remoting.Success, "")
-}
-
-// replyJSON answers SUCCESS with v as the JSON body.
-func replyJSON(r *Request, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		r.ReplyCode(remoting.SystemError, "encode answer: "+err.Error())
-		return
-	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = body
-	r.Reply(resp)
 }

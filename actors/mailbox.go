@@ -114,33 +114,29 @@ func (m *Mailbox) UserMessageCount() int { return int(m.userN.Load()) }
 // the request and must answer it. A non-request at the head stops the sweep,
 // as RocketMQ's stops at a head that is not a RequestTask.
 func (m *Mailbox) TakeHeadIf(expired func(*Request) bool) (*Request, int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.user.peek().(*Request)
-	if !ok || !expired(r) {
-		return nil, m.requests
-	}
-	m.user.pop()
-	m.requests--
-	m.userN.Store(int32(m.user.size))
-	return r, m.requests
+	head, requests, _ := m.takeHead(func(msg any) bool {
+		r, ok := msg.(*Request)
+		return ok && expired(r)
+	})
+	r, _ := head.(*Request)
+	return r, requests
 }
 
 // takeHead removes the head user message if take says so, returning it
-// and the number of user messages left.
-func (m *Mailbox) takeHead(take func(any) bool) (any, int) {
+// and the number of requests and of user messages left.
+func (m *Mailbox) takeHead(take func(any) bool) (head any, requests, size int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	head := m.user.peek()
+	head = m.user.peek()
 	if head == nil || !take(head) {
-		return nil, m.user.size
+		return nil, m.requests, m.user.size
 	}
 	m.user.pop()
 	if _, ok := head.(*Request); ok {
 		m.requests--
 	}
 	m.userN.Store(int32(m.user.size))
-	return head, m.user.size
+	return head, m.requests, m.user.size
 }
 
 // HeadArrival is the arrival time of the request at the head, zero if the

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"encoding/json"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,23 @@ func (r *Request) Reply(resp *remoting.Command) bool {
 // ReplyCode answers with a code and remark.
 func (r *Request) ReplyCode(code remoting.ResponseCode, remark string) bool {
 	return r.Reply(remoting.NewResponse(r.Cmd, code, remark))
+}
+
+// ReplyBody answers SUCCESS with body.
+func (r *Request) ReplyBody(body []byte) bool {
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.Body = body
+	return r.Reply(resp)
+}
+
+// ReplyJSON answers SUCCESS with v encoded as the JSON body, or
+// SYSTEM_ERROR if it cannot be encoded.
+func (r *Request) ReplyJSON(v any) bool {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return r.ReplyCode(remoting.SystemError, "encode answer: "+err.Error())
+	}
+	return r.ReplyBody(body)
 }
 
 // ReplyBusy answers with one of the five busy answers.

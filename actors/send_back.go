@@ -93,11 +93,10 @@ func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
 		Body:           msg.Body,
 		Properties:     props,
 	}
-	if j.buf, err = commitlog.AppendRecordLimit(j.buf, &m, p.ID.MaxMessageSize); err != nil {
+	if err := p.encode(j, &m); err != nil {
 		p.putJob(j)
 		r.ReplyCode(remoting.MessageIllegal, illegalRemark(err, p.ID.MaxMessageSize))
 		return
 	}
-	j.sizes = append(j.sizes, int32(len(j.buf)))
 	p.submit(j, topic, queueID, 1)
 }

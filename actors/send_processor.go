@@ -2,7 +2,6 @@ package actors
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"net/netip"
@@ -140,8 +139,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 	if r.Cmd.RequestCode() == remoting.SendBatchMessage {
 		count, err = p.encodeBatch(j, &m)
 	} else {
-		j.buf, err = commitlog.AppendRecordLimit(j.buf, &m, p.ID.MaxMessageSize)
-		j.sizes = append(j.sizes, int32(len(j.buf)))
+		err = p.encode(j, &m)
 		count = 1
 	}
 	if err != nil {
@@ -218,6 +216,18 @@ func (p *SendProcessor) msgCheck(r *Request, h *SendMessageRequestHeader) (metad
 	return tc, remoting.Success, ""
 }
 
+// encode appends m to the job as one stored record, remembering its size
+// for the answer's message ids.
+func (p *SendProcessor) encode(j *sendJob, m *commitlog.Message) error {
+	before := len(j.buf)
+	var err error
+	if j.buf, err = commitlog.AppendRecordLimit(j.buf, m, p.ID.MaxMessageSize); err != nil {
+		return err
+	}
+	j.sizes = append(j.sizes, int32(len(j.buf)-before))
+	return nil
+}
+
 // encodeBatch decodes the client's batch body (TOTALSIZE MAGIC BODYCRC FLAG
 // BODYLEN BODY PROPLEN PROPERTIES per message) into stored records.
 func (p *SendProcessor) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
@@ -248,12 +258,9 @@ func (p *SendProcessor) encodeBatch(j *sendJob, m *commitlog.Message) (int, erro
 		one.Flag = flag
 		one.Body = inner
 		one.Properties = unsafeString(props)
-		before := len(j.buf)
-		var err error
-		if j.buf, err = commitlog.AppendRecordLimit(j.buf, &one, p.ID.MaxMessageSize); err != nil {
+		if err := p.encode(j, &one); err != nil {
 			return 0, err
 		}
-		j.sizes = append(j.sizes, int32(len(j.buf)-before))
 		count++
 	}
 	if count == 0 {
@@ -351,7 +358,12 @@ func OffsetMsgID(storeHost netip.AddrPort, phys int64) string {
 	}
 	binary.BigEndian.PutUint32(raw[n:], uint32(storeHost.Port()))
 	binary.BigEndian.PutUint64(raw[n+4:], uint64(phys))
-	return strings.ToUpper(hex.EncodeToString(raw[:n+12]))
+	const upperHex = "0123456789ABCDEF"
+	var out [2 * len(raw)]byte
+	for i, b := range raw[:n+12] {
+		out[2*i], out[2*i+1] = upperHex[b>>4], upperHex[b&0xF]
+	}
+	return string(out[:2*(n+12)])
 }
 
 // bornHost is the producer's address as the broker sees it.

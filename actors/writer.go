@@ -149,7 +149,7 @@ func (w *Writer) TakeQueued() (*AppendJob, int) {
 	}
 	// A job without a request (benchmarks, internal appends) has nobody to
 	// answer; it stays for the writer.
-	head, left := w.mailbox.takeHead(func(m any) bool { j, ok := m.(*AppendJob); return ok && j.Req != nil })
+	head, _, left := w.mailbox.takeHead(func(m any) bool { j, ok := m.(*AppendJob); return ok && j.Req != nil })
 	if head == nil {
 		return nil, left
 	}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -62,16 +61,9 @@ func (b *Broker) RuntimeInfo() map[string]string {
 
 // getBrokerRuntimeInfo answers GET_BROKER_RUNTIME_INFO with a KVTable.
 func (b *Broker) getBrokerRuntimeInfo(_ actor.Context, r *actors.Request) {
-	body, err := json.Marshal(struct {
+	r.ReplyJSON(struct {
 		Table map[string]string `json:"table"`
 	}{b.RuntimeInfo()})
-	if err != nil {
-		r.ReplyCode(remoting.SystemError, err.Error())
-		return
-	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = body
-	r.Reply(resp)
 }
 
 // setFault answers SLUICE_SET_FAULT: fault injection switched at runtime,

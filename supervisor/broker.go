@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -322,14 +321,7 @@ func (b *Broker) Tree() *tree.Snapshot {
 
 // getActorTree answers SLUICE_GET_ACTOR_TREE with the snapshot as JSON.
 func (b *Broker) getActorTree(_ actor.Context, r *actors.Request) {
-	body, err := json.Marshal(b.Tree())
-	if err != nil {
-		r.ReplyCode(remoting.SystemError, "encode actor tree: "+err.Error())
-		return
-	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.Body = body
-	r.Reply(resp)
+	r.ReplyJSON(b.Tree())
 }
 
 // processors lists every processor the supervisor owns, the embedded name

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/bits"
 	"net"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,12 +218,12 @@ func (s *summary) text() string {
 	b.WriteString("\n")
 	if len(s.ByBroker) > 0 {
 		b.WriteString("sent by broker")
-		for _, k := range sortedKeys(s.ByBroker) {
+		for _, k := range slices.Sorted(maps.Keys(s.ByBroker)) {
 			fmt.Fprintf(&b, " %s %d", k, s.ByBroker[k])
 		}
 		b.WriteString("\n")
 	}
-	for _, k := range sortedKeys(s.OtherErrors) {
+	for _, k := range slices.Sorted(maps.Keys(s.OtherErrors)) {
 		fmt.Fprintf(&b, "other failure ×%d: %s\n", s.OtherErrors[k], oneLine(k))
 	}
 	return b.String()
@@ -341,15 +342,6 @@ func digest(counts *[histBuckets]uint64, n, sum, maxV uint64) rtSummary {
 		P99: quantile(0.99),
 		Max: float64(maxV) / 1000,
 	}
-}
-
-func sortedKeys(m map[string]uint64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // dialCause drops the "dial tcp …:" layers that repeat the address.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,7 +103,7 @@ func renderCluster(info *clusterInfo) string {
 			t.add(row{cells: []cell{plain(cluster), plain(name), plain(id), plain(bd.BrokerAddrs[id])}})
 		}
 	}
-	for _, cluster := range sortedKeys(info.ClusterAddrTable) {
+	for _, cluster := range slices.Sorted(maps.Keys(info.ClusterAddrTable)) {
 		names := append([]string(nil), info.ClusterAddrTable[cluster]...)
 		sortNumeric(names)
 		for _, name := range names {
@@ -109,7 +111,7 @@ func renderCluster(info *clusterInfo) string {
 		}
 	}
 	// Brokers known by address but in no cluster list still deserve a line.
-	for _, name := range sortedKeys(info.BrokerAddrTable) {
+	for _, name := range slices.Sorted(maps.Keys(info.BrokerAddrTable)) {
 		if !listed[name] {
 			add(info.BrokerAddrTable[name].Cluster, name)
 		}

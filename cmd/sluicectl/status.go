@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/sluice-mq/sluice/remoting"
@@ -41,7 +43,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		var b strings.Builder
-		for _, k := range sortedKeys(table) {
+		for _, k := range slices.Sorted(maps.Keys(table)) {
 			fmt.Fprintf(&b, "%s: %s\n", k, table[k])
 		}
 		_, err = fmt.Fprint(e.stdout, b.String())

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +85,7 @@ func topicList(ctx context.Context, e *env, args []string) error {
 		}
 		t := &table{}
 		t.add(row{cells: []cell{plain("TOPIC"), plain("READ"), plain("WRITE"), plain("PERM"), plain("ORDER"), plain("SYSFLAG")}})
-		for _, name := range sortedKeys(topics) {
+		for _, name := range slices.Sorted(maps.Keys(topics)) {
 			tc := topics[name]
 			t.add(row{cells: []cell{
 				plain(name), plain(strconv.Itoa(tc.ReadQueueNums)), plain(strconv.Itoa(tc.WriteQueueNums)),

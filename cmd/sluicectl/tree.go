@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -283,7 +284,7 @@ func (r *treeRenderer) writerDetails(indent string, w *tree.WriterInfo) {
 	if w.Batches > 0 {
 		r.detail(indent, plain(fmt.Sprintf("%d batches, %.1f messages per batch", w.Batches, float64(w.Appended)/float64(w.Batches))))
 	}
-	for _, k := range sortedKeys(w.Extra) {
+	for _, k := range slices.Sorted(maps.Keys(w.Extra)) {
 		r.detail(indent, plain(k+" "+w.Extra[k]))
 	}
 }
@@ -484,21 +485,12 @@ func busyOrder(m map[string]uint64) []string {
 			out = append(out, k.Tag())
 		}
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !known[k] {
 			out = append(out, k)
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func millis(ms int64) string { return strconv.FormatInt(ms, 10) + "ms" }

@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,10 +108,10 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			inflight += n.Connection.Inflight
 		}
 	})
-	for _, kind := range sortedKeys(busy) {
+	for _, kind := range slices.Sorted(maps.Keys(busy)) {
 		ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, float64(busy[kind]), kind)
 	}
-	for _, lang := range sortedKeys(langs) {
+	for _, lang := range slices.Sorted(maps.Keys(langs)) {
 		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(langs[lang]), lang)
 	}
 	ch <- prometheus.MustNewConstMetric(descInflight, prometheus.GaugeValue, float64(inflight))
@@ -117,7 +119,7 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 
 func collectProcessor(ch chan<- prometheus.Metric, name string, p *tree.ProcessorInfo, busy map[string]uint64) {
 	ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(p.Processed), name, "processed")
-	for _, kind := range sortedKeys(p.Busy) {
+	for _, kind := range slices.Sorted(maps.Keys(p.Busy)) {
 		n := p.Busy[kind]
 		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, kind)
 		busy[kind] += n
@@ -152,7 +154,7 @@ func collectSupervisor(ch chan<- prometheus.Metric, s *tree.SupervisorInfo) {
 	if !s.LastSweep.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descFFLast, prometheus.GaugeValue, float64(s.LastSweep.UnixNano())/float64(time.Second))
 	}
-	for _, kind := range sortedKeys(s.Cleaned) {
+	for _, kind := range slices.Sorted(maps.Keys(s.Cleaned)) {
 		ch <- prometheus.MustNewConstMetric(descFFCleaned, prometheus.CounterValue, float64(s.Cleaned[kind]), kind)
 	}
 	ch <- prometheus.MustNewConstMetric(descBusyPeriods, prometheus.CounterValue, float64(s.BusyPeriods))
@@ -192,7 +194,7 @@ func (c *runtimeCollector) Describe(chan<- *prometheus.Desc) {}
 func (c *runtimeCollector) Collect(ch chan<- prometheus.Metric) {
 	info := c.info()
 	seen := make(map[string]bool, len(info))
-	for _, key := range sortedKeys(info) {
+	for _, key := range slices.Sorted(maps.Keys(info)) {
 		v, ok := runtimeValue(info[key])
 		if !ok {
 			continue
@@ -264,13 +266,4 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
