@@ -14,15 +14,19 @@ import (
 // processor actor's goroutine, one request at a time, and must answer the
 // request exactly once — now, or later from elsewhere (a held pull, a write
 // waiting for the writer) — through r.Reply.
+//
+// Handlers know nothing of the actor they run in: request logic lives in
+// the handler packages (send, pull, client, admin, namesrv) and takes only
+// the request, so it can be tested with a fake one.
 type Handler interface {
-	Handle(ctx actor.Context, r *Request)
+	Handle(r *Request)
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx actor.Context, r *Request)
+type HandlerFunc func(r *Request)
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx actor.Context, r *Request) { f(ctx, r) }
+func (f HandlerFunc) Handle(r *Request) { f(r) }
 
 // Processor is RocketMQ's pair of a request processor and its executor: the
 // request codes it serves, its bounded queue, an optional reject check that
@@ -34,6 +38,9 @@ type Processor struct {
 	Name string
 	// Codes are the request codes routed here.
 	Codes []remoting.RequestCode
+	// RuntimeInfoKey is the key prefix of the queue's figures in
+	// GET_BROKER_RUNTIME_INFO ("sendThreadPool" …); empty leaves it out.
+	RuntimeInfoKey string
 	// Capacity bounds the queue (sendThreadPoolQueueCapacity and friends).
 	Capacity int
 	// NewHandler builds the handler; it is called again when the actor is
@@ -124,7 +131,7 @@ func (a *processorActor) Receive(ctx actor.Context) {
 	if d := a.p.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
-	a.h.Handle(ctx, r)
+	a.h.Handle(r)
 	a.p.lastFinish.Store(time.Now().UnixNano())
 }
 
@@ -178,9 +185,9 @@ func (p *Processor) admit() (int, bool) {
 type Mux map[remoting.RequestCode]HandlerFunc
 
 // Handle runs the handler registered for r's code.
-func (m Mux) Handle(ctx actor.Context, r *Request) {
+func (m Mux) Handle(r *Request) {
 	if h, ok := m[r.Cmd.RequestCode()]; ok {
-		h(ctx, r)
+		h(r)
 		return
 	}
 	r.ReplyCode(remoting.RequestCodeNotSupported, NotSupportedRemark(r.Cmd.Code))

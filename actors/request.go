@@ -120,7 +120,8 @@ func (c *Connection) relay(r *Request, resp *remoting.Command) {
 	c.root.Send(c.pid, &outbound{req: r, resp: resp})
 }
 
-func (c *Connection) closed() bool {
+// Closed reports whether the connection is closed (its client gone).
+func (c *Connection) Closed() bool {
 	select {
 	case <-c.conn.Done():
 		return true

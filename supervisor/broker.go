@@ -100,7 +100,10 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b.svc = svc
-	handlers := b.handlers(opts.Handlers)
+	handlers, err := b.handlers(opts.Handlers)
+	if err != nil {
+		return nil, err
+	}
 	procs := standardProcessors(&cfg, handlers, b.rejectSend)
 	procs = append(procs, opts.Processors...)
 	for _, p := range procs {
@@ -294,20 +297,20 @@ func (b *Broker) connectionClosed(c *actors.Connection) {
 func (b *Broker) Store() *commitlog.Store { return b.store }
 
 // handlers returns the request handlers, with overrides from opts.
-func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) map[remoting.RequestCode]actors.HandlerFunc {
-	h := map[remoting.RequestCode]actors.HandlerFunc{
-		remoting.GetActorTree:         b.getActorTree,
-		remoting.GetBrokerRuntimeInfo: b.getBrokerRuntimeInfo,
-		remoting.SetFault:             b.setFault,
-	}
-	for c, f := range b.svc.handlers() {
-		h[c] = f
+func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (map[remoting.RequestCode]actors.HandlerFunc, error) {
+	h, err := b.svc.handlers()
+	if err != nil {
+		return nil, err
 	}
 	for c, f := range extra {
 		h[c] = f
 	}
-	return h
+	return h, nil
 }
+
+// RuntimeInfo is GET_BROKER_RUNTIME_INFO's table (for the metrics
+// endpoint).
+func (b *Broker) RuntimeInfo() map[string]string { return b.svc.broker.RuntimeInfo() }
 
 // Tree returns a snapshot of the live actor tree.
 func (b *Broker) Tree() *tree.Snapshot {
@@ -317,11 +320,6 @@ func (b *Broker) Tree() *tree.Snapshot {
 		TakenAt:    time.Now(),
 		Root:       b.inspectors.Snapshot(b.sys, b.supervisor.Id),
 	}
-}
-
-// getActorTree answers SLUICE_GET_ACTOR_TREE with the snapshot as JSON.
-func (b *Broker) getActorTree(_ actor.Context, r *actors.Request) {
-	r.ReplyJSON(b.Tree())
 }
 
 // processors lists every processor the supervisor owns, the embedded name

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
@@ -51,7 +49,7 @@ func echoProcessor() *actors.Processor {
 	return &actors.Processor{
 		Name: "test-echo", Codes: []remoting.RequestCode{codeEcho}, Capacity: 100,
 		NewHandler: func() actors.Handler {
-			return actors.HandlerFunc(func(_ actor.Context, r *actors.Request) {
+			return actors.HandlerFunc(func(r *actors.Request) {
 				resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
 				resp.Body = r.Cmd.Body
 				r.Reply(resp)
@@ -80,7 +78,7 @@ func TestFullMailboxAnswersOverloadWithoutStallingConnection(t *testing.T) {
 	block := &actors.Processor{
 		Name: "test-block", Codes: []remoting.RequestCode{codeBlock}, Capacity: 2,
 		NewHandler: func() actors.Handler {
-			return actors.HandlerFunc(func(_ actor.Context, r *actors.Request) {
+			return actors.HandlerFunc(func(r *actors.Request) {
 				<-release
 				r.ReplyCode(remoting.Success, "done")
 			})
@@ -142,7 +140,7 @@ func TestPanickingProcessorIsRestarted(t *testing.T) {
 	proc := &actors.Processor{
 		Name: "test-panic", Codes: []remoting.RequestCode{codePanic}, Capacity: 100,
 		NewHandler: func() actors.Handler {
-			return actors.HandlerFunc(func(_ actor.Context, r *actors.Request) {
+			return actors.HandlerFunc(func(r *actors.Request) {
 				if r.Cmd.Ext("wait") == "true" {
 					<-gate
 				}
@@ -271,7 +269,7 @@ func TestTimeoutCleanQueue(t *testing.T) {
 	proc := &actors.Processor{
 		Name: "test-slow", Codes: []remoting.RequestCode{codeBlock}, Capacity: 100, MaxWaitInQueue: 100 * time.Millisecond,
 		NewHandler: func() actors.Handler {
-			return actors.HandlerFunc(func(_ actor.Context, r *actors.Request) {
+			return actors.HandlerFunc(func(r *actors.Request) {
 				ran.Store(r.Cmd.Ext("id"), true)
 				if r.Cmd.Ext("id") == "0" {
 					<-release

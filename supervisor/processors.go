@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -21,29 +22,30 @@ const (
 // a request may wait in it. handlers maps each code to its implementation;
 // a routed code without one answers REQUEST_CODE_NOT_SUPPORTED.
 func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.HandlerFunc, sendReject func() (remoting.BusyKind, bool)) []*actors.Processor {
-	mk := func(name string, capacity int, waitMs int64, codes ...remoting.RequestCode) *actors.Processor {
+	mk := func(name, infoKey string, capacity int, waitMs int64, codes ...remoting.RequestCode) *actors.Processor {
 		return &actors.Processor{
 			Name:           name,
+			RuntimeInfoKey: infoKey,
 			Codes:          codes,
 			Capacity:       capacity,
 			MaxWaitInQueue: millis(waitMs),
 			NewHandler:     muxFor(codes, handlers),
 		}
 	}
-	send := mk(ProcSend, cfg.SendThreadPoolQueueCapacity, cfg.WaitTimeMillsInSendQueue,
+	send := mk(ProcSend, "sendThreadPool", cfg.SendThreadPoolQueueCapacity, cfg.WaitTimeMillsInSendQueue,
 		remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage, remoting.ConsumerSendMsgBack)
 	send.PageCacheSweep = true
 	send.AdmissionControl = cfg.SendQueueAdmissionControl
 	send.RejectRequest = sendReject
 	return []*actors.Processor{
 		send,
-		mk(ProcPull, cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),
-		mk(ProcHeartbeat, cfg.HeartbeatThreadPoolQueueCapacity, cfg.WaitTimeMillsInHeartbeatQueue, remoting.HeartBeat),
-		mk(ProcClientManage, cfg.ClientManagerThreadPoolQueueCapacity, 0, remoting.UnregisterClient),
-		mk(ProcConsumerManage, cfg.ConsumerManagerThreadPoolQueueCapacity, 0,
+		mk(ProcPull, "pullThreadPool", cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),
+		mk(ProcHeartbeat, "heartbeatThreadPool", cfg.HeartbeatThreadPoolQueueCapacity, cfg.WaitTimeMillsInHeartbeatQueue, remoting.HeartBeat),
+		mk(ProcClientManage, "clientManagerThreadPool", cfg.ClientManagerThreadPoolQueueCapacity, 0, remoting.UnregisterClient),
+		mk(ProcConsumerManage, "consumerManagerThreadPool", cfg.ConsumerManagerThreadPoolQueueCapacity, 0,
 			remoting.GetConsumerListByGroup, remoting.QueryConsumerOffset, remoting.UpdateConsumerOffset),
-		mk(ProcEndTransaction, cfg.EndTransactionPoolQueueCapacity, cfg.WaitTimeMillsInTransactionQueue, remoting.EndTransaction),
-		mk(ProcAdmin, cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue,
+		mk(ProcEndTransaction, admin.EndTransactionKey, cfg.EndTransactionPoolQueueCapacity, cfg.WaitTimeMillsInTransactionQueue, remoting.EndTransaction),
+		mk(ProcAdmin, "adminBrokerThreadPool", cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue,
 			remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
 			remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
 			remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,

@@ -1,41 +1,45 @@
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/admin"
+	"github.com/sluice-mq/sluice/actors/client"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/pull"
+	"github.com/sluice-mq/sluice/actors/send"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
 // services are the broker's shared state behind the request handlers:
-// the metadata managers and the handler objects built on them.
+// the metadata managers and the handler sets built on them.
 type services struct {
-	meta   *metadata.Managers
-	send   *actors.SendProcessor
-	pull   *actors.PullProcessor
-	holds  *actors.PullHoldService
-	client *actors.ClientProcessor
-	admin  *actors.AdminProcessor
+	meta         *metadata.Managers
+	send         *send.Handlers
+	pull         *pull.Handlers
+	holds        *pull.HoldService
+	client       *client.Handlers
+	admin        *admin.Handlers
+	broker       *admin.BrokerHandlers
+	housekeeping *client.Housekeeping
 
 	stopOnce sync.Once
 	stops    []func()
 }
 
 // identity is what handlers need to know about this broker.
-func (b *Broker) identity() (actors.BrokerIdentity, error) {
+func (b *Broker) identity() (metadata.BrokerIdentity, error) {
 	ip, err := netip.ParseAddr(b.cfg.BrokerIP1)
 	if err != nil {
-		return actors.BrokerIdentity{}, fmt.Errorf("brokerIP1 = %q: not an IP address: %w", b.cfg.BrokerIP1, err)
+		return metadata.BrokerIdentity{}, fmt.Errorf("brokerIP1 = %q: not an IP address: %w", b.cfg.BrokerIP1, err)
 	}
-	return actors.BrokerIdentity{
+	return metadata.BrokerIdentity{
 		ClusterName:    b.cfg.BrokerClusterName,
 		BrokerName:     b.cfg.BrokerName,
 		BrokerID:       b.cfg.BrokerID,
@@ -57,7 +61,7 @@ func (b *Broker) port() int {
 }
 
 // openServices loads the metadata under <storePathRootDir>/config and
-// builds the handler objects. It runs after the listener is bound, since
+// builds the handler sets. It runs after the listener is bound, since
 // the store host written into every record carries the bound port.
 func (b *Broker) openServices() (*services, error) {
 	id, err := b.identity()
@@ -75,16 +79,21 @@ func (b *Broker) openServices() (*services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load broker metadata: %w", err)
 	}
-	s := &services{meta: meta, holds: actors.NewPullHoldService()}
-	s.send = &actors.SendProcessor{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping}
-	s.pull = &actors.PullProcessor{
+	s := &services{meta: meta, holds: pull.NewHoldService()}
+	s.send = &send.Handlers{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping}
+	s.pull = &pull.Handlers{
 		ID: id, Store: b.store, Meta: meta, Holds: s.holds,
 		LongPollingEnable: b.cfg.LongPollingEnable,
 		ShortPollingTime:  millis(b.cfg.ShortPollingTimeMills),
 		Log:               b.log,
 	}
-	s.client = &actors.ClientProcessor{Meta: meta, Store: b.store}
-	s.admin = &actors.AdminProcessor{Meta: meta, Store: b.store}
+	s.client = &client.Handlers{Meta: meta, Store: b.store}
+	s.admin = &admin.Handlers{Meta: meta, Store: b.store}
+	s.broker = &admin.BrokerHandlers{
+		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree,
+		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
+	}
+	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}
 	return s, nil
 }
 
@@ -94,26 +103,8 @@ func (s *services) start(b *Broker) {
 	s.holds.Start(s.pull)
 	b.store.OnMessageArrived(s.holds.NotifyMessageArriving)
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
-	stopScan := make(chan struct{})
-	go func() {
-		// ClientHousekeepingService: every 10 s drop clients silent for 120 s.
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopScan:
-				return
-			case now := <-t.C:
-				for _, ch := range s.meta.ScanNotActive(now) {
-					b.log.Info().Str("channel", ch.ID()).Msg("client silent for 120 s removed; closing its connection")
-					if c, ok := ch.(*actors.Connection); ok {
-						c.Close(errors.New("client silent for 120 s"))
-					}
-				}
-			}
-		}
-	}()
-	s.stops = append(s.stops, func() { close(stopScan) })
+	s.housekeeping.Start()
+	s.stops = append(s.stops, s.housekeeping.Stop)
 }
 
 // stop answers held pulls, stops the background work and persists the
@@ -130,21 +121,21 @@ func (s *services) stop() error {
 	return err
 }
 
-// handlers maps every request code the broker serves to its handler. Each
-// processor's table covers distinct codes by construction; a clash is a bug
-// caught by every test that starts a broker.
-func (s *services) handlers() map[remoting.RequestCode]actors.HandlerFunc {
+// handlers maps every request code the broker serves to its handler. A
+// code claimed by two handler sets is a start-up error, never a silent
+// override.
+func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, error) {
 	h := map[remoting.RequestCode]actors.HandlerFunc{}
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
-		s.send.Handlers(), s.pull.Handlers(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
-		s.client.ConsumerManageHandlers(), s.admin.Handlers(),
+		s.send.ByCode(), s.pull.ByCode(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
+		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(),
 	} {
 		for c, f := range m {
 			if _, dup := h[c]; dup {
-				panic(errors.New("request code " + c.String() + " has two handlers"))
+				return nil, fmt.Errorf("request code %s has two handlers", c)
 			}
 			h[c] = f
 		}
 	}
-	return h
+	return h, nil
 }

@@ -3,11 +3,9 @@ package namesrv
 import (
 	"fmt"
 	"hash/crc32"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
@@ -49,23 +47,22 @@ type handlers struct {
 }
 
 // registerBroker is DefaultRequestProcessor#registerBrokerWithFilterServer.
-func (h *handlers) registerBroker(_ actor.Context, r *actors.Request) {
-	hdr := header{cmd: r.Cmd}
-	reg := BrokerRegistration{
-		BrokerName:   hdr.str("brokerName"),
-		BrokerAddr:   hdr.str("brokerAddr"),
-		ClusterName:  hdr.str("clusterName"),
-		HAServerAddr: hdr.str("haServerAddr"),
-		BrokerID:     hdr.int64("brokerId"),
-	}
-	bodyCrc32 := hdr.optInt64("bodyCrc32")
-	compressed := hdr.optBool("compressed")
-	if ms := hdr.optInt64("heartbeatTimeoutMillis"); ms > 0 {
-		reg.HeartbeatTimeout = time.Duration(ms) * time.Millisecond
-	}
-	if hdr.err != nil {
-		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+func (h *handlers) registerBroker(r *actors.Request) {
+	hdr, err := remoting.DecodeRegisterBrokerRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
+	}
+	reg := BrokerRegistration{
+		BrokerName:   hdr.BrokerName,
+		BrokerAddr:   hdr.BrokerAddr,
+		ClusterName:  hdr.ClusterName,
+		HAServerAddr: hdr.HAServerAddr,
+		BrokerID:     hdr.BrokerID,
+	}
+	bodyCrc32, compressed := int64(hdr.BodyCrc32), hdr.Compressed
+	if ms := hdr.HeartbeatTimeoutMillis; ms > 0 {
+		reg.HeartbeatTimeout = time.Duration(ms) * time.Millisecond
 	}
 	if strings.ContainsAny(reg.BrokerAddr, " \t\r\n,\"{}") {
 		// Java would store it; every Go client would then dial a mangled
@@ -101,15 +98,7 @@ func (h *handlers) registerBroker(_ actor.Context, r *actors.Request) {
 	}
 	res := h.m.RegisterBroker(reg)
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	// Java leaves null header fields off the wire, so a master's answer
-	// carries neither; an empty string would send a slave looking for a
-	// master at "".
-	if res.HAServerAddr != "" {
-		resp.SetExt("haServerAddr", res.HAServerAddr)
-	}
-	if res.MasterAddr != "" {
-		resp.SetExt("masterAddr", res.MasterAddr)
-	}
+	(&remoting.RegisterBrokerResponseHeader{HAServerAddr: res.HAServerAddr, MasterAddr: res.MasterAddr}).Encode(resp)
 	r.Reply(resp)
 }
 
@@ -133,27 +122,23 @@ func (h *handlers) validTopics(brokerAddr string, table map[string]metadata.Topi
 	return out
 }
 
-func (h *handlers) unregisterBroker(_ actor.Context, r *actors.Request) {
-	hdr := header{cmd: r.Cmd}
-	brokerName := hdr.str("brokerName")
-	brokerAddr := hdr.str("brokerAddr")
-	clusterName := hdr.str("clusterName")
-	brokerID := hdr.int64("brokerId")
-	if hdr.err != nil {
-		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+func (h *handlers) unregisterBroker(r *actors.Request) {
+	hdr, err := remoting.DecodeUnregisterBrokerRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	h.m.UnregisterBroker(clusterName, brokerAddr, brokerName, brokerID)
+	h.m.UnregisterBroker(hdr.ClusterName, hdr.BrokerAddr, hdr.BrokerName, hdr.BrokerID)
 	r.ReplyCode(remoting.Success, "")
 }
 
-func (h *handlers) getRouteInfoByTopic(_ actor.Context, r *actors.Request) {
-	hdr := header{cmd: r.Cmd}
-	topic := hdr.str("topic")
-	if hdr.err != nil {
-		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+func (h *handlers) getRouteInfoByTopic(r *actors.Request) {
+	hdr, err := remoting.DecodeTopicRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	topic := hdr.Topic
 	route, ok := h.m.PickupTopicRouteData(topic)
 	if !ok {
 		r.ReplyCode(remoting.TopicNotExist, "No topic route info in name server for the topic: "+topic+metadata.RemarkFAQSuffix)
@@ -164,26 +149,25 @@ func (h *handlers) getRouteInfoByTopic(_ actor.Context, r *actors.Request) {
 	r.Reply(resp)
 }
 
-func (h *handlers) getBrokerClusterInfo(_ actor.Context, r *actors.Request) {
+func (h *handlers) getBrokerClusterInfo(r *actors.Request) {
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
 	resp.Body = h.m.ClusterInfo().Encode()
 	r.Reply(resp)
 }
 
-func (h *handlers) getAllTopicList(_ actor.Context, r *actors.Request) {
+func (h *handlers) getAllTopicList(r *actors.Request) {
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
 	resp.Body = (&TopicList{TopicList: h.m.TopicList()}).Encode()
 	r.Reply(resp)
 }
 
-func (h *handlers) deleteTopic(_ actor.Context, r *actors.Request) {
-	hdr := header{cmd: r.Cmd}
-	topic := hdr.str("topic")
-	clusterName := hdr.cmd.Ext("clusterName")
-	if hdr.err != nil {
-		r.ReplyCode(remoting.SystemError, hdr.err.Error())
+func (h *handlers) deleteTopic(r *actors.Request) {
+	hdr, err := remoting.DecodeTopicRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	topic, clusterName := hdr.Topic, hdr.ClusterName
 	if err := metadata.ValidateTopic(topic); err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
@@ -192,58 +176,4 @@ func (h *handlers) deleteTopic(_ actor.Context, r *actors.Request) {
 		h.log.Info().Str("topic", topic).Str("cluster", clusterName).Msg("topic deleted from routes")
 	}
 	r.ReplyCode(remoting.Success, "")
-}
-
-// header reads a request's extFields the way RocketMQ decodes a custom
-// header, keeping the first error so that a handler reads every field in
-// straight-line code and checks once.
-type header struct {
-	cmd *remoting.Command
-	err error
-}
-
-func (h *header) fail(err error) {
-	if h.err == nil {
-		h.err = err
-	}
-}
-
-// str reads a required field. Presence is what Java's @CFNotNull checks;
-// an empty string passes.
-func (h *header) str(name string) string {
-	v, ok := h.cmd.ExtFields[name]
-	if !ok {
-		h.fail(fmt.Errorf("the custom field <%s> is null", name))
-	}
-	return v
-}
-
-func (h *header) int64(name string) int64 {
-	v, ok := h.cmd.ExtFields[name]
-	if !ok {
-		h.fail(fmt.Errorf("the custom field <%s> is null", name))
-		return 0
-	}
-	return h.parseInt(name, v)
-}
-
-func (h *header) optInt64(name string) int64 {
-	v, ok := h.cmd.ExtFields[name]
-	if !ok || v == "" {
-		return 0
-	}
-	return h.parseInt(name, v)
-}
-
-func (h *header) parseInt(name, v string) int64 {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		h.fail(fmt.Errorf("the custom field <%s> is not a number: %q", name, v))
-	}
-	return n
-}
-
-// optBool is Boolean.parseBoolean: anything but "true" (any case) is false.
-func (h *header) optBool(name string) bool {
-	return strings.EqualFold(h.cmd.Ext(name), "true")
 }

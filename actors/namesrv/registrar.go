@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -212,12 +211,10 @@ func (r *Registrar) register(ns *nameServer) {
 func (r *Registrar) unregister(ns *nameServer) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	defer cancel()
-	req := remoting.NewRequest(remoting.UnregisterBroker, map[string]string{
-		"brokerName":  r.cfg.BrokerName,
-		"brokerAddr":  r.cfg.BrokerAddr,
-		"clusterName": r.cfg.ClusterName,
-		"brokerId":    strconv.FormatInt(r.cfg.BrokerID, 10),
-	}, nil)
+	req := remoting.NewRequest(remoting.UnregisterBroker, nil, nil)
+	(&remoting.UnregisterBrokerRequestHeader{
+		BrokerName: r.cfg.BrokerName, BrokerAddr: r.cfg.BrokerAddr, ClusterName: r.cfg.ClusterName, BrokerID: r.cfg.BrokerID,
+	}).Encode(req)
 	resp, err := r.invoke(ctx, ns, req)
 	if err == nil && resp.ResponseCode() != remoting.Success {
 		err = fmt.Errorf("unregister broker with %s refused: %s %s", ns.addr, resp.ResponseCode(), resp.Remark)
@@ -241,15 +238,13 @@ func (r *Registrar) registerRequest() *remoting.Command {
 		}
 	}
 	data := body.Encode()
-	return remoting.NewRequest(remoting.RegisterBroker, map[string]string{
-		"brokerName":   r.cfg.BrokerName,
-		"brokerAddr":   r.cfg.BrokerAddr,
-		"clusterName":  r.cfg.ClusterName,
-		"haServerAddr": r.cfg.HAServerAddr,
-		"brokerId":     strconv.FormatInt(r.cfg.BrokerID, 10),
-		"compressed":   "false",
-		"bodyCrc32":    strconv.FormatUint(uint64(crc32.ChecksumIEEE(data)&0x7fffffff), 10),
-	}, data)
+	req := remoting.NewRequest(remoting.RegisterBroker, nil, data)
+	(&remoting.RegisterBrokerRequestHeader{
+		BrokerName: r.cfg.BrokerName, BrokerAddr: r.cfg.BrokerAddr, ClusterName: r.cfg.ClusterName,
+		HAServerAddr: r.cfg.HAServerAddr, BrokerID: r.cfg.BrokerID,
+		BodyCrc32: int32(crc32.ChecksumIEEE(data) & 0x7fffffff),
+	}).Encode(req)
+	return req
 }
 
 // invoke sends req to ns within the timeout, connecting first if there is

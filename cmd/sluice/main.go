@@ -22,8 +22,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/cmd/sluice/brokerconf"
 	"github.com/sluice-mq/sluice/supervisor"
-	"github.com/sluice-mq/sluice/supervisor/brokerconf"
 )
 
 func main() {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
@@ -168,7 +166,7 @@ func TestCluster(t *testing.T) {
 	rec := &recorder{reply: answer(remoting.Success, "", body)}
 	ns := &actors.Processor{Name: "test-namesrv", Codes: []remoting.RequestCode{remoting.GetBrokerClusterInfo}, Capacity: 10,
 		NewHandler: func() actors.Handler {
-			return actors.HandlerFunc(func(ctx actor.Context, r *actors.Request) { rec.handle(ctx, r) })
+			return actors.HandlerFunc(func(r *actors.Request) { rec.handle(r) })
 		}}
 	b := startBroker(t, supervisor.Options{Processors: []*actors.Processor{ns}})
 	r := cli(t, "cluster", "-n", closedAddr(t)+";"+b.Addr())

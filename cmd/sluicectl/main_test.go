@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
@@ -136,7 +134,7 @@ type recorder struct {
 	reply func(req *remoting.Command) *remoting.Command
 }
 
-func (r *recorder) handle(_ actor.Context, req *actors.Request) {
+func (r *recorder) handle(req *actors.Request) {
 	r.mu.Lock()
 	r.seen = append(r.seen, req.Cmd)
 	r.mu.Unlock()

@@ -1,43 +1,40 @@
-package actors
+package client
 
 import (
-	"strconv"
-
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
-// ClientProcessor serves what RocketMQ splits over ClientManageProcessor
+// Handlers serves what RocketMQ splits over ClientManageProcessor
 // (HEART_BEAT, UNREGISTER_CLIENT) and ConsumerManageProcessor
 // (GET_CONSUMER_LIST_BY_GROUP, QUERY_CONSUMER_OFFSET, UPDATE_CONSUMER_OFFSET).
-type ClientProcessor struct {
+type Handlers struct {
 	Meta  *metadata.Managers
 	Store *commitlog.Store
 }
 
 // HeartbeatHandlers are the heartbeat processor's handlers.
-func (p *ClientProcessor) HeartbeatHandlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{remoting.HeartBeat: p.heartBeat}
+func (p *Handlers) HeartbeatHandlers() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{remoting.HeartBeat: p.heartBeat}
 }
 
 // ClientManageHandlers are the client-manage processor's handlers.
-func (p *ClientProcessor) ClientManageHandlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{remoting.UnregisterClient: p.unregisterClient}
+func (p *Handlers) ClientManageHandlers() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{remoting.UnregisterClient: p.unregisterClient}
 }
 
 // ConsumerManageHandlers are the consumer-manage processor's handlers.
-func (p *ClientProcessor) ConsumerManageHandlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{
+func (p *Handlers) ConsumerManageHandlers() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetConsumerListByGroup: p.getConsumerListByGroup,
 		remoting.QueryConsumerOffset:    p.queryConsumerOffset,
 		remoting.UpdateConsumerOffset:   p.updateConsumerOffset,
 	}
 }
 
-func (p *ClientProcessor) heartBeat(_ actor.Context, r *Request) {
+func (p *Handlers) heartBeat(r *actors.Request) {
 	hb, err := metadata.DecodeHeartbeat(r.Cmd.Body)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, "decode heartbeat: "+err.Error())
@@ -48,10 +45,13 @@ func (p *ClientProcessor) heartBeat(_ actor.Context, r *Request) {
 	r.ReplyCode(remoting.Success, "")
 }
 
-func (p *ClientProcessor) unregisterClient(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	producerGroup := e.str("producerGroup", false)
-	consumerGroup := e.str("consumerGroup", false)
+func (p *Handlers) unregisterClient(r *actors.Request) {
+	h, err := remoting.DecodeUnregisterClientRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
+		return
+	}
+	producerGroup, consumerGroup := h.ProducerGroup, h.ConsumerGroup
 	if producerGroup != "" {
 		p.Meta.Producers.Unregister(producerGroup, r.Conn)
 	}
@@ -61,13 +61,13 @@ func (p *ClientProcessor) unregisterClient(_ actor.Context, r *Request) {
 	r.ReplyCode(remoting.Success, "")
 }
 
-func (p *ClientProcessor) getConsumerListByGroup(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	group := e.str("consumerGroup", true)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) getConsumerListByGroup(r *actors.Request) {
+	h, err := remoting.DecodeConsumerGroupRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	group := h.ConsumerGroup
 	ids := p.Meta.Consumers.ConsumerIDs(group)
 	if len(ids) == 0 {
 		r.ReplyCode(remoting.SystemError, metadata.RemarkNoConsumer(group))
@@ -76,15 +76,13 @@ func (p *ClientProcessor) getConsumerListByGroup(_ actor.Context, r *Request) {
 	r.ReplyBody(metadata.EncodeConsumerIDList(ids))
 }
 
-func (p *ClientProcessor) queryConsumerOffset(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	group := e.str("consumerGroup", true)
-	topic := e.str("topic", true)
-	queueID := e.int32("queueId", true)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) queryConsumerOffset(r *actors.Request) {
+	h, err := remoting.DecodeQueryConsumerOffsetRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	group, topic, queueID := h.ConsumerGroup, h.Topic, h.QueueID
 	off, ok := p.Meta.Offsets.QueryConsumerOffset(group, topic, queueID, metadata.QueueProbe{
 		MinOffsetInQueue: p.Store.MinOffsetInQueue,
 		// Sluice keeps no "in memory" notion of its own; a queue whose
@@ -96,20 +94,16 @@ func (p *ClientProcessor) queryConsumerOffset(_ actor.Context, r *Request) {
 		return
 	}
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.ExtFields = map[string]string{"offset": strconv.FormatInt(off, 10)}
+	remoting.OffsetResponseHeader{Offset: off}.Encode(resp)
 	r.Reply(resp)
 }
 
-func (p *ClientProcessor) updateConsumerOffset(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	group := e.str("consumerGroup", true)
-	topic := e.str("topic", true)
-	queueID := e.int32("queueId", true)
-	offset := e.int64("commitOffset", true)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) updateConsumerOffset(r *actors.Request) {
+	h, err := remoting.DecodeUpdateConsumerOffsetRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	p.Meta.Offsets.CommitOffset(group, topic, queueID, offset)
+	p.Meta.Offsets.CommitOffset(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
 	r.ReplyCode(remoting.Success, "")
 }

@@ -1,13 +1,15 @@
-package supervisor
+package admin
 
 import (
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -15,64 +17,85 @@ import (
 // Sluice speaks RocketMQ 4.9's protocol.
 const brokerVersionDesc = "V4_9_8 (Sluice)"
 
+// BrokerHandlers answers what concerns the broker as a whole.
+type BrokerHandlers struct {
+	Store *commitlog.Store
+	// Processors lists every processor of the broker (queues, counters,
+	// fault-injection delays).
+	Processors func() []*actors.Processor
+	// HeldPulls counts the pulls parked for long polling.
+	HeldPulls func() int
+	// Tree snapshots the live actor tree.
+	Tree func() *tree.Snapshot
+	// FaultInjectionEnable allows SLUICE_SET_FAULT (faultInjectionEnable).
+	FaultInjectionEnable bool
+	Log                  zerolog.Logger
+}
+
+// ByCode maps each request code served here to its handler.
+func (b *BrokerHandlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{
+		remoting.GetBrokerRuntimeInfo: b.getBrokerRuntimeInfo,
+		remoting.GetActorTree:         b.getActorTree,
+		remoting.SetFault:             b.setFault,
+	}
+}
+
 // RuntimeInfo is GET_BROKER_RUNTIME_INFO's table, with RocketMQ's key
 // names: the store's figures plus each queue's size, capacity and head
 // wait.
-func (b *Broker) RuntimeInfo() map[string]string {
-	info := b.store.RuntimeInfo()
+func (b *BrokerHandlers) RuntimeInfo() map[string]string {
+	info := b.Store.RuntimeInfo()
 	info["brokerVersionDesc"] = brokerVersionDesc
 	info["brokerVersion"] = strconv.Itoa(int(remoting.Version))
 	info["startAcceptSendRequestTimeStamp"] = "0"
-	// RocketMQ's key prefix for each of our processors.
-	prefix := map[string]string{
-		ProcSend: "sendThreadPool", ProcPull: "pullThreadPool", ProcHeartbeat: "heartbeatThreadPool",
-		ProcAdmin: "adminBrokerThreadPool", ProcConsumerManage: "consumerManagerThreadPool",
-		ProcClientManage: "clientManagerThreadPool",
-	}
 	now := time.Now()
-	for _, p := range b.processors() {
+	for _, p := range b.Processors() {
 		mb := p.Mailbox()
-		if mb == nil {
+		if mb == nil || p.RuntimeInfoKey == "" {
 			continue
 		}
-		key, ok := prefix[p.Name]
-		if !ok {
-			if p.Name != ProcEndTransaction {
-				continue
-			}
-			// RocketMQ's own spelling for this queue.
+		if p.RuntimeInfoKey == EndTransactionKey {
+			// RocketMQ's own spelling for this queue, without a head wait.
 			info["EndTransactionQueueSize"] = strconv.Itoa(mb.Len())
 			info["EndTransactionThreadPoolQueueCapacity"] = strconv.Itoa(p.Capacity)
 			continue
 		}
-		info[key+"QueueSize"] = strconv.Itoa(mb.Len())
-		info[key+"QueueCapacity"] = strconv.Itoa(p.Capacity)
+		info[p.RuntimeInfoKey+"QueueSize"] = strconv.Itoa(mb.Len())
+		info[p.RuntimeInfoKey+"QueueCapacity"] = strconv.Itoa(p.Capacity)
 		wait := int64(0)
 		if t := mb.HeadArrival(); !t.IsZero() {
 			wait = now.Sub(t).Milliseconds()
 		}
-		info[key+"QueueHeadWaitTimeMills"] = strconv.FormatInt(wait, 10)
+		info[p.RuntimeInfoKey+"QueueHeadWaitTimeMills"] = strconv.FormatInt(wait, 10)
 	}
-	if b.svc != nil {
-		info["heldPullRequests"] = strconv.Itoa(b.svc.holds.Held())
+	if b.HeldPulls != nil {
+		info["heldPullRequests"] = strconv.Itoa(b.HeldPulls())
 	}
 	return info
 }
 
+// EndTransactionKey is the end-transaction queue's RuntimeInfoKey, which
+// RocketMQ spells differently from the others.
+const EndTransactionKey = "EndTransaction"
+
 // getBrokerRuntimeInfo answers GET_BROKER_RUNTIME_INFO with a KVTable.
-func (b *Broker) getBrokerRuntimeInfo(_ actor.Context, r *actors.Request) {
+func (b *BrokerHandlers) getBrokerRuntimeInfo(r *actors.Request) {
 	r.ReplyJSON(struct {
 		Table map[string]string `json:"table"`
 	}{b.RuntimeInfo()})
 }
+
+// getActorTree answers SLUICE_GET_ACTOR_TREE with the snapshot as JSON.
+func (b *BrokerHandlers) getActorTree(r *actors.Request) { r.ReplyJSON(b.Tree()) }
 
 // setFault answers SLUICE_SET_FAULT: fault injection switched at runtime,
 // only when the broker was started with faultInjectionEnable=true. ext
 // fields, each optional: appendStallMillis, transientPoolExhausted
 // (true/false), processorDelayMillis with processor (a processor name;
 // every processor when absent).
-func (b *Broker) setFault(_ actor.Context, r *actors.Request) {
-	if !b.cfg.FaultInjectionEnable {
+func (b *BrokerHandlers) setFault(r *actors.Request) {
+	if !b.FaultInjectionEnable {
 		r.ReplyCode(remoting.SystemError, "fault injection is disabled: start the broker with faultInjectionEnable=true")
 		return
 	}
@@ -87,7 +110,7 @@ func (b *Broker) setFault(_ actor.Context, r *actors.Request) {
 			r.ReplyCode(remoting.SystemError, key+" = "+strconv.Quote(v)+": want milliseconds ≥ 0")
 			return 0, false, false
 		}
-		return millis(n), true, true
+		return time.Duration(n) * time.Millisecond, true, true
 	}
 	stall, setStall, ok := parseMs("appendStallMillis")
 	if !ok {
@@ -100,7 +123,7 @@ func (b *Broker) setFault(_ actor.Context, r *actors.Request) {
 	var procs []*actors.Processor
 	if setDelay {
 		name := r.Cmd.Ext("processor")
-		for _, p := range b.processors() {
+		for _, p := range b.Processors() {
 			if name == "" || p.Name == name {
 				procs = append(procs, p)
 			}
@@ -116,11 +139,11 @@ func (b *Broker) setFault(_ actor.Context, r *actors.Request) {
 			r.ReplyCode(remoting.SystemError, "transientPoolExhausted = "+strconv.Quote(v)+": want true or false")
 			return
 		}
-		b.store.SetPoolExhausted(on)
+		b.Store.SetPoolExhausted(on)
 		applied = append(applied, "transientPoolExhausted="+strconv.FormatBool(on))
 	}
 	if setStall {
-		b.store.SetAppendStall(stall)
+		b.Store.SetAppendStall(stall)
 		applied = append(applied, "appendStallMillis="+strconv.FormatInt(stall.Milliseconds(), 10))
 	}
 	for _, p := range procs {
@@ -131,6 +154,6 @@ func (b *Broker) setFault(_ actor.Context, r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, "nothing to set: give appendStallMillis, transientPoolExhausted or processorDelayMillis")
 		return
 	}
-	b.log.Warn().Strs("faults", applied).Msg("fault injection changed")
+	b.Log.Warn().Strs("faults", applied).Msg("fault injection changed")
 	r.ReplyCode(remoting.Success, strings.Join(applied, " "))
 }

@@ -29,7 +29,7 @@ func TestParsePropertiesSyntax(t *testing.T) {
 
 func TestLoadSampleConf(t *testing.T) {
 	cfg := Default()
-	warnings, err := cfg.LoadFile("../../testdata/broker.conf")
+	warnings, err := cfg.LoadFile("../../../testdata/broker.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,26 +1,23 @@
-package actors
+package admin
 
 import (
-	"strconv"
-
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
-// AdminProcessor is RocketMQ's AdminBrokerProcessor, the default processor:
+// Handlers is RocketMQ's AdminBrokerProcessor, the default processor:
 // offsets by queue and time, queue locks for orderly consumers, and topic
 // administration.
-type AdminProcessor struct {
+type Handlers struct {
 	Meta  *metadata.Managers
 	Store *commitlog.Store
 }
 
-// Handlers returns the processor's request handlers.
-func (p *AdminProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{
+// ByCode maps each request code served here to its handler.
+func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetMaxOffset:                  p.getMaxOffset,
 		remoting.GetMinOffset:                  p.getMinOffset,
 		remoting.SearchOffsetByTimestamp:       p.searchOffsetByTimestamp,
@@ -33,46 +30,40 @@ func (p *AdminProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
 	}
 }
 
-func replyOffset(r *Request, off int64) {
+func replyOffset(r *actors.Request, off int64) {
 	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
-	resp.ExtFields = map[string]string{"offset": strconv.FormatInt(off, 10)}
+	remoting.OffsetResponseHeader{Offset: off}.Encode(resp)
 	r.Reply(resp)
 }
 
-func (p *AdminProcessor) topicQueue(r *Request) (string, int32, *extReader) {
-	e := &extReader{cmd: r.Cmd}
-	return e.str("topic", true), e.int32("queueId", true), e
-}
-
-func (p *AdminProcessor) getMaxOffset(_ actor.Context, r *Request) {
-	topic, qid, e := p.topicQueue(r)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) getMaxOffset(r *actors.Request) {
+	h, err := remoting.DecodeTopicQueueRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	replyOffset(r, p.Store.MaxOffsetInQueue(topic, qid))
+	replyOffset(r, p.Store.MaxOffsetInQueue(h.Topic, h.QueueID))
 }
 
-func (p *AdminProcessor) getMinOffset(_ actor.Context, r *Request) {
-	topic, qid, e := p.topicQueue(r)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) getMinOffset(r *actors.Request) {
+	h, err := remoting.DecodeTopicQueueRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	replyOffset(r, p.Store.MinOffsetInQueue(topic, qid))
+	replyOffset(r, p.Store.MinOffsetInQueue(h.Topic, h.QueueID))
 }
 
-func (p *AdminProcessor) searchOffsetByTimestamp(_ actor.Context, r *Request) {
-	topic, qid, e := p.topicQueue(r)
-	ts := e.int64("timestamp", true)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) searchOffsetByTimestamp(r *actors.Request) {
+	h, err := remoting.DecodeSearchOffsetRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	replyOffset(r, p.Store.OffsetByTimestamp(topic, qid, ts))
+	replyOffset(r, p.Store.OffsetByTimestamp(h.Topic, h.QueueID, h.Timestamp))
 }
 
-func (p *AdminProcessor) lockBatchMQ(_ actor.Context, r *Request) {
+func (p *Handlers) lockBatchMQ(r *actors.Request) {
 	body, err := metadata.DecodeLockBatchRequest(r.Cmd.Body)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
@@ -82,7 +73,7 @@ func (p *AdminProcessor) lockBatchMQ(_ actor.Context, r *Request) {
 	r.ReplyBody(metadata.EncodeLockBatchResponse(locked))
 }
 
-func (p *AdminProcessor) unlockBatchMQ(_ actor.Context, r *Request) {
+func (p *Handlers) unlockBatchMQ(r *actors.Request) {
 	body, err := metadata.DecodeLockBatchRequest(r.Cmd.Body)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
@@ -95,20 +86,20 @@ func (p *AdminProcessor) unlockBatchMQ(_ actor.Context, r *Request) {
 // updateAndCreateTopic is AdminBrokerProcessor#updateAndCreateTopic; the
 // topic manager persists the change and its change hook re-registers the
 // broker with the name servers.
-func (p *AdminProcessor) updateAndCreateTopic(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	tc := metadata.TopicConfig{
-		TopicName:       e.str("topic", true),
-		ReadQueueNums:   int(e.int32("readQueueNums", true)),
-		WriteQueueNums:  int(e.int32("writeQueueNums", true)),
-		Perm:            int(e.int32("perm", true)),
-		TopicFilterType: e.str("topicFilterType", false),
-		TopicSysFlag:    int(e.int32("topicSysFlag", false)),
-		Order:           e.bool("order", false),
-	}
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) updateAndCreateTopic(r *actors.Request) {
+	h, err := remoting.DecodeCreateTopicRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
+	}
+	tc := metadata.TopicConfig{
+		TopicName:       h.Topic,
+		ReadQueueNums:   int(h.ReadQueueNums),
+		WriteQueueNums:  int(h.WriteQueueNums),
+		Perm:            int(h.Perm),
+		TopicFilterType: h.TopicFilterType,
+		TopicSysFlag:    int(h.TopicSysFlag),
+		Order:           h.Order,
 	}
 	if err := metadata.ValidateTopic(tc.TopicName); err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
@@ -129,19 +120,19 @@ func (p *AdminProcessor) updateAndCreateTopic(_ actor.Context, r *Request) {
 	r.ReplyCode(remoting.Success, "")
 }
 
-func (p *AdminProcessor) getAllTopicConfig(_ actor.Context, r *Request) {
+func (p *Handlers) getAllTopicConfig(r *actors.Request) {
 	r.ReplyJSON(p.Meta.Topics.Snapshot())
 }
 
 // deleteTopic drops the topic's config, its consumer offsets and its
 // consume queues; its messages leave the commit log with retention.
-func (p *AdminProcessor) deleteTopic(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	topic := e.str("topic", true)
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) deleteTopic(r *actors.Request) {
+	h, err := remoting.DecodeTopicRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	topic := h.Topic
 	if err := metadata.ValidateTopic(topic); err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
@@ -162,7 +153,7 @@ func (p *AdminProcessor) deleteTopic(_ actor.Context, r *Request) {
 	r.ReplyCode(remoting.Success, "")
 }
 
-func (p *AdminProcessor) getAllSubscriptionGroupConfig(_ actor.Context, r *Request) {
+func (p *Handlers) getAllSubscriptionGroupConfig(r *actors.Request) {
 	body, err := p.Meta.SubscriptionGroups.Encode()
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())

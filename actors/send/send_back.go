@@ -1,14 +1,14 @@
-package actors
+package send
 
 import (
 	"math/rand/v2"
 	"strconv"
 
-	"github.com/asynkron/protoactor-go/actor"
-
+	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/message"
 )
 
 // consumerSendMsgBack is SendMessageProcessor#asyncConsumerSendMsgBack: a
@@ -19,17 +19,13 @@ import (
 // RocketMQ delays a retry through SCHEDULE_TOPIC_XXXX by delay level
 // (10 s, 30 s, 1 min …). Sluice has no scheduled messages yet, so the
 // retry is delivered at once.
-func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
-	e := extReader{cmd: r.Cmd}
-	offset := e.int64("offset", true)
-	group := e.str("group", true)
-	delayLevel := e.int32("delayLevel", true)
-	originMsgID := e.str("originMsgId", false)
-	maxTimesHeader, hasMax := r.Cmd.ExtFields["maxReconsumeTimes"]
-	if e.err != nil {
-		r.ReplyCode(remoting.SystemError, e.err.Error())
+func (p *Handlers) consumerSendMsgBack(r *actors.Request) {
+	h, err := remoting.DecodeConsumerSendMsgBackRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
+	offset, group, delayLevel, originMsgID := h.Offset, h.Group, h.DelayLevel, h.OriginMsgID
 	sg, ok := p.Meta.SubscriptionGroups.FindOrCreate(group)
 	if !ok {
 		r.ReplyCode(remoting.SubscriptionGroupNotExist, "subscription group not exist, "+group)
@@ -51,22 +47,20 @@ func (p *SendProcessor) consumerSendMsgBack(_ actor.Context, r *Request) {
 	}
 
 	props := msg.Properties
-	if Property(props, PropertyRetryTopic) == "" {
-		props = SetProperty(props, PropertyRetryTopic, msg.Topic)
+	if message.Get(props, message.PropertyRetryTopic) == "" {
+		props = message.Set(props, message.PropertyRetryTopic, msg.Topic)
 	}
 	if originMsgID == "" {
-		originMsgID = Property(props, PropertyOriginMessageID)
+		originMsgID = message.Get(props, message.PropertyOriginMessageID)
 	}
 	if originMsgID == "" {
-		originMsgID = OffsetMsgID(msg.StoreHost, msg.PhysicalOffset)
+		originMsgID = message.OffsetMsgID(msg.StoreHost, msg.PhysicalOffset)
 	}
-	props = SetProperty(props, PropertyOriginMessageID, originMsgID)
+	props = message.Set(props, message.PropertyOriginMessageID, originMsgID)
 
 	maxTimes := int32(sg.RetryMaxTimes)
-	if hasMax {
-		if n, err := strconv.ParseInt(maxTimesHeader, 10, 32); err == nil {
-			maxTimes = int32(n)
-		}
+	if h.MaxReconsumeTimes != nil {
+		maxTimes = *h.MaxReconsumeTimes
 	}
 	topic := metadata.RetryTopic(group)
 	queueID := rand.Int32N(int32(sg.RetryQueueNums))

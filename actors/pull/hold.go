@@ -1,17 +1,17 @@
-package actors
+package pull
 
 import (
 	"sync"
 	"time"
 )
 
-// PullHoldService is RocketMQ's PullRequestHoldService: pulls that found
+// HoldService is RocketMQ's PullRequestHoldService: pulls that found
 // nothing wait here, keyed by topic and queue, until a message arrives
 // for their queue or their suspend time ends, and are then read once more
 // and answered. One goroutine serves every held pull, so a thousand idle
 // consumers cost a thousand map entries, not a thousand goroutines.
-type PullHoldService struct {
-	pp *PullProcessor
+type HoldService struct {
+	pp *Handlers
 
 	mu      sync.Mutex
 	held    map[holdKey][]*heldPull
@@ -39,9 +39,9 @@ type heldPull struct {
 // close to the suspend time the client asked for.
 const holdCheckInterval = 100 * time.Millisecond
 
-// NewPullHoldService returns a stopped service; Start runs it.
-func NewPullHoldService() *PullHoldService {
-	return &PullHoldService{
+// NewHoldService returns a stopped service; Start runs it.
+func NewHoldService() *HoldService {
+	return &HoldService{
 		held:    make(map[holdKey][]*heldPull),
 		arrived: make(map[holdKey]int64),
 		wake:    make(chan struct{}, 1),
@@ -51,7 +51,7 @@ func NewPullHoldService() *PullHoldService {
 }
 
 // Start runs the service for pp.
-func (s *PullHoldService) Start(pp *PullProcessor) {
+func (s *HoldService) Start(pp *Handlers) {
 	s.mu.Lock()
 	s.pp, s.running = pp, true
 	s.mu.Unlock()
@@ -60,7 +60,7 @@ func (s *PullHoldService) Start(pp *PullProcessor) {
 
 // Hold parks pl until deadline; false means the service has stopped and
 // the caller answers now.
-func (s *PullHoldService) Hold(pl *pull, deadline time.Time) bool {
+func (s *HoldService) Hold(pl *pull, deadline time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
@@ -72,7 +72,7 @@ func (s *PullHoldService) Hold(pl *pull, deadline time.Time) bool {
 }
 
 // Held is the number of parked pulls.
-func (s *PullHoldService) Held() int {
+func (s *HoldService) Held() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -85,7 +85,7 @@ func (s *PullHoldService) Held() int {
 // NotifyMessageArriving is called by the store's dispatcher after new
 // consume-queue entries; it only records the queue and wakes the service,
 // so the dispatcher never waits on a read.
-func (s *PullHoldService) NotifyMessageArriving(topic string, queueID int32, maxOffset int64) {
+func (s *HoldService) NotifyMessageArriving(topic string, queueID int32, maxOffset int64) {
 	s.mu.Lock()
 	k := holdKey{topic, queueID}
 	if _, waiting := s.held[k]; waiting {
@@ -99,7 +99,7 @@ func (s *PullHoldService) NotifyMessageArriving(topic string, queueID int32, max
 }
 
 // Stop answers every held pull (a fresh read) and stops the service.
-func (s *PullHoldService) Stop() {
+func (s *HoldService) Stop() {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -114,7 +114,7 @@ func (s *PullHoldService) Stop() {
 	}
 }
 
-func (s *PullHoldService) run() {
+func (s *HoldService) run() {
 	defer close(s.done)
 	tick := time.NewTicker(holdCheckInterval)
 	defer tick.Stop()
@@ -133,7 +133,7 @@ func (s *PullHoldService) run() {
 
 // takeArrived removes the pulls whose queue now holds messages past their
 // offset.
-func (s *PullHoldService) takeArrived() []*heldPull {
+func (s *HoldService) takeArrived() []*heldPull {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*heldPull
@@ -152,14 +152,14 @@ func (s *PullHoldService) takeArrived() []*heldPull {
 	return out
 }
 
-func (s *PullHoldService) takeExpired(now time.Time) []*heldPull {
+func (s *HoldService) takeExpired(now time.Time) []*heldPull {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*heldPull
 	for k, hs := range s.held {
 		keep := hs[:0]
 		for _, hp := range hs {
-			if !now.Before(hp.deadline) || hp.pl.req.Conn.closed() {
+			if !now.Before(hp.deadline) || hp.pl.req.Conn.Closed() {
 				out = append(out, hp)
 			} else {
 				keep = append(keep, hp)
@@ -170,7 +170,7 @@ func (s *PullHoldService) takeExpired(now time.Time) []*heldPull {
 	return out
 }
 
-func (s *PullHoldService) takeAll() []*heldPull {
+func (s *HoldService) takeAll() []*heldPull {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*heldPull
@@ -181,7 +181,7 @@ func (s *PullHoldService) takeAll() []*heldPull {
 	return out
 }
 
-func (s *PullHoldService) setHeld(k holdKey, hs []*heldPull) {
+func (s *HoldService) setHeld(k holdKey, hs []*heldPull) {
 	if len(hs) == 0 {
 		delete(s.held, k)
 		return
@@ -195,7 +195,7 @@ func (s *PullHoldService) setHeld(k holdKey, hs []*heldPull) {
 }
 
 // answer re-reads each pull once (never parking it again) and replies.
-func (s *PullHoldService) answer(hs []*heldPull) {
+func (s *HoldService) answer(hs []*heldPull) {
 	for _, hp := range hs {
 		resp, _ := s.pp.read(hp.pl)
 		hp.pl.req.Reply(resp)

@@ -1,34 +1,23 @@
-package actors
+package pull
 
 import (
 	"strconv"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
-// Pull sysFlag bits (PullSysFlag).
-const (
-	pullFlagCommitOffset = 1 << 0
-	pullFlagSuspend      = 1 << 1
-	pullFlagSubscription = 1 << 2
-)
-
-// PullProcessor is RocketMQ's PullMessageProcessor. A pull that finds
-// nothing new is parked in the PullHoldService instead of occupying the
-// processor: the processor goes on with the next request at once, and the
-// hold service answers the parked pull when a message arrives or its
-// suspend time runs out.
-type PullProcessor struct {
-	ID    BrokerIdentity
+// Handlers serves PULL_MESSAGE.
+type Handlers struct {
+	ID    metadata.BrokerIdentity
 	Store *commitlog.Store
 	Meta  *metadata.Managers
-	Holds *PullHoldService
+	Holds *HoldService
 	// LongPollingEnable (longPollingEnable) parks pulls for their
 	// suspendTimeoutMillis; off, they are parked ShortPollingTime.
 	LongPollingEnable bool
@@ -36,53 +25,20 @@ type PullProcessor struct {
 	Log               zerolog.Logger
 }
 
-// Handlers returns the processor's request handlers.
-func (p *PullProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{remoting.PullMessage: p.pullMessage}
-}
-
-// PullMessageRequestHeader is PULL_MESSAGE's header.
-type PullMessageRequestHeader struct {
-	ConsumerGroup        string
-	Topic                string
-	QueueID              int32
-	QueueOffset          int64
-	MaxMsgNums           int32
-	SysFlag              int32
-	CommitOffset         int64
-	SuspendTimeoutMillis int64
-	Subscription         string
-	SubVersion           int64
-	ExpressionType       string
-}
-
-func parsePullHeader(cmd *remoting.Command) (PullMessageRequestHeader, error) {
-	e := extReader{cmd: cmd}
-	h := PullMessageRequestHeader{
-		ConsumerGroup:        e.str("consumerGroup", true),
-		Topic:                e.str("topic", true),
-		QueueID:              e.int32("queueId", true),
-		QueueOffset:          e.int64("queueOffset", true),
-		MaxMsgNums:           e.int32("maxMsgNums", true),
-		SysFlag:              e.int32("sysFlag", true),
-		CommitOffset:         e.int64("commitOffset", true),
-		SuspendTimeoutMillis: e.int64("suspendTimeoutMillis", true),
-		Subscription:         e.str("subscription", false),
-		SubVersion:           e.int64("subVersion", true),
-		ExpressionType:       e.str("expressionType", false),
-	}
-	return h, e.err
+// ByCode maps each request code served here to its handler.
+func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{remoting.PullMessage: p.pullMessage}
 }
 
 // pull is one pull being served: its header and, once checked, its filter.
 type pull struct {
-	req    *Request
-	h      PullMessageRequestHeader
+	req    *actors.Request
+	h      remoting.PullMessageRequestHeader
 	filter func(int64) bool
 }
 
-func (p *PullProcessor) pullMessage(_ actor.Context, r *Request) {
-	h, err := parsePullHeader(r.Cmd)
+func (p *Handlers) pullMessage(r *actors.Request) {
+	h, err := remoting.DecodePullMessageRequestHeader(r.Cmd)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
@@ -94,11 +50,11 @@ func (p *PullProcessor) pullMessage(_ actor.Context, r *Request) {
 	}
 	// RocketMQ commits the piggy-backed offset on the first run only, not on
 	// the re-run after a hold.
-	if h.SysFlag&pullFlagCommitOffset != 0 {
+	if h.SysFlag&remoting.PullFlagCommitOffset != 0 {
 		p.Meta.Offsets.CommitOffset(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
 	}
 	resp, _ := p.read(pl)
-	if resp.ResponseCode() == remoting.PullNotFound && h.SysFlag&pullFlagSuspend != 0 {
+	if resp.ResponseCode() == remoting.PullNotFound && h.SysFlag&remoting.PullFlagSuspend != 0 {
 		hold := p.ShortPollingTime
 		if p.LongPollingEnable {
 			hold = time.Duration(h.SuspendTimeoutMillis) * time.Millisecond
@@ -113,7 +69,7 @@ func (p *PullProcessor) pullMessage(_ actor.Context, r *Request) {
 // check is PullMessageProcessor#processRequest's validation: subscription
 // group, topic, queue id and subscription, in RocketMQ's order and with
 // its codes.
-func (p *PullProcessor) check(pl *pull) (remoting.ResponseCode, string) {
+func (p *Handlers) check(pl *pull) (remoting.ResponseCode, string) {
 	h := &pl.h
 	sg, ok := p.Meta.SubscriptionGroups.FindOrCreate(h.ConsumerGroup)
 	if !ok {
@@ -133,7 +89,7 @@ func (p *PullProcessor) check(pl *pull) (remoting.ResponseCode, string) {
 		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic +
 			"] topicConfig.readQueueNums:[" + strconv.Itoa(tc.ReadQueueNums) + "] consumer:[" + pl.req.Conn.RemoteAddr() + "]"
 	}
-	if h.SysFlag&pullFlagSubscription != 0 {
+	if h.SysFlag&remoting.PullFlagSubscription != 0 {
 		sd, err := metadata.BuildSubscriptionData(h.Topic, h.Subscription, h.ExpressionType)
 		if err != nil {
 			return remoting.SubscriptionParseFailed, "parse the consumer's subscription failed: " + err.Error()
@@ -169,7 +125,7 @@ const faqSubscriptionGroup = "\nSee http://rocketmq.apache.org/docs/faq/ for fur
 
 // read runs the store read and builds the answer (the status table of
 // PullMessageProcessor and DefaultMessageStore#getMessage).
-func (p *PullProcessor) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
+func (p *Handlers) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
 	h := &pl.h
 	maxNums := int(h.MaxMsgNums)
 	if maxNums <= 0 {
@@ -195,12 +151,8 @@ func (p *PullProcessor) read(pl *pull) (*remoting.Command, commitlog.GetStatus) 
 		code = remoting.PullNotFound
 	}
 	resp := remoting.NewResponse(pl.req.Cmd, code, res.Status.String())
-	resp.ExtFields = map[string]string{
-		"nextBeginOffset":      strconv.FormatInt(res.NextBeginOffset, 10),
-		"minOffset":            strconv.FormatInt(res.MinOffset, 10),
-		"maxOffset":            strconv.FormatInt(res.MaxOffset, 10),
-		"suggestWhichBrokerId": "0",
-	}
+	hdr := remoting.PullMessageResponseHeader{NextBeginOffset: res.NextBeginOffset, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset}
+	hdr.Encode(resp)
 	if code == remoting.Success {
 		// The stored records go out as they are; they are copied once, into
 		// the frame, since the mapping may be unmapped by retention while

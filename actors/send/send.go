@@ -1,7 +1,6 @@
-package actors
+package send
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net/netip"
@@ -9,52 +8,34 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/message"
 )
 
-// BrokerIdentity is what request handlers need to know about the broker
-// they run in.
-type BrokerIdentity struct {
-	ClusterName string
-	BrokerName  string
-	BrokerID    int64
-	// StoreHost is brokerIP1:listenPort, written into every record and into
-	// every offsetMsgId.
-	StoreHost netip.AddrPort
-	// RegionID is answered in MSG_REGION ("DefaultRegion").
-	RegionID string
-	// MaxMessageSize is the body limit (maxMessageSize).
-	MaxMessageSize int
-}
-
-// SendProcessor is RocketMQ's SendMessageProcessor: SEND_MESSAGE,
-// SEND_MESSAGE_V2, SEND_BATCH_MESSAGE and CONSUMER_SEND_MSG_BACK. It parses
-// and encodes each message on its own goroutine, outside the writer's
-// critical section, re-checks the page cache (PC_SYNCHRONIZED) and hands
-// the encoded records to the writer.
-type SendProcessor struct {
-	ID     BrokerIdentity
+// Handlers serves the send processor's request codes.
+type Handlers struct {
+	ID     metadata.BrokerIdentity
 	Store  *commitlog.Store
-	Writer *Writer
+	Writer *actors.Writer
 	Meta   *metadata.Managers
 	Log    zerolog.Logger
 	// Stats is the send processor's counters (PC_SYNCHRONIZED answers are
 	// counted here).
-	Stats *ProcessorStats
+	Stats *actors.ProcessorStats
 	// Stop aborts a wait for the writer at shutdown.
 	Stop <-chan struct{}
 
 	jobs sync.Pool
 }
 
-// Handlers returns the processor's request handlers.
-func (p *SendProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
-	return map[remoting.RequestCode]HandlerFunc{
+// ByCode maps each request code served here to its handler.
+func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
+	return map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.SendMessage:         p.sendMessage,
 		remoting.SendMessageV2:       p.sendMessage,
 		remoting.SendBatchMessage:    p.sendMessage,
@@ -65,23 +46,23 @@ func (p *SendProcessor) Handlers() map[remoting.RequestCode]HandlerFunc {
 // sendJob is an AppendJob with the state its answer needs; pooled, so
 // that the steady-state send path allocates no record buffer.
 type sendJob struct {
-	AppendJob
-	p     *SendProcessor
+	actors.AppendJob
+	p     *Handlers
 	buf   []byte
 	sizes []int32
 }
 
-func (p *SendProcessor) getJob() *sendJob {
+func (p *Handlers) getJob() *sendJob {
 	if j, ok := p.jobs.Get().(*sendJob); ok {
 		return j
 	}
 	j := &sendJob{p: p}
 	j.Done = j.done
-	j.Cancelled = func(*AppendJob) { p.putJob(j) }
+	j.Cancelled = func(*actors.AppendJob) { p.putJob(j) }
 	return j
 }
 
-func (p *SendProcessor) putJob(j *sendJob) {
+func (p *Handlers) putJob(j *sendJob) {
 	if cap(j.buf) > 1<<20 {
 		j.buf = nil // don't pin a rare big batch's buffer
 	}
@@ -90,8 +71,8 @@ func (p *SendProcessor) putJob(j *sendJob) {
 	p.jobs.Put(j)
 }
 
-func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
-	h, err := ParseSendHeader(r.Cmd)
+func (p *Handlers) sendMessage(r *actors.Request) {
+	h, err := remoting.DecodeSendMessageRequestHeader(r.Cmd)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
@@ -133,7 +114,10 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 		StoreHost:      p.ID.StoreHost,
 		ReconsumeTimes: h.ReconsumeTimes,
 		Body:           r.Cmd.Body,
-		Properties:     h.Properties,
+		// Java stores the properties as it parsed them into a map, so a
+		// repeated name keeps its last value for filtering, storage and
+		// delivery alike.
+		Properties: message.Normalize(h.Properties),
 	}
 	var count int
 	if r.Cmd.RequestCode() == remoting.SendBatchMessage {
@@ -151,7 +135,7 @@ func (p *SendProcessor) sendMessage(_ actor.Context, r *Request) {
 }
 
 // submit re-checks the store (PC_SYNCHRONIZED) and hands the job over.
-func (p *SendProcessor) submit(j *sendJob, topic string, queueID int32, count int) {
+func (p *Handlers) submit(j *sendJob, topic string, queueID int32, count int) {
 	r := j.Req
 	switch p.Store.CheckStoreStatus() {
 	case commitlog.PutOSPageCacheBusy:
@@ -183,7 +167,7 @@ func illegalRemark(err error, limit int) string {
 
 // msgCheck is AbstractSendMessageProcessor#msgCheck: topic name, permission,
 // existence (with auto-creation from the default topic) and queue id.
-func (p *SendProcessor) msgCheck(r *Request, h *SendMessageRequestHeader) (metadata.TopicConfig, remoting.ResponseCode, string) {
+func (p *Handlers) msgCheck(r *actors.Request, h *remoting.SendMessageRequestHeader) (metadata.TopicConfig, remoting.ResponseCode, string) {
 	if err := metadata.ValidateTopic(h.Topic); err != nil {
 		return metadata.TopicConfig{}, remoting.SystemError, err.Error()
 	}
@@ -218,7 +202,7 @@ func (p *SendProcessor) msgCheck(r *Request, h *SendMessageRequestHeader) (metad
 
 // encode appends m to the job as one stored record, remembering its size
 // for the answer's message ids.
-func (p *SendProcessor) encode(j *sendJob, m *commitlog.Message) error {
+func (p *Handlers) encode(j *sendJob, m *commitlog.Message) error {
 	before := len(j.buf)
 	var err error
 	if j.buf, err = commitlog.AppendRecordLimit(j.buf, m, p.ID.MaxMessageSize); err != nil {
@@ -228,51 +212,20 @@ func (p *SendProcessor) encode(j *sendJob, m *commitlog.Message) error {
 	return nil
 }
 
-// encodeBatch decodes the client's batch body (TOTALSIZE MAGIC BODYCRC FLAG
-// BODYLEN BODY PROPLEN PROPERTIES per message) into stored records.
-func (p *SendProcessor) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
-	body := m.Body
-	count := 0
-	for len(body) > 0 {
-		if len(body) < 20 {
-			return 0, errBatchTruncated
-		}
-		total := int(int32(binary.BigEndian.Uint32(body)))
-		if total < 22 || total > len(body) {
-			return 0, errBatchTruncated
-		}
-		rec := body[:total]
-		body = body[total:]
-		flag := int32(binary.BigEndian.Uint32(rec[12:]))
-		bodyLen := int(int32(binary.BigEndian.Uint32(rec[16:])))
-		if bodyLen < 0 || 20+bodyLen+2 > total {
-			return 0, errBatchTruncated
-		}
-		inner := rec[20 : 20+bodyLen]
-		propLen := int(binary.BigEndian.Uint16(rec[20+bodyLen:]))
-		if 22+bodyLen+propLen != total {
-			return 0, errBatchTruncated
-		}
-		props := rec[22+bodyLen:]
+// encodeBatch turns the client's batch body into stored records, one per
+// message, each with the batch header's common fields.
+func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
+	return remoting.EachBatchItem(m.Body, func(it remoting.BatchItem) error {
 		one := *m
-		one.Flag = flag
-		one.Body = inner
-		one.Properties = unsafeString(props)
-		if err := p.encode(j, &one); err != nil {
-			return 0, err
-		}
-		count++
-	}
-	if count == 0 {
-		return 0, errBatchTruncated
-	}
-	return count, nil
+		one.Flag = it.Flag
+		one.Body = it.Body
+		one.Properties = message.Normalize(unsafeString(it.Properties))
+		return p.encode(j, &one)
+	})
 }
 
-var errBatchTruncated = errors.New("batch body is truncated or malformed")
-
 // done runs on the writer's goroutine once the records are stored.
-func (j *sendJob) done(_ *AppendJob) {
+func (j *sendJob) done(_ *actors.AppendJob) {
 	p, r, res := j.p, j.Req, j.Put.Result
 	resp := p.putResultResponse(r, j, res)
 	p.putJob(j)
@@ -280,7 +233,7 @@ func (j *sendJob) done(_ *AppendJob) {
 }
 
 // putResultResponse is SendMessageProcessor#handlePutMessageResult.
-func (p *SendProcessor) putResultResponse(r *Request, j *sendJob, res commitlog.PutResult) *remoting.Command {
+func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlog.PutResult) *remoting.Command {
 	var code remoting.ResponseCode
 	var remark string
 	switch res.Status {
@@ -309,12 +262,14 @@ func (p *SendProcessor) putResultResponse(r *Request, j *sendJob, res commitlog.
 	if code != remoting.Success && code != remoting.FlushDiskTimeout {
 		return resp
 	}
-	resp.ExtFields = make(map[string]string, 6)
-	resp.ExtFields["queueId"] = strconv.Itoa(int(j.Put.QueueID))
-	resp.ExtFields["queueOffset"] = strconv.FormatInt(res.QueueOffset, 10)
-	resp.ExtFields["msgId"] = p.msgIDs(j, res.WroteOffset)
-	resp.ExtFields["MSG_REGION"] = p.ID.RegionID
-	resp.ExtFields["TRACE_ON"] = "true"
+	hdr := remoting.SendMessageResponseHeader{
+		MsgID:       p.msgIDs(j, res.WroteOffset),
+		QueueID:     j.Put.QueueID,
+		QueueOffset: res.QueueOffset,
+		MsgRegion:   p.ID.RegionID,
+		TraceOn:     true,
+	}
+	hdr.Encode(resp)
 	return resp
 }
 
@@ -327,47 +282,24 @@ func errOr(err error, s string) error {
 
 // msgIDs renders the offsetMsgId of each stored record, comma-joined for a
 // batch, as RocketMQ answers.
-func (p *SendProcessor) msgIDs(j *sendJob, first int64) string {
+func (p *Handlers) msgIDs(j *sendJob, first int64) string {
 	if len(j.sizes) <= 1 {
-		return OffsetMsgID(p.ID.StoreHost, first)
+		return message.OffsetMsgID(p.ID.StoreHost, first)
 	}
-	var b strings.Builder
-	b.Grow(len(j.sizes) * 33)
+	b := make([]byte, 0, len(j.sizes)*33)
 	off := first
 	for i, n := range j.sizes {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(OffsetMsgID(p.ID.StoreHost, off))
+		b = message.AppendOffsetMsgID(b, p.ID.StoreHost, off)
 		off += int64(n)
 	}
-	return b.String()
-}
-
-// OffsetMsgID is MessageDecoder#createMessageId: the store host's IP and
-// port and the record's commit-log offset, in upper-case hex.
-func OffsetMsgID(storeHost netip.AddrPort, phys int64) string {
-	var raw [16 + 4 + 8]byte
-	n := 0
-	if a := storeHost.Addr().Unmap(); a.Is4() {
-		ip := a.As4()
-		n = copy(raw[:], ip[:])
-	} else {
-		ip := a.As16()
-		n = copy(raw[:], ip[:])
-	}
-	binary.BigEndian.PutUint32(raw[n:], uint32(storeHost.Port()))
-	binary.BigEndian.PutUint64(raw[n+4:], uint64(phys))
-	const upperHex = "0123456789ABCDEF"
-	var out [2 * len(raw)]byte
-	for i, b := range raw[:n+12] {
-		out[2*i], out[2*i+1] = upperHex[b>>4], upperHex[b&0xF]
-	}
-	return string(out[:2*(n+12)])
+	return string(b)
 }
 
 // bornHost is the producer's address as the broker sees it.
-func bornHost(r *Request) netip.AddrPort {
+func bornHost(r *actors.Request) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(r.Conn.RemoteAddr())
 	if err != nil {
 		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)

@@ -1,0 +1,412 @@
+package remoting
+
+import "strconv"
+
+// The custom headers of the requests the broker and the name server serve,
+// and of the answers they give, as RocketMQ's *RequestHeader and
+// *ResponseHeader classes define them (field names are the wire keys).
+// Decode functions take a request; Encode methods fill an answer's (or a
+// request's) extFields.
+
+// SendMessageRequestHeader is SEND_MESSAGE's header; SEND_MESSAGE_V2 and
+// SEND_BATCH_MESSAGE carry the same fields under one-letter keys
+// (SendMessageRequestHeaderV2).
+type SendMessageRequestHeader struct {
+	ProducerGroup         string
+	Topic                 string
+	DefaultTopic          string
+	DefaultTopicQueueNums int32
+	QueueID               int32
+	SysFlag               int32
+	BornTimestamp         int64
+	Flag                  int32
+	Properties            string
+	ReconsumeTimes        int32
+	UnitMode              bool
+	MaxReconsumeTimes     int32
+	Batch                 bool
+}
+
+// sendHeaderKeys are the V1 names and their V2 letters, in field order.
+var sendHeaderKeys = [...][2]string{
+	{"producerGroup", "a"}, {"topic", "b"}, {"defaultTopic", "c"}, {"defaultTopicQueueNums", "d"},
+	{"queueId", "e"}, {"sysFlag", "f"}, {"bornTimestamp", "g"}, {"flag", "h"}, {"properties", "i"},
+	{"reconsumeTimes", "j"}, {"unitMode", "k"}, {"maxReconsumeTimes", "l"}, {"batch", "m"},
+}
+
+// DecodeSendMessageRequestHeader decodes the header of a 10, 310 or 320
+// request.
+func DecodeSendMessageRequestHeader(cmd *Command) (SendMessageRequestHeader, error) {
+	v := 0
+	if code := cmd.RequestCode(); code == SendMessageV2 || code == SendBatchMessage {
+		v = 1
+	}
+	k := func(i int) string { return sendHeaderKeys[i][v] }
+	e := fieldReader{cmd: cmd}
+	h := SendMessageRequestHeader{
+		ProducerGroup:         e.str(k(0), true),
+		Topic:                 e.str(k(1), true),
+		DefaultTopic:          e.str(k(2), true),
+		DefaultTopicQueueNums: e.int32(k(3), true),
+		QueueID:               e.int32(k(4), true),
+		SysFlag:               e.int32(k(5), true),
+		BornTimestamp:         e.int64(k(6), true),
+		Flag:                  e.int32(k(7), true),
+		Properties:            e.str(k(8), false),
+		ReconsumeTimes:        e.int32(k(9), false),
+		UnitMode:              e.bool(k(10)),
+		MaxReconsumeTimes:     e.int32(k(11), false),
+		Batch:                 e.bool(k(12)),
+	}
+	return h, e.err
+}
+
+// SendMessageResponseHeader is a successful send's answer.
+type SendMessageResponseHeader struct {
+	MsgID         string
+	QueueID       int32
+	QueueOffset   int64
+	TransactionID string
+	// MsgRegion and TraceOn are the MessageConst properties RocketMQ adds
+	// to the answer (MSG_REGION, TRACE_ON).
+	MsgRegion string
+	TraceOn   bool
+}
+
+// Encode writes the header into resp's extFields.
+func (h *SendMessageResponseHeader) Encode(resp *Command) {
+	resp.ExtFields = make(map[string]string, 6)
+	resp.ExtFields["msgId"] = h.MsgID
+	resp.ExtFields["queueId"] = strconv.Itoa(int(h.QueueID))
+	resp.ExtFields["queueOffset"] = strconv.FormatInt(h.QueueOffset, 10)
+	if h.TransactionID != "" {
+		resp.ExtFields["transactionId"] = h.TransactionID
+	}
+	resp.ExtFields["MSG_REGION"] = h.MsgRegion
+	resp.ExtFields["TRACE_ON"] = strconv.FormatBool(h.TraceOn)
+}
+
+// ConsumerSendMsgBackRequestHeader is CONSUMER_SEND_MSG_BACK's header.
+type ConsumerSendMsgBackRequestHeader struct {
+	Offset      int64
+	Group       string
+	DelayLevel  int32
+	OriginMsgID string
+	OriginTopic string
+	UnitMode    bool
+	// MaxReconsumeTimes is nil when the consumer did not send one (the
+	// group's retryMaxTimes applies then).
+	MaxReconsumeTimes *int32
+}
+
+// DecodeConsumerSendMsgBackRequestHeader decodes a 36 request.
+func DecodeConsumerSendMsgBackRequestHeader(cmd *Command) (ConsumerSendMsgBackRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := ConsumerSendMsgBackRequestHeader{
+		Offset:      e.int64("offset", true),
+		Group:       e.str("group", true),
+		DelayLevel:  e.int32("delayLevel", true),
+		OriginMsgID: e.str("originMsgId", false),
+		OriginTopic: e.str("originTopic", false),
+		UnitMode:    e.bool("unitMode"),
+	}
+	if _, ok := cmd.ExtFields["maxReconsumeTimes"]; ok {
+		n := e.int32("maxReconsumeTimes", false)
+		h.MaxReconsumeTimes = &n
+	}
+	return h, e.err
+}
+
+// Pull sysFlag bits (PullSysFlag).
+const (
+	PullFlagCommitOffset = 1 << 0
+	PullFlagSuspend      = 1 << 1
+	PullFlagSubscription = 1 << 2
+	PullFlagClassFilter  = 1 << 3
+)
+
+// PullMessageRequestHeader is PULL_MESSAGE's header.
+type PullMessageRequestHeader struct {
+	ConsumerGroup        string
+	Topic                string
+	QueueID              int32
+	QueueOffset          int64
+	MaxMsgNums           int32
+	SysFlag              int32
+	CommitOffset         int64
+	SuspendTimeoutMillis int64
+	Subscription         string
+	SubVersion           int64
+	ExpressionType       string
+}
+
+// DecodePullMessageRequestHeader decodes a 11 request.
+func DecodePullMessageRequestHeader(cmd *Command) (PullMessageRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := PullMessageRequestHeader{
+		ConsumerGroup:        e.str("consumerGroup", true),
+		Topic:                e.str("topic", true),
+		QueueID:              e.int32("queueId", true),
+		QueueOffset:          e.int64("queueOffset", true),
+		MaxMsgNums:           e.int32("maxMsgNums", true),
+		SysFlag:              e.int32("sysFlag", true),
+		CommitOffset:         e.int64("commitOffset", true),
+		SuspendTimeoutMillis: e.int64("suspendTimeoutMillis", true),
+		Subscription:         e.str("subscription", false),
+		SubVersion:           e.int64("subVersion", true),
+		ExpressionType:       e.str("expressionType", false),
+	}
+	return h, e.err
+}
+
+// PullMessageResponseHeader is a pull's answer.
+type PullMessageResponseHeader struct {
+	SuggestWhichBrokerID int64
+	NextBeginOffset      int64
+	MinOffset            int64
+	MaxOffset            int64
+}
+
+// Encode writes the header into resp's extFields.
+func (h *PullMessageResponseHeader) Encode(resp *Command) {
+	resp.ExtFields = map[string]string{
+		"nextBeginOffset":      strconv.FormatInt(h.NextBeginOffset, 10),
+		"minOffset":            strconv.FormatInt(h.MinOffset, 10),
+		"maxOffset":            strconv.FormatInt(h.MaxOffset, 10),
+		"suggestWhichBrokerId": strconv.FormatInt(h.SuggestWhichBrokerID, 10),
+	}
+}
+
+// TopicQueueRequestHeader is the header of the requests that name one
+// queue: GET_MAX_OFFSET, GET_MIN_OFFSET, GET_EARLIEST_MSG_STORETIME
+// (GetMaxOffsetRequestHeader and its siblings).
+type TopicQueueRequestHeader struct {
+	Topic   string
+	QueueID int32
+}
+
+// DecodeTopicQueueRequestHeader decodes a one-queue request.
+func DecodeTopicQueueRequestHeader(cmd *Command) (TopicQueueRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := TopicQueueRequestHeader{Topic: e.str("topic", true), QueueID: e.int32("queueId", true)}
+	return h, e.err
+}
+
+// SearchOffsetRequestHeader is SEARCH_OFFSET_BY_TIMESTAMP's header.
+type SearchOffsetRequestHeader struct {
+	Topic     string
+	QueueID   int32
+	Timestamp int64
+}
+
+// DecodeSearchOffsetRequestHeader decodes a 29 request.
+func DecodeSearchOffsetRequestHeader(cmd *Command) (SearchOffsetRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := SearchOffsetRequestHeader{Topic: e.str("topic", true), QueueID: e.int32("queueId", true), Timestamp: e.int64("timestamp", true)}
+	return h, e.err
+}
+
+// OffsetResponseHeader is the answer of the offset look-ups
+// (GetMaxOffsetResponseHeader, QueryConsumerOffsetResponseHeader …).
+type OffsetResponseHeader struct{ Offset int64 }
+
+// Encode writes the header into resp's extFields.
+func (h OffsetResponseHeader) Encode(resp *Command) {
+	resp.ExtFields = map[string]string{"offset": strconv.FormatInt(h.Offset, 10)}
+}
+
+// CreateTopicRequestHeader is UPDATE_AND_CREATE_TOPIC's header.
+type CreateTopicRequestHeader struct {
+	Topic           string
+	DefaultTopic    string
+	ReadQueueNums   int32
+	WriteQueueNums  int32
+	Perm            int32
+	TopicFilterType string
+	TopicSysFlag    int32
+	Order           bool
+}
+
+// DecodeCreateTopicRequestHeader decodes a 17 request.
+func DecodeCreateTopicRequestHeader(cmd *Command) (CreateTopicRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := CreateTopicRequestHeader{
+		Topic:           e.str("topic", true),
+		DefaultTopic:    e.str("defaultTopic", false),
+		ReadQueueNums:   e.int32("readQueueNums", true),
+		WriteQueueNums:  e.int32("writeQueueNums", true),
+		Perm:            e.int32("perm", true),
+		TopicFilterType: e.str("topicFilterType", false),
+		TopicSysFlag:    e.int32("topicSysFlag", false),
+		Order:           e.bool("order"),
+	}
+	return h, e.err
+}
+
+// TopicRequestHeader is the header of requests that name a topic:
+// DELETE_TOPIC_IN_BROKER, GET_ROUTEINFO_BY_TOPIC, DELETE_TOPIC_IN_NAMESRV
+// (which may add clusterName).
+type TopicRequestHeader struct {
+	Topic       string
+	ClusterName string
+}
+
+// DecodeTopicRequestHeader decodes a one-topic request.
+func DecodeTopicRequestHeader(cmd *Command) (TopicRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := TopicRequestHeader{Topic: e.str("topic", true), ClusterName: e.str("clusterName", false)}
+	return h, e.err
+}
+
+// ConsumerGroupRequestHeader is GET_CONSUMER_LIST_BY_GROUP's header.
+type ConsumerGroupRequestHeader struct{ ConsumerGroup string }
+
+// DecodeConsumerGroupRequestHeader decodes a 38 request.
+func DecodeConsumerGroupRequestHeader(cmd *Command) (ConsumerGroupRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := ConsumerGroupRequestHeader{ConsumerGroup: e.str("consumerGroup", true)}
+	return h, e.err
+}
+
+// UnregisterClientRequestHeader is UNREGISTER_CLIENT's header.
+type UnregisterClientRequestHeader struct {
+	ClientID      string
+	ProducerGroup string
+	ConsumerGroup string
+}
+
+// DecodeUnregisterClientRequestHeader decodes a 35 request.
+func DecodeUnregisterClientRequestHeader(cmd *Command) (UnregisterClientRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := UnregisterClientRequestHeader{
+		ClientID:      e.str("clientID", false),
+		ProducerGroup: e.str("producerGroup", false),
+		ConsumerGroup: e.str("consumerGroup", false),
+	}
+	return h, e.err
+}
+
+// ConsumerOffsetRequestHeader is the header of QUERY_CONSUMER_OFFSET and
+// UPDATE_CONSUMER_OFFSET (CommitOffset only for the update).
+type ConsumerOffsetRequestHeader struct {
+	ConsumerGroup string
+	Topic         string
+	QueueID       int32
+	CommitOffset  int64
+}
+
+// DecodeQueryConsumerOffsetRequestHeader decodes a 14 request.
+func DecodeQueryConsumerOffsetRequestHeader(cmd *Command) (ConsumerOffsetRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := ConsumerOffsetRequestHeader{
+		ConsumerGroup: e.str("consumerGroup", true),
+		Topic:         e.str("topic", true),
+		QueueID:       e.int32("queueId", true),
+	}
+	return h, e.err
+}
+
+// DecodeUpdateConsumerOffsetRequestHeader decodes a 15 request.
+func DecodeUpdateConsumerOffsetRequestHeader(cmd *Command) (ConsumerOffsetRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := ConsumerOffsetRequestHeader{
+		ConsumerGroup: e.str("consumerGroup", true),
+		Topic:         e.str("topic", true),
+		QueueID:       e.int32("queueId", true),
+		CommitOffset:  e.int64("commitOffset", true),
+	}
+	return h, e.err
+}
+
+// RegisterBrokerRequestHeader is REGISTER_BROKER's header.
+type RegisterBrokerRequestHeader struct {
+	BrokerName             string
+	BrokerAddr             string
+	ClusterName            string
+	HAServerAddr           string
+	BrokerID               int64
+	HeartbeatTimeoutMillis int64
+	Compressed             bool
+	BodyCrc32              int32
+}
+
+// DecodeRegisterBrokerRequestHeader decodes a 103 request.
+func DecodeRegisterBrokerRequestHeader(cmd *Command) (RegisterBrokerRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := RegisterBrokerRequestHeader{
+		BrokerName:             e.str("brokerName", true),
+		BrokerAddr:             e.str("brokerAddr", true),
+		ClusterName:            e.str("clusterName", true),
+		HAServerAddr:           e.str("haServerAddr", true),
+		BrokerID:               e.int64("brokerId", true),
+		HeartbeatTimeoutMillis: e.int64("heartbeatTimeoutMillis", false),
+		Compressed:             e.bool("compressed"),
+		BodyCrc32:              e.int32("bodyCrc32", false),
+	}
+	return h, e.err
+}
+
+// Encode writes the header into req's extFields.
+func (h *RegisterBrokerRequestHeader) Encode(req *Command) {
+	req.ExtFields = map[string]string{
+		"brokerName":   h.BrokerName,
+		"brokerAddr":   h.BrokerAddr,
+		"clusterName":  h.ClusterName,
+		"haServerAddr": h.HAServerAddr,
+		"brokerId":     strconv.FormatInt(h.BrokerID, 10),
+		"compressed":   strconv.FormatBool(h.Compressed),
+		"bodyCrc32":    strconv.Itoa(int(h.BodyCrc32)),
+	}
+	if h.HeartbeatTimeoutMillis > 0 {
+		req.ExtFields["heartbeatTimeoutMillis"] = strconv.FormatInt(h.HeartbeatTimeoutMillis, 10)
+	}
+}
+
+// UnregisterBrokerRequestHeader is UNREGISTER_BROKER's header.
+type UnregisterBrokerRequestHeader struct {
+	BrokerName  string
+	BrokerAddr  string
+	ClusterName string
+	BrokerID    int64
+}
+
+// DecodeUnregisterBrokerRequestHeader decodes a 104 request.
+func DecodeUnregisterBrokerRequestHeader(cmd *Command) (UnregisterBrokerRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := UnregisterBrokerRequestHeader{
+		BrokerName:  e.str("brokerName", true),
+		BrokerAddr:  e.str("brokerAddr", true),
+		ClusterName: e.str("clusterName", true),
+		BrokerID:    e.int64("brokerId", true),
+	}
+	return h, e.err
+}
+
+// Encode writes the header into req's extFields.
+func (h *UnregisterBrokerRequestHeader) Encode(req *Command) {
+	req.ExtFields = map[string]string{
+		"brokerName":  h.BrokerName,
+		"brokerAddr":  h.BrokerAddr,
+		"clusterName": h.ClusterName,
+		"brokerId":    strconv.FormatInt(h.BrokerID, 10),
+	}
+}
+
+// RegisterBrokerResponseHeader is REGISTER_BROKER's answer: where a slave
+// finds its master. Java leaves null fields off the wire, so empty ones
+// are not written: an empty string would send a slave looking for a master
+// at "".
+type RegisterBrokerResponseHeader struct {
+	HAServerAddr string
+	MasterAddr   string
+}
+
+// Encode writes the header into resp's extFields.
+func (h *RegisterBrokerResponseHeader) Encode(resp *Command) {
+	if h.HAServerAddr != "" {
+		resp.SetExt("haServerAddr", h.HAServerAddr)
+	}
+	if h.MasterAddr != "" {
+		resp.SetExt("masterAddr", h.MasterAddr)
+	}
+}

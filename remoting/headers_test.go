@@ -1,0 +1,116 @@
+package remoting
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestDecodeSendMessageRequestHeaderV1AndV2(t *testing.T) {
+	v1 := map[string]string{
+		"producerGroup": "PG", "topic": "T", "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
+		"queueId": "3", "sysFlag": "0", "bornTimestamp": "1700000000000", "flag": "0",
+		"properties": "TAGS\x01a\x02", "reconsumeTimes": "1", "unitMode": "FALSE", "maxReconsumeTimes": "16", "batch": "True",
+	}
+	v2 := map[string]string{}
+	for i, k := range sendHeaderKeys {
+		v2[k[1]] = v1[sendHeaderKeys[i][0]]
+	}
+	want := SendMessageRequestHeader{
+		ProducerGroup: "PG", Topic: "T", DefaultTopic: "TBW102", DefaultTopicQueueNums: 4, QueueID: 3,
+		BornTimestamp: 1700000000000, Properties: "TAGS\x01a\x02", ReconsumeTimes: 1, MaxReconsumeTimes: 16, Batch: true,
+	}
+	for code, ext := range map[RequestCode]map[string]string{SendMessage: v1, SendMessageV2: v2, SendBatchMessage: v2} {
+		got, err := DecodeSendMessageRequestHeader(NewRequest(code, ext, nil))
+		if err != nil || got != want {
+			t.Errorf("%s: got %+v, %v; want %+v", code, got, err, want)
+		}
+	}
+}
+
+func TestHeaderErrorsAreJavas(t *testing.T) {
+	_, err := DecodePullMessageRequestHeader(NewRequest(PullMessage, map[string]string{"consumerGroup": "G"}, nil))
+	var he HeaderError
+	if !errors.As(err, &he) || err.Error() != "the custom field <topic> is null" {
+		t.Fatalf("missing field: %v", err)
+	}
+	_, err = DecodeTopicQueueRequestHeader(NewRequest(GetMaxOffset, map[string]string{"topic": "T", "queueId": "x"}, nil))
+	if err == nil || err.Error() != `the custom field <queueId> is not a 32-bit number: "x"` {
+		t.Fatalf("bad number: %v", err)
+	}
+	// Boolean.parseBoolean never fails.
+	h, err := DecodeCreateTopicRequestHeader(NewRequest(UpdateAndCreateTopic, map[string]string{
+		"topic": "T", "readQueueNums": "8", "writeQueueNums": "8", "perm": "6", "order": "yes"}, nil))
+	if err != nil || h.Order {
+		t.Fatalf("order=yes: %+v, %v", h, err)
+	}
+}
+
+func TestConsumerSendMsgBackMaxReconsumeTimes(t *testing.T) {
+	ext := map[string]string{"offset": "100", "group": "G", "delayLevel": "0"}
+	h, err := DecodeConsumerSendMsgBackRequestHeader(NewRequest(ConsumerSendMsgBack, ext, nil))
+	if err != nil || h.MaxReconsumeTimes != nil {
+		t.Fatalf("absent maxReconsumeTimes: %+v, %v", h, err)
+	}
+	ext["maxReconsumeTimes"] = "3"
+	h, err = DecodeConsumerSendMsgBackRequestHeader(NewRequest(ConsumerSendMsgBack, ext, nil))
+	if err != nil || h.MaxReconsumeTimes == nil || *h.MaxReconsumeTimes != 3 {
+		t.Fatalf("maxReconsumeTimes=3: %+v, %v", h, err)
+	}
+}
+
+func TestRegisterBrokerHeaderRoundTrip(t *testing.T) {
+	in := RegisterBrokerRequestHeader{BrokerName: "b", BrokerAddr: "127.0.0.1:10911", ClusterName: "c",
+		HAServerAddr: "127.0.0.1:10912", BrokerID: 0, BodyCrc32: 12345}
+	req := NewRequest(RegisterBroker, nil, nil)
+	in.Encode(req)
+	out, err := DecodeRegisterBrokerRequestHeader(req)
+	if err != nil || out != in {
+		t.Fatalf("round trip: %+v, %v; want %+v", out, err, in)
+	}
+}
+
+func TestResponseHeadersEncode(t *testing.T) {
+	resp := NewResponse(NewRequest(SendMessage, nil, nil), Success, "")
+	(&SendMessageResponseHeader{MsgID: "AB", QueueID: 2, QueueOffset: 7, MsgRegion: "DefaultRegion", TraceOn: true}).Encode(resp)
+	want := map[string]string{"msgId": "AB", "queueId": "2", "queueOffset": "7", "MSG_REGION": "DefaultRegion", "TRACE_ON": "true"}
+	if !reflect.DeepEqual(resp.ExtFields, want) {
+		t.Fatalf("send answer: %v", resp.ExtFields)
+	}
+	(&PullMessageResponseHeader{NextBeginOffset: 5, MinOffset: 0, MaxOffset: 9}).Encode(resp)
+	if resp.ExtFields["nextBeginOffset"] != "5" || resp.ExtFields["suggestWhichBrokerId"] != "0" {
+		t.Fatalf("pull answer: %v", resp.ExtFields)
+	}
+	r := NewResponse(NewRequest(RegisterBroker, nil, nil), Success, "")
+	(&RegisterBrokerResponseHeader{}).Encode(r)
+	if len(r.ExtFields) != 0 {
+		t.Fatalf("a master's register answer carries no address: %v", r.ExtFields)
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	items := []BatchItem{{Flag: 1, Body: []byte("one"), Properties: []byte("TAGS\x01a\x02")}, {Flag: 0, Body: []byte{}, Properties: nil}}
+	var body []byte
+	for _, it := range items {
+		body = AppendBatchItem(body, it)
+	}
+	var got []BatchItem
+	n, err := EachBatchItem(body, func(it BatchItem) error { got = append(got, it); return nil })
+	if err != nil || n != 2 {
+		t.Fatalf("EachBatchItem = %d, %v", n, err)
+	}
+	for i := range items {
+		if got[i].Flag != items[i].Flag || !bytes.Equal(got[i].Body, items[i].Body) || !bytes.Equal(got[i].Properties, items[i].Properties) {
+			t.Fatalf("item %d: %+v, want %+v", i, got[i], items[i])
+		}
+	}
+	for cut := 1; cut < len(body); cut++ {
+		if _, err := EachBatchItem(body[:cut], func(BatchItem) error { return nil }); err == nil && cut != len(AppendBatchItem(nil, items[0])) {
+			t.Fatalf("a body cut at %d parsed", cut)
+		}
+	}
+	if _, err := EachBatchItem(nil, func(BatchItem) error { return nil }); !errors.Is(err, ErrBatchMalformed) {
+		t.Fatalf("empty batch: %v", err)
+	}
+}
