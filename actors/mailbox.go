@@ -173,6 +173,11 @@ func (m *Mailbox) Close() []*Request {
 }
 
 func (m *Mailbox) schedule() {
+	// A queue without an actor (Processor.OpenQueue before Spawn) is
+	// drained by whoever drives it.
+	if m.dispatcher == nil {
+		return
+	}
 	if m.status.CompareAndSwap(0, 1) {
 		m.dispatcher.Schedule(m.process)
 	}

@@ -101,10 +101,20 @@ func (p *Processor) PID() *actor.PID { return p.pid }
 // injection, used to slow a processor in tests and demonstrations).
 func (p *Processor) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
+// OpenQueue creates the processor's mailbox if it has none and returns it.
+// Spawn calls it; code that drives a queue without an actor (the
+// fast-failure scenario tests) calls it directly.
+func (p *Processor) OpenQueue() *Mailbox {
+	if p.mailbox == nil {
+		p.mailbox = NewMailbox(p.Capacity)
+	}
+	return p.mailbox
+}
+
 // Spawn starts the processor's actor as a child of parent, with its bounded
 // mailbox.
 func (p *Processor) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
-	p.mailbox = NewMailbox(p.Capacity)
+	p.OpenQueue()
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &processorActor{p: p, h: p.NewHandler()}
 	}, actor.WithMailbox(func() actor.Mailbox { return p.mailbox }))

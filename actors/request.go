@@ -21,6 +21,9 @@ type Request struct {
 	Arrived time.Time
 	// Conn is the connection the request came from.
 	Conn *Connection
+	// ReplyTo, when set, receives the answer instead of Conn: requests
+	// made inside the broker, and fake requests in handler tests.
+	ReplyTo func(*remoting.Command)
 
 	answered atomic.Bool
 }
@@ -35,7 +38,10 @@ func (r *Request) Reply(resp *remoting.Command) bool {
 	if !r.answered.CompareAndSwap(false, true) {
 		return false
 	}
-	if r.Conn != nil {
+	switch {
+	case r.ReplyTo != nil:
+		r.ReplyTo(resp)
+	case r.Conn != nil:
 		r.Conn.relay(r, resp)
 	}
 	return true

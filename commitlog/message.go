@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"net/netip"
 	"unicode/utf8"
+
+	"github.com/sluice-mq/sluice/remoting/message"
 )
 
 // Magic codes at record offset 4.
@@ -33,8 +35,6 @@ const (
 	maxPropertiesLen           = 32767
 	blankLen                   = 8 // END_FILE_MIN_BLANK_LENGTH
 	recordFixedLenV4           = 91
-	propertyNameValueSep       = 1
-	propertySep                = 2
 )
 
 // Field offsets that do not depend on host sizes.
@@ -52,7 +52,7 @@ const (
 )
 
 // Message is what AppendRecord encodes. Properties are already in RocketMQ's
-// encoding (name \x01 value \x02 …).
+// encoding (package remoting/message).
 type Message struct {
 	Topic                     string
 	QueueID                   int32
@@ -278,20 +278,11 @@ func parseRecord(b []byte, checkCRC bool) (recordInfo, error) {
 	return ri, nil
 }
 
-// tagsCodeFromProperties finds TAGS in encoded properties without allocating.
+// tagsCodeFromProperties finds TAGS in encoded properties without
+// allocating; a repeated TAGS reads as its last value, as Java reads it.
 func tagsCodeFromProperties(props []byte) int64 {
-	for len(props) > 0 {
-		end := bytes.IndexByte(props, propertySep)
-		pair := props
-		if end >= 0 {
-			pair, props = props[:end], props[end+1:]
-		} else {
-			props = nil
-		}
-		sep := bytes.IndexByte(pair, propertyNameValueSep)
-		if sep == 4 && string(pair[:4]) == "TAGS" {
-			return tagsHash(pair[5:])
-		}
+	if tags, ok := message.Lookup(props, message.PropertyTags); ok {
+		return tagsHash(tags)
 	}
 	return 0
 }

@@ -2,7 +2,7 @@ package remoting
 
 import "testing"
 
-// The remarks are RocketMQ's, byte for byte (reference §4.1): clients and
+// The remarks are RocketMQ's, byte for byte (BrokerFastFailure, SendMessageProcessor): clients and
 // dashboards match on them.
 func TestBusyAnswers(t *testing.T) {
 	cases := []struct {

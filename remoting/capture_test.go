@@ -129,8 +129,8 @@ func TestCapture(t *testing.T) {
 	fs.write(t)
 }
 
-// fakeRocketMQ answers as a name server and as broker-a on one port, per
-// reference §8, and keeps the first raw frame of each request kind.
+// fakeRocketMQ answers as a name server and as broker-a on one port, as
+// the Java broker does, and keeps the first raw frame of each request kind.
 type fakeRocketMQ struct {
 	ln    net.Listener
 	addr  string
@@ -295,7 +295,7 @@ func (fs *fakeRocketMQ) answer(req *Command) *Command {
 			queues = 1
 		}
 		resp := ok()
-		// brokerAddrs compact: the Go client splits the raw text (§2.3).
+		// brokerAddrs compact: the Go client splits the raw text.
 		resp.Body = fmt.Appendf(nil, `{"brokerDatas":[{"brokerAddrs":{"0":"%s"},"brokerName":"%s","cluster":"DefaultCluster"}],`+
 			`"filterServerTable":{},"queueDatas":[{"brokerName":"%s","perm":6,"readQueueNums":%d,"topicSysFlag":0,"writeQueueNums":%d}]}`,
 			fs.addr, captureBroker, captureBroker, queues, queues)

@@ -19,7 +19,7 @@ import (
 // request the sweep answers is never executed and one a processor has
 // taken is never answered by the sweep.
 type fastFailure struct {
-	writer  *actors.Writer
+	writer  writerQueue
 	enabled bool
 	period  time.Duration
 	periods busyPeriods // touched only by run, on the supervisor's goroutine
@@ -35,6 +35,13 @@ type fastFailure struct {
 	busyPeriodCount atomic.Uint64
 	inBusyPeriod    atomic.Bool
 	cleaned         [len(remoting.BusyKinds)]atomic.Uint64
+}
+
+// writerQueue is the writer's queue of sends handed over and not yet
+// appended (actors.Writer).
+type writerQueue interface {
+	TakeQueued() (*actors.AppendJob, int)
+	Release(*actors.AppendJob)
 }
 
 func newFastFailure(cfg *Config, procs []*actors.Processor, pcBusy func() bool, lockHold func() int64, log zerolog.Logger) *fastFailure {

@@ -59,7 +59,7 @@ func TestConsumerOffsetCommitQuery(t *testing.T) {
 	}
 }
 
-// §2.9: no committed offset → 0 for a young queue, else QUERY_NOT_FOUND.
+// ConsumeManageProcessor#queryConsumerOffset: no committed offset → 0 for a young queue, else QUERY_NOT_FOUND.
 func TestQueryConsumerOffsetYoungQueue(t *testing.T) {
 	cfg, _ := testConfig(t, "")
 	m, _ := NewConsumerOffsetManager(cfg)

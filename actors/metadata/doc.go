@@ -4,12 +4,12 @@
 //
 // # What it owns
 //
-//	TopicConfigManager        topic table, data version, system topics, auto-creation (§2.5)   topics.json
+//	TopicConfigManager        topic table, data version, system topics, auto-creation           topics.json
 //	SubscriptionGroupManager  consumer group configs, built-in groups, auto-creation            subscriptionGroup.json
-//	ConsumerOffsetManager     committed offsets, <topic>@<group> → queueId → offset (§2.9)       consumerOffset.json
-//	ConsumerManager           live consumer clients and their subscriptions (HEART_BEAT, §2.7)  memory
-//	ProducerManager           live producer clients                                              memory
-//	RebalanceLockManager      orderly consumers' queue locks, 60 s life (§2.13)                  memory
+//	ConsumerOffsetManager     committed offsets, <topic>@<group> → queueId → offset             consumerOffset.json
+//	ConsumerManager           live consumer clients and their subscriptions (HEART_BEAT)        memory
+//	ProducerManager           live producer clients                                             memory
+//	RebalanceLockManager      orderly consumers' queue locks, 60 s life                         memory
 //	Managers                  the six together, plus HeartBeat / ChannelClosed / ScanNotActive
 //
 // plus the wire bodies these answer with or decode (HeartbeatData,

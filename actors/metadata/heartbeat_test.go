@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-mq/sluice/commitlog"
 )
 
-// The HEART_BEAT body captured from rocketmq-client-go (reference §2.7),
+// The HEART_BEAT body captured from rocketmq-client-go,
 // with the elided retry subVersion filled in.
 const goHeartbeat = `{"clientID":"192.0.2.2@15839","producerDataSet":[],
  "consumerDataSet":[{"groupName":"cg","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING",

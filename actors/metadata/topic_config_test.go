@@ -146,7 +146,7 @@ func TestSystemTopicsAtStart(t *testing.T) {
 	}
 }
 
-// §2.5, one row per rule.
+// (TopicConfigManager and TopicValidator), one row per rule.
 func TestCreateTopicInSendMessageMethod(t *testing.T) {
 	cases := []struct {
 		name          string

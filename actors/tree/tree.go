@@ -46,20 +46,22 @@ type ProcessorInfo struct {
 
 // WriterInfo is the commit-log writer's lock-hold state.
 type WriterInfo struct {
-	BeginTimeInLock             int64             `json:"beginTimeInLock"`
-	LockHoldMillis              int64             `json:"lockHoldMillis"`
-	PageCacheBusy               bool              `json:"pageCacheBusy"`
-	OSPageCacheBusyTimeOutMills int64             `json:"osPageCacheBusyTimeOutMills"`
-	LockHold                    []Bucket          `json:"lockHold"`
-	LockHoldSumMillis           float64           `json:"lockHoldSumMillis"`
-	TransientPoolEnabled        bool              `json:"transientPoolEnabled"`
-	TransientPoolFree           int               `json:"transientPoolFree"`
-	TransientPoolTotal          int               `json:"transientPoolTotal"`
-	TransientPoolDeficient      bool              `json:"transientPoolDeficient"`
-	Depth                       int               `json:"depth"`
-	Appended                    uint64            `json:"appended"`
-	Batches                     uint64            `json:"batches"`
-	Extra                       map[string]string `json:"extra,omitempty"`
+	BeginTimeInLock             int64 `json:"beginTimeInLock"`
+	LockHoldMillis              int64 `json:"lockHoldMillis"`
+	PageCacheBusy               bool  `json:"pageCacheBusy"`
+	OSPageCacheBusyTimeOutMills int64 `json:"osPageCacheBusyTimeOutMills"`
+	// LockHold counts appends by how long each held the writer: the lock
+	// hold, plus the sync wait under SYNC_FLUSH (the writer waits for the
+	// flush inside Put); LockHoldSumMillis is their total.
+	LockHold               []Bucket `json:"lockHold"`
+	LockHoldSumMillis      float64  `json:"lockHoldSumMillis"`
+	TransientPoolEnabled   bool     `json:"transientPoolEnabled"`
+	TransientPoolFree      int      `json:"transientPoolFree"`
+	TransientPoolTotal     int      `json:"transientPoolTotal"`
+	TransientPoolDeficient bool     `json:"transientPoolDeficient"`
+	Depth                  int      `json:"depth"`
+	Appended               uint64   `json:"appended"`
+	Batches                uint64   `json:"batches"`
 }
 
 // Bucket counts lock holds up to LeMillis (the last bucket is unbounded,

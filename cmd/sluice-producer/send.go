@@ -15,12 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
-)
-
-// Property separators (MessageConst: NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR).
-const (
-	nameValueSep = "\x01"
-	propertySep  = "\x02"
+	"github.com/sluice-mq/sluice/remoting/message"
 )
 
 type producer struct {
@@ -179,10 +174,12 @@ var kindNames = func() [numKinds]string {
 func (p *producer) send() {
 	start := time.Now()
 	id := p.idPrefix + fmt.Sprintf("%016X", p.seq.Add(1))
-	props := "UNIQ_KEY" + nameValueSep + id + propertySep + "WAIT" + nameValueSep + "true" + propertySep
+	pb := message.Append(nil, message.PropertyUniqClientMessageIDKeyIdx, id)
+	pb = message.Append(pb, message.PropertyWaitStoreMsgOK, "true")
 	if p.cfg.keys {
-		props += "KEYS" + nameValueSep + id + propertySep
+		pb = message.Append(pb, message.PropertyKeys, id)
 	}
+	props := string(pb)
 	p.stats.attempted.Add(1)
 	avoid := ""
 	for attempt := 0; ; attempt++ {

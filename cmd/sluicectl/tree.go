@@ -284,9 +284,6 @@ func (r *treeRenderer) writerDetails(indent string, w *tree.WriterInfo) {
 	if w.Batches > 0 {
 		r.detail(indent, plain(fmt.Sprintf("%d batches, %.1f messages per batch", w.Batches, float64(w.Appended)/float64(w.Batches))))
 	}
-	for _, k := range slices.Sorted(maps.Keys(w.Extra)) {
-		r.detail(indent, plain(k+" "+w.Extra[k]))
-	}
 }
 
 func (r *treeRenderer) supervisorDetails(indent string, s *tree.SupervisorInfo) {

@@ -23,7 +23,7 @@
 //	writer_lock_hold_current_seconds       gauge    how long the append in progress has held the lock (pageCacheLockTimeMills)
 //	writer_page_cache_busy                 gauge    1 while the hold exceeds osPageCacheBusyTimeOutMills
 //	writer_page_cache_busy_threshold_seconds gauge  osPageCacheBusyTimeOutMills
-//	writer_lock_hold_seconds               histogram of recent lock holds (sum is NaN: the tree carries counts only)
+//	writer_lock_hold_seconds               histogram of appends by writer hold: the lock hold, plus the sync wait under SYNC_FLUSH
 //	writer_mailbox_depth                   gauge
 //	writer_appended_messages_total, writer_batches_total  counters
 //	transient_pool_enabled, transient_pool_deficient      gauges 0/1
