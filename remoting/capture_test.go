@@ -23,6 +23,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 var captureFlag = flag.Bool("capture", false, "regenerate testdata/frames by driving rocketmq-client-go against a fake name server + broker")
@@ -276,13 +278,7 @@ func (fs *fakeRocketMQ) waitFor(t *testing.T, name string) {
 
 func (fs *fakeRocketMQ) waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 30s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(t, what, cond)
 }
 
 func (fs *fakeRocketMQ) answer(req *Command) *Command {

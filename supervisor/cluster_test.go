@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func createTopic(t testing.TB, addr, topic string, queues int) {
@@ -49,7 +50,7 @@ func TestGoClientTwoBrokers(t *testing.T) {
 		createTopic(t, b.Addr(), topic, 4)
 		brokers = append(brokers, b)
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, "", func() bool {
 		route, ok := ns.Routes().PickupTopicRouteData(topic)
 		return ok && len(route.BrokerDatas) == 2
 	})
@@ -58,14 +59,14 @@ func TestGoClientTwoBrokers(t *testing.T) {
 	sendN(t, p, topic, "first-", 0, 40)
 	// Consume-queue entries are written by the store's dispatcher, just
 	// after the send is acknowledged.
-	waitFor(t, func() bool { return messagesIn(brokers[0], topic, 4)+messagesIn(brokers[1], topic, 4) == 40 })
+	poll.Until(t, "", func() bool { return messagesIn(brokers[0], topic, 4)+messagesIn(brokers[1], topic, 4) == 40 })
 	a, b := messagesIn(brokers[0], topic, 4), messagesIn(brokers[1], topic, 4)
 	if a == 0 || b == 0 || a+b != 40 {
 		t.Fatalf("sends not spread over both brokers: %d and %d", a, b)
 	}
 	rec := &received{msgs: map[string]*primitive.MessageExt{}}
 	newPushConsumer(t, ns.Addr(), "cg-"+instance(t), topic, rec)
-	waitForLong(t, 60*time.Second, func() bool { return rec.count() == 40 })
+	poll.Within(t, 60*time.Second, "", func() bool { return rec.count() == 40 })
 
 	if err := brokers[0].Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -74,6 +75,6 @@ func TestGoClientTwoBrokers(t *testing.T) {
 	// The producer still has broker-a in its cached route: its sends there
 	// fail and the Go client retries them on broker-b.
 	sendN(t, p, topic, "second-", 0, 20)
-	waitFor(t, func() bool { return messagesIn(brokers[1], topic, 4)-before == 20 })
-	waitForLong(t, 60*time.Second, func() bool { return rec.count() == 60 })
+	poll.Until(t, "", func() bool { return messagesIn(brokers[1], topic, 4)-before == 20 })
+	poll.Within(t, 60*time.Second, "", func() bool { return rec.count() == 60 })
 }

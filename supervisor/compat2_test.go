@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func sendN(t testing.TB, p rocketmq.Producer, topic, prefix string, from, to int) {
@@ -40,14 +41,14 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 	cfg.NamesrvAddr = ns.Addr()
 	cfg.FlushConsumerOffsetInterval = 100
 	b := brokertest.Start(t, cfg, supervisor.Options{})
-	waitFor(t, func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
+	poll.Until(t, "", func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
 	const topic, group = "RestartTopic", "cg-restart"
 
 	p := newProducer(t, ns.Addr())
 	sendN(t, p, topic, "before-", 0, 10)
 	rec := &received{msgs: map[string]*primitive.MessageExt{}}
 	c := newPushConsumer(t, ns.Addr(), group, topic, rec)
-	waitForLong(t, 30*time.Second, func() bool { return rec.count() == 10 })
+	poll.Within(t, 30*time.Second, "", func() bool { return rec.count() == 10 })
 	// Shutdown commits the consumed offsets with UPDATE_CONSUMER_OFFSET,
 	// which the Go client sends without waiting for an answer: wait until
 	// the broker has them all before stopping it.
@@ -55,17 +56,7 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := dial(t, b.Addr())
-	waitFor(t, func() bool {
-		var total int64
-		for q := 0; q < 4; q++ {
-			resp := invoke(t, admin, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q)})
-			if resp.ResponseCode() == remoting.Success {
-				n, _ := strconv.ParseInt(resp.Ext("offset"), 10, 64)
-				total += n
-			}
-		}
-		return total == 10
-	})
+	poll.Until(t, "10 offsets committed", func() bool { return committed(t, admin, group, topic) == 10 })
 	admin.Close()
 	if err := b.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -73,19 +64,37 @@ func TestGoClientOffsetsSurviveRestart(t *testing.T) {
 	p.Shutdown()
 
 	b2 := brokertest.Start(t, cfg, supervisor.Options{})
-	_ = b2
-	waitFor(t, func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
+	poll.Until(t, "", func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
 	p2 := newProducer(t, ns.Addr())
 	sendN(t, p2, topic, "after-", 0, 5)
 	rec2 := &received{msgs: map[string]*primitive.MessageExt{}}
 	newPushConsumer(t, ns.Addr(), group, topic, rec2)
-	waitForLong(t, 30*time.Second, func() bool { return rec2.count() == 5 })
-	time.Sleep(500 * time.Millisecond) // anything redelivered would show up by now
+	poll.Within(t, 30*time.Second, "", func() bool { return rec2.count() == 5 })
+	// The consumer records a message before it commits past it, so once
+	// the committed offsets cover all 15 messages every delivery — a
+	// redelivered old one included — has been recorded.
+	admin2 := dial(t, b2.Addr())
+	defer admin2.Close()
+	poll.Within(t, 30*time.Second, "15 offsets committed", func() bool { return committed(t, admin2, group, topic) == 15 })
 	for body := range rec2.msgs {
 		if body[:6] != "after-" {
 			t.Fatalf("redelivered %q after restart", body)
 		}
 	}
+}
+
+// committed sums the group's committed offsets over the topic's four
+// queues.
+func committed(t *testing.T, admin *remoting.Client, group, topic string) int64 {
+	var total int64
+	for q := 0; q < 4; q++ {
+		resp := invoke(t, admin, remoting.QueryConsumerOffset, map[string]string{"consumerGroup": group, "topic": topic, "queueId": strconv.Itoa(q)})
+		if resp.ResponseCode() == remoting.Success {
+			n, _ := strconv.ParseInt(resp.Ext("offset"), 10, 64)
+			total += n
+		}
+	}
+	return total
 }
 
 // A pull consumer reads everything. It runs in its own process: see
@@ -181,7 +190,7 @@ func TestGoClientRetryThroughRetryTopic(t *testing.T) {
 	if resp.ResponseCode() != remoting.Success {
 		t.Fatalf("create retry topic: %s %q", resp.ResponseCode(), resp.Remark)
 	}
-	waitFor(t, func() bool { _, ok := ns.Routes().PickupTopicRouteData("%RETRY%" + group); return ok })
+	poll.Until(t, "", func() bool { _, ok := ns.Routes().PickupTopicRouteData("%RETRY%" + group); return ok })
 
 	var mu sync.Mutex
 	attempts := map[string]int{}
@@ -219,7 +228,7 @@ func TestGoClientRetryThroughRetryTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Shutdown()
-	waitForLong(t, 60*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(reconsumed) == 3 })
+	poll.Within(t, 60*time.Second, "", func() bool { mu.Lock(); defer mu.Unlock(); return len(reconsumed) == 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	for body, n := range reconsumed {

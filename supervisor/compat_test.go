@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func init() { rlog.SetLogLevel("error") }
@@ -39,7 +40,7 @@ func startCluster(t testing.TB, mutate func(*supervisor.Config)) (*supervisor.Na
 		mutate(&cfg)
 	}
 	b := brokertest.Start(t, cfg, supervisor.Options{})
-	waitFor(t, func() bool { return len(ns.Routes().LiveBrokers()) > 0 })
+	poll.Until(t, "", func() bool { return len(ns.Routes().LiveBrokers()) > 0 })
 	return ns, b
 }
 
@@ -110,17 +111,6 @@ func newPushConsumer(t testing.TB, nsAddr, group, topic string, rec *received, o
 	return c
 }
 
-func waitForLong(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // The real Go client produces with every send flavour and a push consumer
 // in clustering mode receives every message, body, tags, keys and user
 // properties intact.
@@ -175,7 +165,7 @@ func TestGoClientProduceAndPushConsume(t *testing.T) {
 
 	rec := &received{msgs: map[string]*primitive.MessageExt{}}
 	newPushConsumer(t, ns.Addr(), "cg-"+instance(t), topic, rec)
-	waitForLong(t, 60*time.Second, func() bool { return rec.count() == want })
+	poll.Within(t, 60*time.Second, "", func() bool { return rec.count() == want })
 	for i := 0; i < want; i++ {
 		m := rec.get("body-" + strconv.Itoa(i))
 		if m == nil {

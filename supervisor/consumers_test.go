@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func heartbeatBody(clientID, group, topic string) []byte {
@@ -54,7 +55,7 @@ func TestConsumerGroupMembership(t *testing.T) {
 	bc := dial(t, b.Addr())
 	before := notified.Load()
 	hb(bc, "127.0.0.1@b")
-	waitFor(t, func() bool { return notified.Load() > before })
+	poll.Until(t, "", func() bool { return notified.Load() > before })
 	if ids := list(); len(ids) != 2 {
 		t.Fatalf("consumer list %v, want both", ids)
 	}
@@ -69,12 +70,9 @@ func TestConsumerGroupMembership(t *testing.T) {
 
 	before = notified.Load()
 	bc.Close()
-	waitFor(t, func() bool { return notified.Load() > before })
-	deadline := time.Now().Add(10 * time.Second)
-	for ids := list(); len(ids) != 1 || ids[0] != "127.0.0.1@a"; ids = list() {
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer list after b left: %v", ids)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "", func() bool { return notified.Load() > before })
+	poll.Until(t, "consumer list of only a after b left", func() bool {
+		ids := list()
+		return len(ids) == 1 && ids[0] == "127.0.0.1@a"
+	})
 }

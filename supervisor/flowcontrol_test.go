@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 const flowTopic = "FlowTopic"
@@ -105,7 +106,7 @@ func TestFlowRejectRequestPageCacheBusy(t *testing.T) {
 	// 2 s: past the 1 s busy threshold, inside the Go client's 3 s timeout.
 	setFault(t, admin, map[string]string{"appendStallMillis": "2000"})
 	first := sendAsync(t, p, "stalled")
-	waitFor(t, func() bool { return b.Store().LockTimeMills() > 1100 })
+	poll.Until(t, "", func() bool { return b.Store().LockTimeMills() > 1100 })
 	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("refused")))
 	wantBusy(t, err, 2, "[REJECTREQUEST]system busy, start flow control for a while")
 	setFault(t, admin, map[string]string{"appendStallMillis": "0"})
@@ -135,9 +136,9 @@ func TestFlowOverload(t *testing.T) {
 	})
 	setFault(t, admin, map[string]string{"processorDelayMillis": "2000", "processor": "send"})
 	held := []<-chan asyncResult{sendAsync(t, p, "in-processor")}
-	waitFor(t, func() bool { return sendProcessor(b).Stats.Processed.Load() >= 2 })
+	poll.Until(t, "", func() bool { return sendProcessor(b).Stats.Processed.Load() >= 2 })
 	held = append(held, sendAsync(t, p, "queued-1"), sendAsync(t, p, "queued-2"))
-	waitFor(t, func() bool { return sendProcessor(b).Mailbox().Len() == 2 })
+	poll.Until(t, "", func() bool { return sendProcessor(b).Mailbox().Len() == 2 })
 	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("overflow")))
 	wantBusy(t, err, 2, "[OVERLOAD]system busy, start flow control for a while")
 	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
@@ -158,14 +159,14 @@ func TestFlowPCSynchronizedAndPCBusyCleanQueue(t *testing.T) {
 	sp := sendProcessor(b)
 	setFault(t, admin, map[string]string{"processorDelayMillis": "1500", "processor": "send", "appendStallMillis": "2500"})
 	stalled := sendAsync(t, p, "stalled")
-	waitFor(t, func() bool { return b.Store().BeginTimeInLock() != 0 })
+	poll.Until(t, "", func() bool { return b.Store().BeginTimeInLock() != 0 })
 	processed := sp.Stats.Processed.Load()
 	synced := sendAsync(t, p, "re-checked")
-	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	poll.Until(t, "", func() bool { return sp.Stats.Processed.Load() == processed+1 })
 	var queued []<-chan asyncResult
 	for i := 0; i < 3; i++ {
 		queued = append(queued, sendAsync(t, p, "queued-"+strconv.Itoa(i)))
-		waitFor(t, func() bool { return sp.Mailbox().Len() == i+1 })
+		poll.Until(t, "", func() bool { return sp.Mailbox().Len() == i+1 })
 	}
 	if b.Store().IsOSPageCacheBusy() {
 		t.Skip("the machine is too slow for this test's timing: page cache already busy while queueing")
@@ -195,7 +196,7 @@ func TestFlowPCSynchronizedAndPCBusyCleanQueue(t *testing.T) {
 	if sp.Stats.Busy[remoting.PCSynchronized].Load() != 1 || sp.Stats.Busy[remoting.PCBusyCleanQueue].Load() != 3 {
 		t.Fatalf("counters: PC_SYNCHRONIZED %d, PCBUSY_CLEAN_QUEUE %d", sp.Stats.Busy[remoting.PCSynchronized].Load(), sp.Stats.Busy[remoting.PCBusyCleanQueue].Load())
 	}
-	waitFor(t, func() bool { return b.Logs.Count("busy period ended") == 1 })
+	poll.Until(t, "", func() bool { return b.Logs.Count("busy period ended") == 1 })
 }
 
 // TIMEOUT_CLEAN_QUEUE: a send that waited in the queue past
@@ -206,7 +207,7 @@ func TestFlowTimeoutCleanQueue(t *testing.T) {
 	setFault(t, admin, map[string]string{"processorDelayMillis": "1000", "processor": "send"})
 	processed := sp.Stats.Processed.Load()
 	held := sendAsync(t, p, "in-processor")
-	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	poll.Until(t, "", func() bool { return sp.Stats.Processed.Load() == processed+1 })
 	r := <-sendAsync(t, p, "waits")
 	kind, period, size := parseCleanQueue(t, r.err)
 	if kind != "TIMEOUT" || size != 0 {
@@ -241,7 +242,7 @@ func TestFlowAdmissionControl(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		teach = append(teach, sendAsync(t, p, "teach-"+strconv.Itoa(i)))
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, "", func() bool {
 		return sp.Stats.Processed.Load() == processed+2 && sp.DrainInterval() > 500*time.Millisecond
 	})
 	for _, ch := range teach {
@@ -249,13 +250,13 @@ func TestFlowAdmissionControl(t *testing.T) {
 	}
 	processed = sp.Stats.Processed.Load()
 	held := sendAsync(t, p, "in-processor")
-	waitFor(t, func() bool { return sp.Stats.Processed.Load() == processed+1 })
+	poll.Until(t, "", func() bool { return sp.Stats.Processed.Load() == processed+1 })
 	// One waiting request predicts about 700 ms, two about 1400 ms: over the
 	// 1 s limit.
 	queued := []<-chan asyncResult{sendAsync(t, p, "queued-1")}
-	waitFor(t, func() bool { return sp.Mailbox().Len() == 1 })
+	poll.Until(t, "", func() bool { return sp.Mailbox().Len() == 1 })
 	queued = append(queued, sendAsync(t, p, "queued-2"))
-	waitFor(t, func() bool { return sp.Mailbox().Len() == 2 })
+	poll.Until(t, "", func() bool { return sp.Mailbox().Len() == 2 })
 	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("predicted")))
 	kind, period, size := parseCleanQueue(t, err)
 	if kind != "TIMEOUT" || period != 0 || size != 2 {
@@ -275,7 +276,7 @@ func TestFlowPCBusyCleansWriterQueue(t *testing.T) {
 	b, p, admin := flowCluster(t, nil)
 	setFault(t, admin, map[string]string{"appendStallMillis": "2500"})
 	stalled := sendAsync(t, p, "stalled")
-	waitFor(t, func() bool { return b.Store().BeginTimeInLock() != 0 })
+	poll.Until(t, "", func() bool { return b.Store().BeginTimeInLock() != 0 })
 	var waiting []<-chan asyncResult
 	for i := 0; i < 2; i++ {
 		waiting = append(waiting, sendAsync(t, p, "behind-"+strconv.Itoa(i)))

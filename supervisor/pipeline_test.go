@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // Request codes private to these tests.
@@ -101,10 +102,10 @@ func TestFullMailboxAnswersOverloadWithoutStallingConnection(t *testing.T) {
 	// One request is taken by the processor and blocks it; wait until it is
 	// in hand so the next two fill the queue exactly.
 	send()
-	waitFor(t, func() bool { return block.Stats.Processed.Load() == 1 })
+	poll.Until(t, "", func() bool { return block.Stats.Processed.Load() == 1 })
 	send()
 	send()
-	waitFor(t, func() bool { return block.Mailbox().Len() == 2 })
+	poll.Until(t, "", func() bool { return block.Mailbox().Len() == 2 })
 
 	for i := 0; i < 5; i++ {
 		resp := invoke(t, c, codeBlock, nil)
@@ -119,7 +120,7 @@ func TestFullMailboxAnswersOverloadWithoutStallingConnection(t *testing.T) {
 	if got := block.Stats.Busy[remoting.Overload].Load(); got != 5 {
 		t.Fatalf("overload counter = %d, want 5", got)
 	}
-	waitFor(t, func() bool {
+	poll.Until(t, "", func() bool {
 		return b.Logs.Count("too many requests and system thread pool busy, RejectedExecutionException") == 1
 	})
 
@@ -169,15 +170,15 @@ func TestPanickingProcessorIsRestarted(t *testing.T) {
 	// 0 holds the processor; 1 panics; 2..5 are queued behind it.
 	wg.Add(1)
 	go do(0, map[string]string{"id": "0", "wait": "true"})
-	waitFor(t, func() bool { return proc.Stats.Processed.Load() == 1 })
+	poll.Until(t, "", func() bool { return proc.Stats.Processed.Load() == 1 })
 	wg.Add(1)
 	go do(1, map[string]string{"id": "1", "panic": "true"})
-	waitFor(t, func() bool { return proc.Mailbox().Len() == 1 })
+	poll.Until(t, "", func() bool { return proc.Mailbox().Len() == 1 })
 	for i := 2; i < 6; i++ {
 		wg.Add(1)
 		go do(i, map[string]string{"id": string(rune('0' + i))})
 	}
-	waitFor(t, func() bool { return proc.Mailbox().Len() == 5 })
+	poll.Until(t, "", func() bool { return proc.Mailbox().Len() == 5 })
 	close(gate)
 	wg.Wait()
 
@@ -248,7 +249,7 @@ func TestMalformedFramesCloseOnlyThatConnection(t *testing.T) {
 			if _, err := io.ReadAll(nc); err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 				t.Fatalf("want the broker to close the connection, got %v", err)
 			}
-			waitFor(t, func() bool { return b.Logs.Count("closing connection") == before+1 })
+			poll.Until(t, "", func() bool { return b.Logs.Count("closing connection") == before+1 })
 			if resp := invoke(t, healthy, codeEcho, nil); resp.ResponseCode() != remoting.Success {
 				t.Fatalf("healthy connection after %s: %s", name, resp.ResponseCode())
 			}
@@ -285,7 +286,7 @@ func TestTimeoutCleanQueue(t *testing.T) {
 		resp, _ := c.Invoke(context.Background(), remoting.NewRequest(codeBlock, map[string]string{"id": "0"}, nil), 10*time.Second)
 		first <- resp
 	}()
-	waitFor(t, func() bool { return proc.Stats.Processed.Load() == 1 })
+	poll.Until(t, "", func() bool { return proc.Stats.Processed.Load() == 1 })
 	var wg sync.WaitGroup
 	got := make([]*remoting.Command, 3)
 	sent := make([]time.Time, 3)
@@ -296,7 +297,7 @@ func TestTimeoutCleanQueue(t *testing.T) {
 			defer wg.Done()
 			got[i], _ = c.Invoke(context.Background(), remoting.NewRequest(codeBlock, map[string]string{"id": string(rune('1' + i))}, nil), 10*time.Second)
 		}(i)
-		waitFor(t, func() bool { return proc.Mailbox().Len() == i+1 })
+		poll.Until(t, "", func() bool { return proc.Mailbox().Len() == i+1 })
 	}
 	wg.Wait()
 	close(release)
@@ -312,17 +313,6 @@ func TestTimeoutCleanQueue(t *testing.T) {
 		if _, executed := ran.Load(string(rune('1' + i))); executed {
 			t.Fatalf("request %d was answered by the sweep and executed too", i)
 		}
-	}
-}
-
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within 10s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -378,7 +368,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	if _, err := io.ReadAll(nc); err != nil && !isReset(err) {
 		t.Fatalf("want the broker to close the idle connection, got %v", err)
 	}
-	waitFor(t, func() bool { return strings.Contains(b.Logs.String(), "connection idle") })
+	poll.Until(t, "", func() bool { return strings.Contains(b.Logs.String(), "connection idle") })
 }
 
 // A start that fails part way (here: the metrics port is taken) undoes

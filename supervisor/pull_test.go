@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func pullHeader(topic string, queueID int, offset int64, suspendMillis int) map[string]string {
@@ -34,7 +35,7 @@ func TestLongPollingHeldPullIsAnsweredOnArrival(t *testing.T) {
 		}
 	}
 	send("first")
-	waitFor(t, func() bool { return b.Store().MaxOffsetInQueue("PollTopic", 0) == 1 })
+	poll.Until(t, "", func() bool { return b.Store().MaxOffsetInQueue("PollTopic", 0) == 1 })
 
 	type result struct {
 		resp *remoting.Command
@@ -47,7 +48,7 @@ func TestLongPollingHeldPullIsAnsweredOnArrival(t *testing.T) {
 		resp, err := c.Invoke(t.Context(), remoting.NewRequest(remoting.PullMessage, pullHeader("PollTopic", 0, 1, 20000), nil), 30*time.Second)
 		held <- result{resp, err, time.Since(start)}
 	}()
-	waitFor(t, func() bool { return b.RuntimeInfo()["heldPullRequests"] == "1" })
+	poll.Until(t, "", func() bool { return b.RuntimeInfo()["heldPullRequests"] == "1" })
 
 	// Sends, heartbeats and admin calls on the same connection go on.
 	for i := 0; i < 5; i++ {
@@ -82,7 +83,7 @@ func TestPullStatuses(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader("StatusTopic", 0, ""), []byte("m")))
 	}
-	waitFor(t, func() bool { return b.Store().MaxOffsetInQueue("StatusTopic", 0) == 3 })
+	poll.Until(t, "", func() bool { return b.Store().MaxOffsetInQueue("StatusTopic", 0) == 3 })
 	pull := func(offset int64, suspend int, sysFlag string) *remoting.Command {
 		h := pullHeader("StatusTopic", 0, offset, suspend)
 		h["sysFlag"] = sysFlag

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // sendHeader is the header rocketmq-client-go sends with SEND_MESSAGE.
@@ -36,7 +37,7 @@ func TestSendMessageStoresARecordTheGoClientDecodes(t *testing.T) {
 			t.Fatalf("send %d response header: %v", i, resp.ExtFields)
 		}
 	}
-	waitFor(t, func() bool { return b.Store().MaxOffsetInQueue("TopicA", 1) == 3 })
+	poll.Until(t, "", func() bool { return b.Store().MaxOffsetInQueue("TopicA", 1) == 3 })
 	got := b.Store().GetMessage("TopicA", 1, 0, 32, nil)
 	if got.MsgCount != 3 {
 		t.Fatalf("read %d messages: %+v", got.MsgCount, got)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func TestConsumerOffsetCommitQuery(t *testing.T) {
@@ -201,17 +203,10 @@ func TestStartPersister(t *testing.T) {
 	m, _ := NewConsumerOffsetManager(cfg)
 	stop := m.StartPersister(5 * time.Millisecond)
 	m.CommitOffset("g", "T", 0, 1)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, "the persister's first write", func() bool {
 		w, _, _ := LoadJSON[consumerOffsetWrapper](filepath.Join(dir, "consumerOffset.json"), cfg.Log)
-		if w.OffsetTable["T@g"][0] == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("persister never wrote")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return w.OffsetTable["T@g"][0] == 1
+	})
 	m.CommitOffset("g", "T", 0, 2)
 	stop() // final write
 	stop() // idempotent

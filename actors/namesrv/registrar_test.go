@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // fakeNamesrv records the requests it gets and answers them, SUCCESS or,
@@ -111,7 +112,7 @@ func TestRegistrarPeriodicRegistration(t *testing.T) {
 	r.Start()
 	defer r.Close()
 
-	Eventually(t, "three registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= 3 })
+	poll.Until(t, "three registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= 3 })
 	req := f.requests(remoting.RegisterBroker)[0]
 	want := map[string]string{
 		"brokerName": "b", "brokerAddr": "127.0.0.1:10911", "clusterName": "C", "haServerAddr": "127.0.0.1:10912",
@@ -136,10 +137,10 @@ func TestRegistrarPeriodicRegistration(t *testing.T) {
 	// registrar reconnects by itself.
 	f.refuse.Store(true)
 	n := len(f.requests(remoting.RegisterBroker))
-	Eventually(t, "refused registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= n+3 })
+	poll.Until(t, "refused registrations", func() bool { return len(f.requests(remoting.RegisterBroker)) >= n+3 })
 	f.dropConnections()
 	f.refuse.Store(false)
-	Eventually(t, "recovery", func() bool { return logs.Count("registered with name server") >= 2 })
+	poll.Until(t, "recovery", func() bool { return logs.Count("registered with name server") >= 2 })
 	if c := logs.Count("register broker failed;"); c != 1 {
 		t.Fatalf("%d failure lines for one streak, want 1", c)
 	}
@@ -149,10 +150,15 @@ func TestRegistrarPeriodicRegistration(t *testing.T) {
 		u[0].Ext("clusterName") != "C" || u[0].Ext("brokerAddr") != "127.0.0.1:10911" {
 		t.Fatalf("unregister requests %+v", u)
 	}
+	// Close waited for every registering goroutine, and each registration
+	// is answered before the next request goes out, so nothing is left to
+	// arrive: a Start or RegisterNow now must not start anything again.
 	n = len(f.requests(remoting.RegisterBroker))
-	time.Sleep(60 * time.Millisecond)
-	if m := len(f.requests(remoting.RegisterBroker)); m != n {
-		t.Fatalf("%d registrations after Close", m-n)
+	r.Start()
+	r.RegisterNow()
+	r.Close()
+	if m := len(f.requests(remoting.RegisterBroker)); m != n || r.state != stateClosed {
+		t.Fatalf("%d registrations after Close (state %v)", m-n, r.state)
 	}
 }
 
@@ -162,8 +168,10 @@ func TestRegistrarCloseWithoutStart(t *testing.T) {
 	r.Close()
 	r.Start()
 	r.RegisterNow()
-	time.Sleep(20 * time.Millisecond)
-	if n := len(f.requests(remoting.RegisterBroker)) + len(f.requests(remoting.UnregisterBroker)); n != 0 {
-		t.Fatalf("%d requests from a registrar closed before Start", n)
+	// Start after Close spawns no goroutine (the state says so), so no
+	// request can come later; Close then has nothing to wait for.
+	r.Close()
+	if n := len(f.requests(remoting.RegisterBroker)) + len(f.requests(remoting.UnregisterBroker)); n != 0 || r.state != stateClosed {
+		t.Fatalf("%d requests from a registrar closed before Start (state %v)", n, r.state)
 	}
 }

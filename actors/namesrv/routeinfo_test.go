@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // fakeClock is the manager's clock in tests: time moves only when told.
@@ -251,16 +252,7 @@ func TestStartScanner(t *testing.T) {
 	m.RegisterBroker(registration("a", "127.0.0.1:10911", 0, 1, topic("T", 4)))
 	stop := m.StartScanner(10 * time.Millisecond)
 	defer stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, ok := m.PickupTopicRouteData("T"); !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("scanner did not expire the broker")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "the scanner expiring the broker", func() bool { _, ok := m.PickupTopicRouteData("T"); return !ok })
 	stop()
 	stop() // idempotent
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // nameServer is a real Sluice broker on a loopback port with the name
@@ -268,7 +269,7 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	defer r.Close()
 
 	for _, ns := range []*nameServer{ns1, ns2} {
-		namesrv.Eventually(t, "route of T on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
+		poll.Until(t, "route of T on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
 		route, _ := ns.m.PickupTopicRouteData("T")
 		if route.BrokerDatas[0].BrokerName != "broker-r" || route.BrokerDatas[0].BrokerAddrs[0] != "127.0.0.1:10911" {
 			t.Fatalf("route on %s: %s", ns.addr, route.Encode())
@@ -280,7 +281,7 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	tt.add(testTopic("New", 2))
 	r.RegisterNow()
 	for _, ns := range []*nameServer{ns1, ns2} {
-		namesrv.Eventually(t, "route of New on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("New"); return ok })
+		poll.Until(t, "route of New on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("New"); return ok })
 	}
 
 	r.Close()
@@ -321,12 +322,12 @@ func TestRegistrarSurvivesDeadNameServer(t *testing.T) {
 		},
 	}, zerolog.New(logs).Level(zerolog.InfoLevel))
 	r.Start()
-	namesrv.Eventually(t, "route of T", func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
+	poll.Until(t, "route of T", func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
 	for i := 0; i < 3; i++ {
 		r.RegisterNow()
 		time.Sleep(20 * time.Millisecond)
 	}
-	namesrv.Eventually(t, "the dead name server's failure to be logged", func() bool { return logs.Count("retrying every period") > 0 })
+	poll.Until(t, "the dead name server's failure to be logged", func() bool { return logs.Count("retrying every period") > 0 })
 
 	start := time.Now()
 	r.Close()

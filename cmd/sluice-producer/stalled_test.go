@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // Two real brokers behind one real name server, one of them stalled: the
@@ -48,26 +49,13 @@ func TestStalledBrokerEveryMessageLandsOnHealthy(t *testing.T) {
 				"producerGroup": "pg", "topic": topic, "defaultTopic": "TBW102", "defaultTopicQueueNums": "4",
 				"queueId": "0", "sysFlag": "0", "bornTimestamp": strconv.FormatInt(time.Now().UnixMilli(), 10), "flag": "0",
 			}, []byte("stalls the writer")), 20*time.Second)
-			deadline := time.Now().Add(10 * time.Second)
-			for !b.Store().IsOSPageCacheBusy() {
-				if time.Now().After(deadline) {
-					t.Fatal("the stalled broker never became busy")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			poll.Until(t, "the stalled broker's page cache busy", b.Store().IsOSPageCacheBusy)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, "a route listing both brokers", func() bool {
 		route, ok := ns.Routes().PickupTopicRouteData(topic)
-		if ok && len(route.BrokerDatas) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("route never listed both brokers")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ok && len(route.BrokerDatas) == 2
+	})
 	storedOnHealthy := func() (n int64) {
 		for q := int32(0); q < 4; q++ {
 			n += brokers["broker-healthy"].Store().MaxOffsetInQueue(topic, q)
@@ -86,12 +74,6 @@ func TestStalledBrokerEveryMessageLandsOnHealthy(t *testing.T) {
 	if s.Retried == 0 || s.FailedAttempts["REJECTREQUEST"] == 0 {
 		t.Fatalf("no busy answer was retried: %+v", s)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for storedOnHealthy()-before < 400 {
-		if time.Now().After(deadline) {
-			t.Fatalf("healthy broker stored %d of 400", storedOnHealthy()-before)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "400 messages stored on the healthy broker", func() bool { return storedOnHealthy()-before >= 400 })
 	t.Logf("retried %d, failed attempts %v", s.Retried, s.FailedAttempts)
 }

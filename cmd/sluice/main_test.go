@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 func TestPrintConfig(t *testing.T) {
@@ -153,15 +154,8 @@ func TestNamesrvSubcommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, "the broker's registration", func() bool {
 		resp, err := c.Invoke(context.Background(), remoting.NewRequest(remoting.GetRouteInfoByTopic, map[string]string{"topic": "TBW102"}, nil), 5*time.Second)
-		if err == nil && resp.ResponseCode() == remoting.Success && strings.Contains(string(resp.Body), "broker-x") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("broker never registered: %v %+v", err, resp)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && resp.ResponseCode() == remoting.Success && strings.Contains(string(resp.Body), "broker-x")
+	})
 }

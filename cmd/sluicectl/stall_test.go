@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // The tour in a test: with the writer stalled through `sluicectl fault`
@@ -27,7 +28,7 @@ func TestStalledWriterShowsInTreeAndProducer(t *testing.T) {
 	cfg.NamesrvAddr = ns.Addr()
 	cfg.FaultInjectionEnable = true
 	b := brokertest.Start(t, cfg, supervisor.Options{})
-	waitUntil(t, func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
+	poll.Until(t, "", func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
 
 	if r := runBinary(t, "fault", "stall", "1500", "-b", b.Addr()); r.code != 0 {
 		t.Fatalf("fault stall: %+v", r)
@@ -56,9 +57,13 @@ func TestStalledWriterShowsInTreeAndProducer(t *testing.T) {
 	if !busySeen {
 		t.Fatal("sluicectl tree never showed the writer page-cache-busy")
 	}
-	// Leave the stall on for a few more appends: senders beyond the writer's
-	// window meet the busy answers.
-	time.Sleep(2 * time.Second)
+	// Leave the stall on until senders beyond the writer's window have met
+	// busy answers.
+	poll.Until(t, "busy answers from the send processor", func() bool {
+		send := b.Tree().Root.Find("send")
+		return send != nil && send.Processor != nil &&
+			send.Processor.Busy["REJECTREQUEST"]+send.Processor.Busy["PCBUSY_CLEAN_QUEUE"] > 0
+	})
 	if r := runBinary(t, "fault", "off", "-b", b.Addr()); r.code != 0 {
 		t.Fatalf("fault off: %+v", r)
 	}
@@ -74,16 +79,5 @@ func TestStalledWriterShowsInTreeAndProducer(t *testing.T) {
 	}
 	if s.FailedAttempts["REJECTREQUEST"]+s.FailedAttempts["PCBUSY_CLEAN_QUEUE"] == 0 || s.Sent == 0 {
 		t.Fatalf("producer saw no busy answers or sent nothing: %+v\n%s", s, out)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
