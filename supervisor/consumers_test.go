@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"sync"
-	"testing"
-	"time"
-
-	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // Test helpers shared by this package's tests and the external

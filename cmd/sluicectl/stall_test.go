@@ -27,6 +27,10 @@ func TestStalledWriterShowsInTreeAndProducer(t *testing.T) {
 	cfg := brokertest.Config(t)
 	cfg.NamesrvAddr = ns.Addr()
 	cfg.FaultInjectionEnable = true
+	// A window smaller than the producer's 64 senders leaves sends waiting
+	// in the send queue behind each stalled append, so busy answers come
+	// whatever the scheduling (with 256, all 64 may join one batch).
+	cfg.WriterWindowSize = 8
 	b := brokertest.Start(t, cfg, supervisor.Options{})
 	poll.Until(t, "", func() bool { return len(ns.Routes().LiveBrokers()) == 1 })
 
