@@ -74,6 +74,15 @@ func (r *Request) ReplyBusy(kind remoting.BusyKind, waitMillis int64, queueSize 
 	return r.Reply(remoting.BusyResponse(r.Cmd, kind, waitMillis, queueSize))
 }
 
+// RemoteAddr is the client's address, "" for a request made inside the
+// broker.
+func (r *Request) RemoteAddr() string {
+	if r.Conn == nil {
+		return ""
+	}
+	return r.Conn.RemoteAddr()
+}
+
 // WaitMillis is how long the request has waited since it arrived.
 func (r *Request) WaitMillis(now time.Time) int64 { return now.Sub(r.Arrived).Milliseconds() }
 

@@ -87,7 +87,7 @@ func (p *Handlers) check(pl *pull) (remoting.ResponseCode, string) {
 	}
 	if h.QueueID < 0 || int(h.QueueID) >= tc.ReadQueueNums {
 		return remoting.SystemError, "queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, topic:[" + h.Topic +
-			"] topicConfig.readQueueNums:[" + strconv.Itoa(tc.ReadQueueNums) + "] consumer:[" + pl.req.Conn.RemoteAddr() + "]"
+			"] topicConfig.readQueueNums:[" + strconv.Itoa(tc.ReadQueueNums) + "] consumer:[" + pl.req.RemoteAddr() + "]"
 	}
 	if h.SysFlag&remoting.PullFlagSubscription != 0 {
 		sd, err := metadata.BuildSubscriptionData(h.Topic, h.Subscription, h.ExpressionType)

@@ -195,7 +195,7 @@ func (p *Handlers) msgCheck(r *actors.Request, h *remoting.SendMessageRequestHea
 	}
 	if n := max(tc.ReadQueueNums, tc.WriteQueueNums); int(h.QueueID) >= n {
 		return tc, remoting.SystemError, "request queueId[" + strconv.Itoa(int(h.QueueID)) + "] is illegal, " +
-			tc.String() + " Producer: " + r.Conn.RemoteAddr()
+			tc.String() + " Producer: " + r.RemoteAddr()
 	}
 	return tc, remoting.Success, ""
 }
@@ -300,7 +300,7 @@ func (p *Handlers) msgIDs(j *sendJob, first int64) string {
 
 // bornHost is the producer's address as the broker sees it.
 func bornHost(r *actors.Request) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(r.Conn.RemoteAddr())
+	ap, err := netip.ParseAddrPort(r.RemoteAddr())
 	if err != nil {
 		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 	}
