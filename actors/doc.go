@@ -1,6 +1,17 @@
-// Package actors holds the broker's actors below the root: the listener
-// and one connection actor per TCP connection, the processor actors with
-// their bounded mailboxes, and the request handlers they run.
+// Package actors is the broker's actor plumbing below the root: the
+// listener and one connection actor per TCP connection, the processor
+// actors with their bounded mailboxes, the request a processor hands its
+// handler, and the writer actor that owns the commit log's write side.
+//
+// Request logic is not here. RocketMQ's processors live in the handler
+// sets beside this package — send (SendMessageProcessor), pull
+// (PullMessageProcessor and its hold service), client (ClientManage- and
+// ConsumerManageProcessor), admin (AdminBrokerProcessor), namesrv (the name
+// server's DefaultRequestProcessor) — as functions over *Request that know
+// nothing of protoactor, so each is tested with a fake request
+// (handlertest). A Processor here is the queue and the actor that runs a
+// handler set's functions; which codes share a queue is the supervisor's
+// layout.
 //
 // The path of a request (RocketMQ's NettyRemotingAbstract#processRequestCommand):
 //
@@ -27,6 +38,7 @@
 // has handed to the writer and not yet seen accepted, so a stalled writer
 // leaves the backlog in the send mailbox, where the sweep can see it.
 //
-// This package may use remoting and commitlog; it must not import
-// supervisor (which owns the tree's root and wires everything together).
+// This package may use remoting and commitlog; it must not import the
+// handler sets, supervisor (which owns the tree's root and wires
+// everything together) or cmd. supervisor/layering_test.go checks it.
 package actors
