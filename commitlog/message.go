@@ -64,6 +64,24 @@ type Message struct {
 	PreparedTransactionOffset int64
 	Body                      []byte
 	Properties                string
+	// PropertiesSuffix, already encoded, is stored after Properties — the
+	// items the broker adds to every message (CLUSTER), without building a
+	// new string per message. A separator is put between the two when
+	// Properties lacks its trailing one, as RocketMQ's batch encoder does.
+	PropertiesSuffix string
+}
+
+// propertiesLen is the stored length of m's properties.
+func (m *Message) propertiesLen() int {
+	n := len(m.Properties) + len(m.PropertiesSuffix)
+	if m.needsSeparator() {
+		n++
+	}
+	return n
+}
+
+func (m *Message) needsSeparator() bool {
+	return m.PropertiesSuffix != "" && m.Properties != "" && m.Properties[len(m.Properties)-1] != message.PropertySeparator
 }
 
 func hostLen(a netip.AddrPort) int {
@@ -75,7 +93,7 @@ func hostLen(a netip.AddrPort) int {
 
 // RecordLen is the encoded size of m.
 func RecordLen(m *Message) int {
-	return recordFixedLenV4 - 8 + hostLen(m.BornHost) + hostLen(m.StoreHost) + len(m.Body) + len(m.Topic) + len(m.Properties)
+	return recordFixedLenV4 - 8 + hostLen(m.BornHost) + hostLen(m.StoreHost) + len(m.Body) + len(m.Topic) + m.propertiesLen()
 }
 
 // AppendRecord appends m, encoded as a stored record (magic V1), to dst and
@@ -97,9 +115,10 @@ func AppendRecordLimit(dst []byte, m *Message, maxBody int) ([]byte, error) {
 		return dst, ErrTopicTooLong
 	case len(m.Body) > maxBody:
 		return dst, ErrMessageTooLarge
-	case len(m.Properties) > maxPropertiesLen:
+	case m.propertiesLen() > maxPropertiesLen:
 		return dst, ErrPropertiesTooLarge
-	case len(m.Properties) > 0 && m.Properties[len(m.Properties)-1] == 0:
+	case len(m.Properties) > 0 && m.Properties[len(m.Properties)-1] == 0,
+		len(m.PropertiesSuffix) > 0 && m.PropertiesSuffix[len(m.PropertiesSuffix)-1] == 0:
 		return dst, ErrPropertiesInvalid
 	}
 	n := RecordLen(m)
@@ -140,9 +159,14 @@ func AppendRecordLimit(dst []byte, m *Message, maxBody int) ([]byte, error) {
 	r[p] = byte(len(m.Topic))
 	p++
 	p += copy(r[p:], m.Topic)
-	be.PutUint16(r[p:], uint16(len(m.Properties)))
+	be.PutUint16(r[p:], uint16(m.propertiesLen()))
 	p += 2
-	copy(r[p:], m.Properties)
+	p += copy(r[p:], m.Properties)
+	if m.needsSeparator() {
+		r[p] = message.PropertySeparator
+		p++
+	}
+	copy(r[p:], m.PropertiesSuffix)
 	return dst, nil
 }
 

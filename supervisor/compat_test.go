@@ -82,6 +82,12 @@ func (r *received) get(body string) *primitive.MessageExt {
 
 func newPushConsumer(t testing.TB, nsAddr, group, topic string, rec *received, opts ...consumer.Option) rocketmq.PushConsumer {
 	t.Helper()
+	return newSelectingConsumer(t, nsAddr, group, topic, consumer.MessageSelector{}, rec, opts...)
+}
+
+// newSelectingConsumer is newPushConsumer with a subscription expression.
+func newSelectingConsumer(t testing.TB, nsAddr, group, topic string, sel consumer.MessageSelector, rec *received, opts ...consumer.Option) rocketmq.PushConsumer {
+	t.Helper()
 	opts = append([]consumer.Option{
 		consumer.WithNameServer([]string{nsAddr}),
 		consumer.WithGroupName(group),
@@ -93,7 +99,7 @@ func newPushConsumer(t testing.TB, nsAddr, group, topic string, rec *received, o
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	err = c.Subscribe(topic, sel, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		for _, m := range msgs {

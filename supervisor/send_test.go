@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/sluice-mq/sluice/remoting"
@@ -107,4 +108,50 @@ func invokeCmd(t testing.TB, c *remoting.Client, req *remoting.Command) *remotin
 		t.Fatalf("invoke %s: %v", req.RequestCode(), err)
 	}
 	return resp
+}
+
+// A repeated property resolves as the Java broker resolves it — the last
+// value wins — for filtering, storage and delivery alike: a message sent
+// with TAGS=a then TAGS=b reaches the subscription to b, whose Go consumer
+// keeps it (the client re-filters on the tag it decodes), and never the
+// subscription to a. Every stored message also carries the broker's
+// CLUSTER, as RocketMQ's SendMessageProcessor adds it.
+func TestRepeatedPropertyLastWinsAndClusterIsAdded(t *testing.T) {
+	ns, b := startCluster(t, nil)
+	c := dial(t, b.Addr())
+	const topic = "DupTags"
+	// One queue, so that a consumer that got a later message has passed
+	// every earlier one.
+	create := map[string]string{"topic": topic, "readQueueNums": "1", "writeQueueNums": "1", "perm": "6"}
+	if resp := invoke(t, c, remoting.UpdateAndCreateTopic, create); resp.ResponseCode() != remoting.Success {
+		t.Fatalf("create topic: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	for _, m := range []struct{ body, props string }{
+		{"dup", "TAGS\x01a\x02TAGS\x01b\x02CLUSTER\x01forged\x02"},
+		{"a-marker", "TAGS\x01a\x02"},
+		{"b-marker", "TAGS\x01b\x02"},
+	} {
+		resp := invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader(topic, 0, m.props), []byte(m.body)))
+		if resp.ResponseCode() != remoting.Success {
+			t.Fatalf("send %s: %s %q", m.body, resp.ResponseCode(), resp.Remark)
+		}
+	}
+	recA := &received{msgs: map[string]*primitive.MessageExt{}}
+	recB := &received{msgs: map[string]*primitive.MessageExt{}}
+	newSelectingConsumer(t, ns.Addr(), "cg-tag-a", topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "a"}, recA)
+	newSelectingConsumer(t, ns.Addr(), "cg-tag-b", topic, consumer.MessageSelector{Type: consumer.TAG, Expression: "b"}, recB)
+	poll.Within(t, 30*time.Second, "a-marker at the subscription to a", func() bool { return recA.get("a-marker") != nil })
+	poll.Within(t, 30*time.Second, "dup and b-marker at the subscription to b", func() bool {
+		return recB.get("dup") != nil && recB.get("b-marker") != nil
+	})
+	if recA.get("dup") != nil {
+		t.Fatal("the subscription to a received the message whose last TAGS is b")
+	}
+	dup := recB.get("dup")
+	if dup.GetTags() != "b" {
+		t.Fatalf("consumer decoded TAGS %q, want the last one, b", dup.GetTags())
+	}
+	if got := dup.GetProperty("CLUSTER"); got != brokertest.Config(t).BrokerClusterName {
+		t.Fatalf("CLUSTER = %q, want the broker's %q", got, brokertest.Config(t).BrokerClusterName)
+	}
 }

@@ -31,6 +31,32 @@ type Handlers struct {
 	Stop <-chan struct{}
 
 	jobs sync.Pool
+
+	clusterOnce sync.Once
+	clusterItem string // "CLUSTER\x01<brokerClusterName>\x02", built once
+}
+
+// storedProperties is what the store keeps of a message's properties:
+// Java's parse of them (a repeated name keeps its last value, so filtering,
+// storage and delivery agree), less any CLUSTER the client set, since the
+// broker writes its own (SendMessageProcessor puts PROPERTY_CLUSTER on
+// every message). The common case allocates nothing.
+func storedProperties(props string) string {
+	props = message.Normalize(props)
+	if _, ok := message.Lookup(props, message.PropertyCluster); ok {
+		props = message.Delete(props, message.PropertyCluster)
+	}
+	return props
+}
+
+// clusterProperty is the CLUSTER item appended to every stored message.
+func (p *Handlers) clusterProperty() string {
+	p.clusterOnce.Do(func() {
+		if p.ID.ClusterName != "" {
+			p.clusterItem = string(message.Append(nil, message.PropertyCluster, p.ID.ClusterName))
+		}
+	})
+	return p.clusterItem
 }
 
 // ByCode maps each request code served here to its handler.
@@ -105,19 +131,17 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 	j := p.getJob()
 	j.Req = r
 	m := commitlog.Message{
-		Topic:          topic,
-		QueueID:        queueID,
-		Flag:           h.Flag,
-		SysFlag:        h.SysFlag,
-		BornTimestamp:  h.BornTimestamp,
-		BornHost:       bornHost(r),
-		StoreHost:      p.ID.StoreHost,
-		ReconsumeTimes: h.ReconsumeTimes,
-		Body:           r.Cmd.Body,
-		// Java stores the properties as it parsed them into a map, so a
-		// repeated name keeps its last value for filtering, storage and
-		// delivery alike.
-		Properties: message.Normalize(h.Properties),
+		Topic:            topic,
+		QueueID:          queueID,
+		Flag:             h.Flag,
+		SysFlag:          h.SysFlag,
+		BornTimestamp:    h.BornTimestamp,
+		BornHost:         bornHost(r),
+		StoreHost:        p.ID.StoreHost,
+		ReconsumeTimes:   h.ReconsumeTimes,
+		Body:             r.Cmd.Body,
+		Properties:       storedProperties(h.Properties),
+		PropertiesSuffix: p.clusterProperty(),
 	}
 	var count int
 	if r.Cmd.RequestCode() == remoting.SendBatchMessage {
@@ -219,7 +243,7 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 		one := *m
 		one.Flag = it.Flag
 		one.Body = it.Body
-		one.Properties = message.Normalize(unsafeString(it.Properties))
+		one.Properties = storedProperties(unsafeString(it.Properties))
 		return p.encode(j, &one)
 	})
 }
