@@ -45,6 +45,23 @@ func TestMalformedValueIsAStartupError(t *testing.T) {
 	}
 }
 
+// A configuration that asks for what Sluice does not do (here two copies
+// of every message) stops the start, naming the key: never a broker with a
+// weaker guarantee than configured.
+func TestUnhonouredKeyIsAStartupError(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "broker.conf")
+	if err := os.WriteFile(conf, []byte("brokerRole = SYNC_MASTER\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"-c", conf}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut.String(), `brokerRole = "SYNC_MASTER": refusing to start`) {
+		t.Fatalf("error does not name the key: %s", errOut.String())
+	}
+}
+
 // The real binary starts, answers over the remoting protocol and shuts down
 // cleanly on SIGTERM.
 func TestBinaryServesAndShutsDown(t *testing.T) {

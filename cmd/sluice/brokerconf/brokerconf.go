@@ -41,7 +41,17 @@ func (c *Config) Load(r io.Reader) ([]Warning, error) {
 	var warnings []Warning
 	var errs []error
 	for _, p := range props {
+		check, known := unhonoured(p.Key)
+		if known {
+			if err := check(p.Value); err != nil {
+				errs = append(errs, fmt.Errorf("line %d: %s = %q: refusing to start: %w", p.Line, p.Key, p.Value, err))
+				continue
+			}
+		}
 		f, ok := table[p.Key]
+		if !ok && known {
+			continue // asks for nothing Sluice lacks
+		}
 		if !ok {
 			warnings = append(warnings, Warning{Key: p.Key, Line: p.Line})
 			continue
@@ -117,6 +127,9 @@ func (c *Config) validate() error {
 	positive("writerWindowSize", int64(b.WriterWindowSize))
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
+	if b.BrokerID != 0 {
+		errs = append(errs, fmt.Errorf("brokerId = %d: refusing to start: a broker with brokerId > 0 is a slave, and Sluice runs masters only (no replication yet)", b.BrokerID))
+	}
 	if b.ListenPort < 0 || b.ListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("listenPort = %d: not a port", b.ListenPort))
 	}

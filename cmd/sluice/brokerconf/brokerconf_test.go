@@ -120,3 +120,30 @@ func unwrapAll(err error) error {
 		err = next
 	}
 }
+
+// A key whose feature Sluice lacks makes Load fail, naming the key, when
+// its value asks for the feature; its "off" value is accepted silently.
+func TestUnhonouredKeysRefuseToStart(t *testing.T) {
+	for _, line := range []string{
+		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1", "haMasterAddress=10.0.0.1:10912",
+		"aclEnable=true", "tlsEnable=true", "tls.server.mode=enforcing", "tls.server.mode=permissive",
+		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true", "timerWheelEnable=true",
+	} {
+		cfg := Default()
+		_, err := cfg.Load(strings.NewReader(line + "\n"))
+		key, _, _ := strings.Cut(line, "=")
+		if err == nil || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "refusing to start") {
+			t.Errorf("%s: err = %v, want a refusal naming %s", line, err, key)
+		}
+	}
+	for _, line := range []string{
+		"brokerRole=ASYNC_MASTER", "brokerId=0", "aclEnable=false", "tlsEnable=false", "tls.server.mode=disabled",
+		"enablePropertyFilter=false", "timerWheelEnable=false", "haMasterAddress=",
+	} {
+		cfg := Default()
+		warnings, err := cfg.Load(strings.NewReader(line + "\n"))
+		if err != nil || len(warnings) != 0 {
+			t.Errorf("%s: err = %v, warnings %v; want it accepted quietly", line, err, warnings)
+		}
+	}
+}

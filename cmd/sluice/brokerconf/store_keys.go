@@ -7,7 +7,8 @@ import (
 )
 
 // storeFields binds the message store's keys (RocketMQ's
-// MessageStoreConfig), plus brokerRole, which only a master can have here.
+// MessageStoreConfig), plus brokerRole, which only a master can have here
+// (unhonoured.go refuses the others).
 func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.str("storePathRootDir", &s.StorePathRootDir)
 	f.str("storePathCommitLog", &s.StorePathCommitLog)
@@ -33,14 +34,5 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.int64("osPageCacheBusyTimeOutMills", &s.OSPageCacheBusyTimeOutMills)
 	f.bool("recoverSkipCorruptedFiles", &s.SkipCorruptedFiles)
 	f.int64("flushIntervalConsumeQueue", &s.FlushIntervalConsumeQueue)
-	f.custom("brokerRole", func(v string) error {
-		switch v {
-		case "ASYNC_MASTER", "SYNC_MASTER":
-			// No replication yet: both mean "master" here.
-			return nil
-		case "SLAVE":
-			return fmt.Errorf("slaves are not supported; Sluice runs masters only")
-		}
-		return fmt.Errorf("want ASYNC_MASTER, SYNC_MASTER or SLAVE")
-	}, func() string { return "ASYNC_MASTER" })
+	f.custom("brokerRole", checkBrokerRole, func() string { return "ASYNC_MASTER" })
 }
