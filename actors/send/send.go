@@ -32,6 +32,8 @@ type Handlers struct {
 
 	jobs sync.Pool
 
+	refused refusals
+
 	clusterOnce sync.Once
 	clusterItem string // "CLUSTER\x01<brokerClusterName>\x02", built once
 }
@@ -108,6 +110,16 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		r.ReplyCode(code, remark)
 		return
 	}
+	props := storedProperties(h.Properties)
+	batch := r.Cmd.RequestCode() == remoting.SendBatchMessage
+	if kind, code, remark, refused := p.checkUnhonoured(&h, props); refused {
+		if batch {
+			code = remoting.MessageIllegal // CommitLog#asyncPutMessages
+		}
+		p.refused.note(p.Log, kind, r, h.Topic, remark)
+		r.ReplyCode(code, remark)
+		return
+	}
 	queueID := h.QueueID
 	if queueID < 0 {
 		queueID = rand.Int32N(int32(max(tc.WriteQueueNums, 1)))
@@ -140,11 +152,11 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		StoreHost:        p.ID.StoreHost,
 		ReconsumeTimes:   h.ReconsumeTimes,
 		Body:             r.Cmd.Body,
-		Properties:       storedProperties(h.Properties),
+		Properties:       props,
 		PropertiesSuffix: p.clusterProperty(),
 	}
 	var count int
-	if r.Cmd.RequestCode() == remoting.SendBatchMessage {
+	if batch {
 		count, err = p.encodeBatch(j, &m)
 	} else {
 		err = p.encode(j, &m)
@@ -152,6 +164,12 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 	}
 	if err != nil {
 		p.putJob(j)
+		var refusal *innerRefusal
+		if errors.As(err, &refusal) {
+			p.refused.note(p.Log, refusal.kind, r, topic, refusal.remark)
+			r.ReplyCode(remoting.MessageIllegal, refusal.remark)
+			return
+		}
 		r.ReplyCode(remoting.MessageIllegal, illegalRemark(err, p.ID.MaxMessageSize))
 		return
 	}
@@ -239,11 +257,19 @@ func (p *Handlers) encode(j *sendJob, m *commitlog.Message) error {
 // encodeBatch turns the client's batch body into stored records, one per
 // message, each with the batch header's common fields.
 func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
+	n := 0
 	return remoting.EachBatchItem(m.Body, func(it remoting.BatchItem) error {
 		one := *m
 		one.Flag = it.Flag
 		one.Body = it.Body
 		one.Properties = storedProperties(unsafeString(it.Properties))
+		// Java refuses a batch whose wrapper asks for a delay or a
+		// transaction (MESSAGE_ILLEGAL); an inner message that does is
+		// refused too, since it would be stored and delivered at once.
+		if kind, _, remark, refused := p.checkUnhonoured(&remoting.SendMessageRequestHeader{SysFlag: one.SysFlag}, one.Properties); refused {
+			return &innerRefusal{kind: kind, remark: "batch message " + strconv.Itoa(n) + ": " + remark}
+		}
+		n++
 		return p.encode(j, &one)
 	})
 }
