@@ -75,19 +75,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	// Signals are caught before the broker starts: one that arrives while
+	// it starts (its "broker started" line already out) is a shutdown
+	// request, not a kill.
+	sig := notifyShutdown()
+	defer signal.Stop(sig)
 	b, err := supervisor.Start(cfg.Broker, supervisor.Options{Log: log})
 	if err != nil {
 		log.Error().Err(err).Msg("broker failed to start")
 		return 1
 	}
-	return waitAndShutdown(log, b.Shutdown)
+	return waitAndShutdown(log, sig, b.Shutdown)
 }
 
-// waitAndShutdown blocks until SIGINT or SIGTERM, then shuts down with a
-// 30-second budget.
-func waitAndShutdown(log zerolog.Logger, shutdown func(context.Context) error) int {
+// notifyShutdown delivers SIGINT and SIGTERM to the returned channel.
+func notifyShutdown() chan os.Signal {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	return sig
+}
+
+// waitAndShutdown blocks until SIGINT or SIGTERM arrives on sig, then
+// shuts down with a 30-second budget.
+func waitAndShutdown(log zerolog.Logger, sig <-chan os.Signal, shutdown func(context.Context) error) int {
 	s := <-sig
 	log.Info().Stringer("signal", s).Msg("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -114,12 +124,14 @@ func runNamesrv(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, level)
+	sig := notifyShutdown()
+	defer signal.Stop(sig)
 	ns, err := supervisor.StartNameServer(*listen, log)
 	if err != nil {
 		log.Error().Err(err).Msg("name server failed to start")
 		return 1
 	}
-	return waitAndShutdown(log, ns.Shutdown)
+	return waitAndShutdown(log, sig, ns.Shutdown)
 }
 
 // newLogger writes console lines to a terminal and JSON lines otherwise.
