@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	case *actor.Stopped:
 		// At shutdown the last answers may still be queued for the writer.
 		a.conn.CloseWhenFlushed(time.Second, errors.New("connection actor stopped"))
+		a.handle.calls.closeAll(fmt.Errorf("connection to %s closed", a.remote))
 		if a.opts.OnClose != nil {
 			a.opts.OnClose(a.handle)
 		}
@@ -99,7 +101,7 @@ func (a *connectionActor) start(ctx actor.Context) {
 	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize, ReadIdleTimeout: a.opts.IdleTimeout})
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
-	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID}
+	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID, calls: &calls{}}
 	go func() {
 		err := a.conn.ReadLoop(func(cmd *remoting.Command) { root.Send(self, cmd) })
 		root.Send(self, &connClosed{err: err})
@@ -116,8 +118,8 @@ func (a *connectionActor) reply(cmd *remoting.Command, code remoting.ResponseCod
 // the processor, run its reject check, queue the request or answer at once.
 func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	if cmd.IsResponse() {
-		// Answers to broker-initiated commands (NOTIFY_CONSUMER_IDS_CHANGED is
-		// one-way, so none are expected); nothing waits for them.
+		// The client's answer to a broker-initiated request (Invoke).
+		a.handle.calls.complete(cmd)
 		return
 	}
 	a.language.Store(int32(cmd.Language))

@@ -100,6 +100,7 @@ type Connection struct {
 	conn     *remoting.Conn
 	clientID *atomic.Pointer[string]
 	opaque   atomic.Int32 // for broker-initiated commands
+	calls    *calls       // broker-initiated requests waiting for answers
 }
 
 // ID identifies the connection for its life (its actor id, never reused).

@@ -39,6 +39,9 @@ const (
 	DeleteTopicInNamesrv          RequestCode = 216
 	SendMessageV2                 RequestCode = 310
 	SendBatchMessage              RequestCode = 320
+	SendReplyMessage              RequestCode = 324
+	SendReplyMessageV2            RequestCode = 325
+	PushReplyMessageToClient      RequestCode = 326
 
 	// Sluice's own admin codes live above RocketMQ's range so that no
 	// RocketMQ tool can send one by accident.
@@ -60,6 +63,7 @@ var requestCodeNames = map[RequestCode]string{
 	GetBrokerClusterInfo: "GET_BROKER_CLUSTER_INFO", GetAllSubscriptionGroupConfig: "GET_ALL_SUBSCRIPTIONGROUP_CONFIG",
 	GetAllTopicListFromNameServer: "GET_ALL_TOPIC_LIST_FROM_NAMESERVER", DeleteTopicInBroker: "DELETE_TOPIC_IN_BROKER",
 	DeleteTopicInNamesrv: "DELETE_TOPIC_IN_NAMESRV", SendMessageV2: "SEND_MESSAGE_V2", SendBatchMessage: "SEND_BATCH_MESSAGE",
+	SendReplyMessage: "SEND_REPLY_MESSAGE", SendReplyMessageV2: "SEND_REPLY_MESSAGE_V2", PushReplyMessageToClient: "PUSH_REPLY_MESSAGE_TO_CLIENT",
 	GetActorTree: "SLUICE_GET_ACTOR_TREE", SetFault: "SLUICE_SET_FAULT",
 }
 

@@ -34,11 +34,11 @@ var sendHeaderKeys = [...][2]string{
 	{"reconsumeTimes", "j"}, {"unitMode", "k"}, {"maxReconsumeTimes", "l"}, {"batch", "m"},
 }
 
-// DecodeSendMessageRequestHeader decodes the header of a 10, 310 or 320
-// request.
+// DecodeSendMessageRequestHeader decodes the header of a 10, 310, 320, 324
+// or 325 request.
 func DecodeSendMessageRequestHeader(cmd *Command) (SendMessageRequestHeader, error) {
 	v := 0
-	if code := cmd.RequestCode(); code == SendMessageV2 || code == SendBatchMessage {
+	if code := cmd.RequestCode(); code == SendMessageV2 || code == SendBatchMessage || code == SendReplyMessageV2 {
 		v = 1
 	}
 	k := func(i int) string { return sendHeaderKeys[i][v] }
@@ -408,5 +408,34 @@ func (h *RegisterBrokerResponseHeader) Encode(resp *Command) {
 	}
 	if h.MasterAddr != "" {
 		resp.SetExt("masterAddr", h.MasterAddr)
+	}
+}
+
+// ReplyMessageRequestHeader is PUSH_REPLY_MESSAGE_TO_CLIENT's header: the
+// reply as the replier sent it, and where and when the broker saw it.
+type ReplyMessageRequestHeader struct {
+	SendMessageRequestHeader
+	BornHost       string
+	StoreHost      string
+	StoreTimestamp int64
+}
+
+// Encode writes the header into req's extFields.
+func (h *ReplyMessageRequestHeader) Encode(req *Command) {
+	req.ExtFields = map[string]string{
+		"producerGroup":         h.ProducerGroup,
+		"topic":                 h.Topic,
+		"defaultTopic":          h.DefaultTopic,
+		"defaultTopicQueueNums": strconv.Itoa(int(h.DefaultTopicQueueNums)),
+		"queueId":               strconv.Itoa(int(h.QueueID)),
+		"sysFlag":               strconv.Itoa(int(h.SysFlag)),
+		"bornTimestamp":         strconv.FormatInt(h.BornTimestamp, 10),
+		"flag":                  strconv.Itoa(int(h.Flag)),
+		"properties":            h.Properties,
+		"reconsumeTimes":        strconv.Itoa(int(h.ReconsumeTimes)),
+		"unitMode":              strconv.FormatBool(h.UnitMode),
+		"bornHost":              h.BornHost,
+		"storeHost":             h.StoreHost,
+		"storeTimestamp":        strconv.FormatInt(h.StoreTimestamp, 10),
 	}
 }

@@ -47,16 +47,19 @@ type Config struct {
 	WaitTimeMillsInAdminBrokerQueue int64 // 5000
 	SendQueueAdmissionControl       bool  // sendQueueAdmissionControl (ours): false
 
-	AutoCreateTopicEnable           bool  // true
-	DefaultTopicQueueNums           int   // 8
-	AutoCreateSubscriptionGroup     bool  // true
-	BrokerPermission                int   // 6
-	LongPollingEnable               bool  // true
-	ShortPollingTimeMills           int64 // 1000
-	RegisterNameServerPeriod        int64 // 30000
-	RegisterBrokerTimeoutMills      int64 // 6000
-	FlushConsumerOffsetInterval     int64 // 5000
-	ServerChannelMaxIdleTimeSeconds int   // 120
+	AutoCreateTopicEnable           bool   // true
+	DefaultTopicQueueNums           int    // 8
+	AutoCreateSubscriptionGroup     bool   // true
+	TraceTopicEnable                bool   // false
+	MsgTraceTopicName               string // RMQ_SYS_TRACE_TOPIC
+	StoreReplyMessageEnable         bool   // true: replies are stored in <cluster>_REPLY_TOPIC as well as pushed
+	BrokerPermission                int    // 6
+	LongPollingEnable               bool   // true
+	ShortPollingTimeMills           int64  // 1000
+	RegisterNameServerPeriod        int64  // 30000
+	RegisterBrokerTimeoutMills      int64  // 6000
+	FlushConsumerOffsetInterval     int64  // 5000
+	ServerChannelMaxIdleTimeSeconds int    // 120
 
 	// RemotingFrameMaxLength bounds every incoming frame, length field
 	// included (ours; Java's system property com.rocketmq.remoting.frameMaxLength).
@@ -109,6 +112,8 @@ func DefaultConfig() Config {
 		AutoCreateTopicEnable:                  true,
 		DefaultTopicQueueNums:                  8,
 		AutoCreateSubscriptionGroup:            true,
+		MsgTraceTopicName:                      "RMQ_SYS_TRACE_TOPIC",
+		StoreReplyMessageEnable:                true,
 		BrokerPermission:                       6,
 		LongPollingEnable:                      true,
 		ShortPollingTimeMills:                  1000,

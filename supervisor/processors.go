@@ -33,7 +33,8 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 		}
 	}
 	send := mk(ProcSend, "sendThreadPool", cfg.SendThreadPoolQueueCapacity, cfg.WaitTimeMillsInSendQueue,
-		remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage, remoting.ConsumerSendMsgBack)
+		remoting.SendMessage, remoting.SendMessageV2, remoting.SendBatchMessage, remoting.ConsumerSendMsgBack,
+		remoting.SendReplyMessage, remoting.SendReplyMessageV2)
 	send.PageCacheSweep = true
 	send.AdmissionControl = cfg.SendQueueAdmissionControl
 	send.RejectRequest = sendReject

@@ -74,13 +74,16 @@ func (b *Broker) openServices() (*services, error) {
 	mc.AutoCreateTopicEnable = b.cfg.AutoCreateTopicEnable
 	mc.DefaultTopicQueueNums = b.cfg.DefaultTopicQueueNums
 	mc.AutoCreateSubscriptionGroup = b.cfg.AutoCreateSubscriptionGroup
+	mc.TraceTopicEnable = b.cfg.TraceTopicEnable
+	mc.MsgTraceTopicName = b.cfg.MsgTraceTopicName
 	mc.Log = b.log
 	meta, err := metadata.Open(mc)
 	if err != nil {
 		return nil, fmt.Errorf("load broker metadata: %w", err)
 	}
 	s := &services{meta: meta, holds: pull.NewHoldService()}
-	s.send = &send.Handlers{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping}
+	s.send = &send.Handlers{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping,
+		StoreReplyMessage: b.cfg.StoreReplyMessageEnable}
 	s.pull = &pull.Handlers{
 		ID: id, Store: b.store, Meta: meta, Holds: s.holds,
 		LongPollingEnable: b.cfg.LongPollingEnable,

@@ -28,7 +28,13 @@ type Config struct {
 	// AutoCreateSubscriptionGroup (autoCreateSubscriptionGroup, default
 	// true): unknown consumer groups are created on first use.
 	AutoCreateSubscriptionGroup bool
-	Log                         zerolog.Logger
+	// TraceTopicEnable (traceTopicEnable, default false) creates the
+	// message-trace topic MsgTraceTopicName (msgTraceTopicName, default
+	// RMQ_SYS_TRACE_TOPIC) at start, with one queue, as RocketMQ does: the
+	// clients send trace data only when that topic has a route.
+	TraceTopicEnable  bool
+	MsgTraceTopicName string
+	Log               zerolog.Logger
 	// Now is the clock for data versions and client liveness; nil means
 	// time.Now.
 	Now func() time.Time

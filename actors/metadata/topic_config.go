@@ -178,6 +178,13 @@ func (m *TopicConfigManager) addSystemTopics() {
 	if name := m.cfg.BrokerClusterName; name != "" {
 		put(sized(name+"_"+ReplyTopicPostfix, 1, rw))
 	}
+	if m.cfg.TraceTopicEnable {
+		name := m.cfg.MsgTraceTopicName
+		if name == "" {
+			name = RMQSysTraceTopic
+		}
+		put(sized(name, 1, rw))
+	}
 }
 
 // Select is selectTopicConfig.

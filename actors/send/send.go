@@ -29,6 +29,9 @@ type Handlers struct {
 	Stats *actors.ProcessorStats
 	// Stop aborts a wait for the writer at shutdown.
 	Stop <-chan struct{}
+	// StoreReplyMessage (storeReplyMessageEnable) stores replies in their
+	// topic as well as pushing them to the requesting client.
+	StoreReplyMessage bool
 
 	jobs sync.Pool
 
@@ -68,6 +71,8 @@ func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
 		remoting.SendMessageV2:       p.sendMessage,
 		remoting.SendBatchMessage:    p.sendMessage,
 		remoting.ConsumerSendMsgBack: p.consumerSendMsgBack,
+		remoting.SendReplyMessage:    p.sendReplyMessage,
+		remoting.SendReplyMessageV2:  p.sendReplyMessage,
 	}
 }
 
@@ -78,6 +83,7 @@ type sendJob struct {
 	p     *Handlers
 	buf   []byte
 	sizes []int32
+	reply *replyState // a reply's push result (SEND_REPLY_MESSAGE)
 }
 
 func (p *Handlers) getJob() *sendJob {
@@ -94,7 +100,7 @@ func (p *Handlers) putJob(j *sendJob) {
 	if cap(j.buf) > 1<<20 {
 		j.buf = nil // don't pin a rare big batch's buffer
 	}
-	j.Req, j.buf, j.sizes = nil, j.buf[:0], j.sizes[:0]
+	j.Req, j.buf, j.sizes, j.reply = nil, j.buf[:0], j.sizes[:0], nil
 	j.Put = commitlog.PutRequest{}
 	p.jobs.Put(j)
 }
@@ -277,7 +283,12 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 // done runs on the writer's goroutine once the records are stored.
 func (j *sendJob) done(_ *actors.AppendJob) {
 	p, r, res := j.p, j.Req, j.Put.Result
-	resp := p.putResultResponse(r, j, res)
+	var resp *remoting.Command
+	if j.reply != nil {
+		resp = p.storedReplyResponse(r, j, res)
+	} else {
+		resp = p.putResultResponse(r, j, res)
+	}
 	p.putJob(j)
 	r.Reply(resp)
 }

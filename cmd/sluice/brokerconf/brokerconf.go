@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/supervisor"
 )
 
@@ -127,6 +128,11 @@ func (c *Config) validate() error {
 	positive("writerWindowSize", int64(b.WriterWindowSize))
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
+	if b.TraceTopicEnable {
+		if err := metadata.ValidateTopic(b.MsgTraceTopicName); err != nil {
+			errs = append(errs, fmt.Errorf("msgTraceTopicName = %q: %w", b.MsgTraceTopicName, err))
+		}
+	}
 	if b.BrokerID != 0 {
 		errs = append(errs, fmt.Errorf("brokerId = %d: refusing to start: a broker with brokerId > 0 is a slave, and Sluice runs masters only (no replication yet)", b.BrokerID))
 	}
@@ -170,6 +176,9 @@ func (c *Config) fields() fields {
 	f.bool("autoCreateTopicEnable", &b.AutoCreateTopicEnable)
 	f.int("defaultTopicQueueNums", &b.DefaultTopicQueueNums)
 	f.bool("autoCreateSubscriptionGroup", &b.AutoCreateSubscriptionGroup)
+	f.bool("traceTopicEnable", &b.TraceTopicEnable)
+	f.str("msgTraceTopicName", &b.MsgTraceTopicName)
+	f.bool("storeReplyMessageEnable", &b.StoreReplyMessageEnable)
 	f.int("brokerPermission", &b.BrokerPermission)
 	f.bool("longPollingEnable", &b.LongPollingEnable)
 	f.int64("shortPollingTimeMills", &b.ShortPollingTimeMills)
