@@ -135,14 +135,46 @@ func TestGoClientJSONHeader(t *testing.T) {
 	}
 }
 
+// jsonHeaderCase is a header text and the command it must decode to; a
+// nil want means it must be refused.
+type jsonHeaderCase struct {
+	hdr  string
+	want *Command
+}
+
+// checkJSONHeaderCases decodes each header with the scanner-first decoder
+// and with encoding/json alone; both must agree and match want.
+func checkJSONHeaderCases(t *testing.T, cases []jsonHeaderCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var fast, std Command
+		errFast := decodeJSONHeader([]byte(tc.hdr), &fast)
+		errStd := decodeJSONHeaderStd([]byte(tc.hdr), &std)
+		if (errFast == nil) != (errStd == nil) || errFast == nil && !equalCommands(&fast, &std) {
+			t.Errorf("%.200s: scanner and encoding/json disagree:\n scan %s %v\n std  %s %v", tc.hdr, dump(&fast), errFast, dump(&std), errStd)
+			continue
+		}
+		if tc.want == nil {
+			if errFast == nil {
+				t.Errorf("%.200s: decoded %s, want an error", tc.hdr, dump(&fast))
+			} else if !errors.Is(errFast, ErrMalformedHeader) {
+				t.Errorf("%.200s: error %v does not wrap ErrMalformedHeader", tc.hdr, errFast)
+			}
+			continue
+		}
+		if errFast != nil {
+			t.Errorf("%.200s: %v", tc.hdr, errFast)
+		} else if !equalCommands(&fast, tc.want) {
+			t.Errorf("%.200s:\n got  %s\n want %s", tc.hdr, dump(&fast), dump(tc.want))
+		}
+	}
+}
+
 // TestJSONHeaderVariants feeds header texts other producers write (Java's
 // fastjson output, ordinals for the language, nulls, escapes, unknown
 // keys) and checks that the scanner and encoding/json agree on each.
 func TestJSONHeaderVariants(t *testing.T) {
-	cases := []struct {
-		hdr  string
-		want *Command // nil: must fail
-	}{
+	cases := []jsonHeaderCase{
 		{`{"code":0,"extFields":{"msgId":"AC11000100002A9F0000000000000000","queueId":"1","queueOffset":"0"},"flag":1,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON","version":409}`,
 			&Command{Language: LangJava, Version: 409, Opaque: 7, Flag: 1,
 				ExtFields: map[string]string{"msgId": "AC11000100002A9F0000000000000000", "queueId": "1", "queueOffset": "0"}}},
@@ -158,18 +190,39 @@ func TestJSONHeaderVariants(t *testing.T) {
 		{`{"code":1,"remark":"\ud834x"}`, &Command{Code: 1, Language: LangOther, Remark: "\ufffdx"}},
 		{"{\"code\":1,\"remark\":\"bad \xff utf8\"}", &Command{Code: 1, Language: LangOther, Remark: "bad \ufffd utf8"}},
 		{`{"code":1,"extFields":{"k":"1","k":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": "2"}}},
-		{`{"code":1,"extFields":{"a":"1"},"extFields":{"b":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"a": "1", "b": "2"}}},
+		// fastjson sets the field once per occurrence: the last map wins
+		// whole, a null one included.
+		{`{"code":1,"extFields":{"a":"1"},"extFields":{"b":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"b": "2"}}},
+		{`{"code":1,"extFields":{"a":"1"},"remark":"r","extFields":{"b":2}}`, &Command{Code: 1, Language: LangOther, Remark: "r", ExtFields: map[string]string{"b": "2"}}},
+		{`{"code":1,"extFields":{"a":"1"},"extFields":null}`, &Command{Code: 1, Language: LangOther}},
 		{`{"code":1,"code":2}`, &Command{Code: 2, Language: LangOther}},
 		{`{"code":-0,"opaque":-2147483648,"flag":2147483647}`, &Command{Language: LangOther, Opaque: -2147483648, Flag: 2147483647}},
 		{`{"Code":3,"unknown":[1,{"x":null}]}`, &Command{Code: 3, Language: LangOther}},
 		{`{"code":1,"serializeTypeCurrentRPC":"ROCKETMQ"}`, &Command{Code: 1, Language: LangOther}},
-		{`{"code":1,"extFields":{"k":5}}`, nil}, // the Go client rejects this too
-		{`{"code":1,"extFields":{"k":null}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": ""}}},
+		// Non-string extFields values: TestJSONExtFieldValues. A null one
+		// is absent, also over an earlier value of its key (HashMap.put).
+		{`{"code":1,"extFields":{"k":null}}`, &Command{Code: 1, Language: LangOther}},
+		{`{"code":1,"extFields":{"k":"1","k":null,"j":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"j": "2"}}},
+		{`{"code":1,"extFields":{"k":null,"k":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": "2"}}},
+		{`{"code":1,"extFields":{"k":{"x":1},"k":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": "2"}}},
+		// fastjson refuses an extFields that is not an object.
+		{`{"code":1,"extFields":""}`, nil},
+		{`{"code":1,"extFields":"null"}`, nil},
+		{`{"code":1,"extFields":5}`, nil},
+		{`{"code":1,"extFields":true}`, nil},
+		{`{"code":1,"extFields":[]}`, nil},
+		{`{"code":1,"extFields":[{"a":"b"}]}`, nil},
+		// Keys: fastjson refuses {0:"a"} as well; it would take {a:"b"}
+		// and {'a':'b'}, which no JSON encoder writes.
+		{`{"extFields":{0:"a"}}`, nil},
+		{`{"extFields":{a:"b"}}`, nil},
+		{`{"extFields":{'a':'b'}}`, nil},
+		// Top-level ints in other forms: TestJSONTopLevelLenient.
 		{`{"code":32768}`, nil},
-		{`{"code":1.0}`, nil},
-		{`{"code":1e2}`, nil},
-		{`{"code":01}`, nil},
-		{`{"code":"1"}`, nil},
+		{`{"code":1.0}`, &Command{Code: 1, Language: LangOther}},
+		{`{"code":1e2}`, &Command{Code: 100, Language: LangOther}},
+		{`{"code":01}`, nil}, // fastjson reads 1; not JSON
+		{`{"code":"1"}`, &Command{Code: 1, Language: LangOther}},
 		{`{"opaque":2147483648}`, nil},
 		{`{"code":1,}`, nil},
 		{`{"code":1}x`, nil},
@@ -185,26 +238,178 @@ func TestJSONHeaderVariants(t *testing.T) {
 		{`{"extFields":{"a":"b"`, nil},
 		{`null`, &Command{Language: LangOther}}, // encoding/json: null leaves the struct alone
 	}
+	checkJSONHeaderCases(t, cases)
+}
+
+// absent marks an extFields value that must leave its key out.
+const absent = "\x00absent"
+
+// TestJSONExtFieldValues: a JavaScript client writes numeric and boolean
+// header fields as JSON numbers and booleans. The Java broker's fastjson
+// reads each into the HashMap<String,String> as the text below; every row
+// was checked against fastjson 1.2.83 parsing the same header into a class
+// shaped like RemotingCommand. scan says the allocation-light scanner must
+// decode it itself rather than leave it to encoding/json.
+func TestJSONExtFieldValues(t *testing.T) {
+	cases := []struct {
+		lit  string
+		want string // absent, or "" with err
+		err  bool
+		scan bool
+	}{
+		{lit: `"x"`, want: "x", scan: true},
+		{lit: `"\u0031"`, want: "1", scan: true},
+		// Integers keep their literal text (StringCodec: numberString).
+		{lit: `0`, want: "0", scan: true},
+		{lit: `-1`, want: "-1", scan: true},
+		{lit: `-0`, want: "-0", scan: true},
+		{lit: `1767225600123`, want: "1767225600123", scan: true},
+		{lit: `9223372036854775808`, want: "9223372036854775808", scan: true},
+		{lit: `-123456789012345678901234567890`, want: "-123456789012345678901234567890", scan: true},
+		{lit: strings.Repeat("9", 65535), want: strings.Repeat("9", 65535), scan: true},
+		{lit: "-" + strings.Repeat("9", 65534), want: "-" + strings.Repeat("9", 65534), scan: true},
+		{lit: strings.Repeat("9", 65536), err: true}, // "scanNumber overflow"
+		// Other numbers: BigDecimal#toString of what they parse to.
+		{lit: `1.5`, want: "1.5"},
+		{lit: `1.0`, want: "1.0"},
+		{lit: `1.50`, want: "1.50"},
+		{lit: `0.0`, want: "0.0"},
+		{lit: `-0.0`, want: "0.0"},
+		{lit: `1e3`, want: "1E+3"},
+		{lit: `1E3`, want: "1E+3"},
+		{lit: `1.23e+3`, want: "1.23E+3"},
+		{lit: `12.5e1`, want: "125"},
+		{lit: `100e-2`, want: "1.00"},
+		{lit: `0.000001`, want: "0.000001"},
+		{lit: `0.0000001`, want: "1E-7"},
+		{lit: `1e-7`, want: "1E-7"},
+		{lit: `1.23e-8`, want: "1.23E-8"},
+		{lit: `-1.5e-3`, want: "-0.0015"},
+		{lit: `0e5`, want: "0E+5"},
+		{lit: `1e400`, want: "1E+400"},
+		{lit: `1e-400`, want: "1E-400"},
+		{lit: `123e2147483647`, want: "1.23E+2147483649"},
+		{lit: `1e0000000000000000001`, want: "1E+1"},
+		{lit: `1e2147483648`, err: true},  // "Exponent overflow"
+		{lit: `0e-2147483649`, err: true}, // "Exponent overflow"
+		{lit: `1e-2147483648`, err: true}, // "Scale out of range"
+		{lit: "1." + strings.Repeat("1", 65533), want: "1." + strings.Repeat("1", 65533)},
+		{lit: "1." + strings.Repeat("1", 65534), err: true}, // "scanNumber overflow"
+		{lit: "1." + strings.Repeat("1", 65531) + "e1", want: "11." + strings.Repeat("1", 65530)},
+		{lit: "1." + strings.Repeat("1", 65532) + "e1", err: true}, // "decimal overflow"
+		{lit: `true`, want: "true", scan: true},
+		{lit: `false`, want: "false", scan: true},
+		{lit: `null`, want: absent, scan: true},
+		// fastjson gives these their JSON text re-serialised (e.g.
+		// {"x":1}); they are refused, see errCompositeValue.
+		{lit: `{"x":1}`, err: true},
+		{lit: `[1,2]`, err: true},
+		{lit: `[]`, err: true},
+		// Not JSON, though fastjson reads them ("01", "1", "-0.5").
+		{lit: `01`, err: true},
+		{lit: `1.`, err: true},
+		{lit: `-.5`, err: true},
+		{lit: `+1`, err: true},
+		{lit: `tru`, err: true},
+		{lit: `nul`, err: true},
+		{lit: `truex`, err: true},
+	}
 	for _, tc := range cases {
-		var fast, std Command
-		errFast := decodeJSONHeader([]byte(tc.hdr), &fast)
-		errStd := decodeJSONHeaderStd([]byte(tc.hdr), &std)
-		if (errFast == nil) != (errStd == nil) || errFast == nil && !equalCommands(&fast, &std) {
-			t.Errorf("%s: scanner and encoding/json disagree:\n scan %s %v\n std  %s %v", tc.hdr, dump(&fast), errFast, dump(&std), errStd)
-			continue
+		hdr := `{"code":310,"extFields":{"s":"v","k":` + tc.lit + `,"b":false}}`
+		want := &Command{Code: 310, Language: LangOther, ExtFields: map[string]string{"s": "v", "b": "false"}}
+		switch {
+		case tc.err:
+			want = nil
+		case tc.want != absent:
+			want.ExtFields["k"] = tc.want
 		}
-		if tc.want == nil {
-			if errFast == nil {
-				t.Errorf("%s: decoded %s, want an error", tc.hdr, dump(&fast))
-			} else if !errors.Is(errFast, ErrMalformedHeader) {
-				t.Errorf("%s: error %v does not wrap ErrMalformedHeader", tc.hdr, errFast)
-			}
-			continue
+		checkJSONHeaderCases(t, []jsonHeaderCase{{hdr, want}})
+		if scanned := scanJSONHeader([]byte(hdr), new(Command)); scanned != tc.scan {
+			t.Errorf("%.60s: scanner decoded it itself: %v, want %v", tc.lit, scanned, tc.scan)
 		}
-		if errFast != nil {
-			t.Errorf("%s: %v", tc.hdr, errFast)
-		} else if !equalCommands(&fast, tc.want) {
-			t.Errorf("%s:\n got  %s\n want %s", tc.hdr, dump(&fast), dump(tc.want))
+	}
+
+	var c Command
+	err := decodeJSONHeader([]byte(`{"extFields":{"topic":{"a":1}}}`), &c)
+	if err == nil || !strings.Contains(err.Error(), `"topic"`) || !strings.Contains(err.Error(), "object or array") {
+		t.Errorf("object value: error %v should name the key and say why", err)
+	}
+}
+
+// TestJSONTopLevelLenient: fastjson also takes the int fields of
+// RemotingCommand as numeric strings, booleans, fractions (truncated) or
+// null (field left as it was), and its String remark as any scalar's
+// text. Rows checked against fastjson 1.2.83 as in TestJSONExtFieldValues,
+// except where a comment says Sluice departs.
+func TestJSONTopLevelLenient(t *testing.T) {
+	code := func(n int16) *Command { return &Command{Code: n, Language: LangOther} }
+	cases := []jsonHeaderCase{
+		{`{"code":"10"}`, code(10)},
+		{`{"code":"-10"}`, code(-10)},
+		{`{"code":"+10"}`, code(10)},
+		{`{"code":"010"}`, code(10)},
+		{`{"code":"1,0"}`, code(10)},
+		{`{"code":"10.00"}`, code(10)},
+		{`{"code":"10."}`, code(10)},
+		{`{"code":"1.0,0"}`, code(1)},
+		{`{"code":"\u0031\u0030"}`, code(10)},
+		{`{"code":""}`, code(0)},
+		{`{"code":"null"}`, code(0)},
+		{`{"code":"NULL"}`, code(0)},
+		{`{"code":5,"code":""}`, code(5)},
+		{`{"code":5,"code":"null"}`, code(5)},
+		{`{"code":null}`, code(0)},
+		{`{"code":5,"code":null}`, code(5)},
+		{`{"code":" 10"}`, nil},
+		{`{"code":"1e2"}`, nil},
+		{`{"code":"10.5"}`, nil},
+		{`{"code":"-"}`, nil},
+		{`{"code":"+"}`, nil},
+		{`{"code":","}`, nil},
+		{`{"code":".0"}`, nil},
+		{`{"code":"1.0.0"}`, nil},
+		{`{"code":"--1"}`, nil},
+		{`{"code":"١٠"}`, nil}, // Java's parseInt takes Arabic-Indic digits (10); Sluice only ASCII
+		{`{"code":true}`, code(1)},
+		{`{"code":false}`, code(0)},
+		{`{"code":10.0}`, code(10)},
+		{`{"code":10.9}`, code(10)},
+		{`{"code":-10.9}`, code(-10)},
+		{`{"code":1e2}`, code(100)},
+		{`{"code":1.5e1}`, code(15)},
+		{`{"code":1e-100}`, code(0)},
+		{`{"code":-1e-100}`, code(0)},
+		{`{"code":0e-200}`, code(0)},
+		{`{"code":1e-101}`, nil}, // scale beyond 100: intValueExact
+		{`{"code":5e-101}`, nil},
+		{`{"code":{}}`, nil},
+		{`{"code":[]}`, nil},
+		{`{"code":4294967306.5}`, nil}, // Java wraps to 10
+		{`{"code":32768}`, nil},        // Java takes it; Command.Code is 16 bits
+		{`{"code":"32768"}`, nil},
+		{`{"version":"317","opaque":"7","flag":"1"}`, &Command{Language: LangOther, Version: 317, Opaque: 7, Flag: 1}},
+		{`{"opaque":2147483647.9}`, &Command{Language: LangOther, Opaque: 2147483647}},
+		{`{"opaque":-2147483648.9}`, &Command{Language: LangOther, Opaque: -2147483648}},
+		{`{"opaque":2147483648.0}`, nil}, // Java wraps to -2147483648
+		{`{"opaque":5,"opaque":null}`, &Command{Language: LangOther, Opaque: 5}},
+		{`{"flag":"-2147483648"}`, &Command{Language: LangOther, Flag: -2147483648}},
+		{`{"flag":"-2147483649"}`, nil},
+		{`{"flag":2147483648}`, nil},
+		{`{"remark":null}`, code(0)},
+		{`{"remark":"a","remark":null}`, &Command{Language: LangOther, Remark: "a"}},
+		{`{"remark":5}`, &Command{Language: LangOther, Remark: "5"}},
+		{`{"remark":1.5e3}`, &Command{Language: LangOther, Remark: "1.5E+3"}},
+		{`{"remark":true}`, &Command{Language: LangOther, Remark: "true"}},
+		{`{"remark":{"a":1}}`, nil}, // Java: its JSON text, see errCompositeValue
+	}
+	checkJSONHeaderCases(t, cases)
+
+	// The error that closes the connection names the field.
+	for hdr, field := range map[string]string{`{"opaque":"x"}`: "opaque", `{"flag":1e11}`: "flag",
+		`{"code":40000}`: "code", `{"version":[]}`: "version", `{"remark":[1]}`: "remark"} {
+		var c Command
+		if err := decodeJSONHeader([]byte(hdr), &c); err == nil || !strings.Contains(err.Error(), field+": ") && !strings.Contains(err.Error(), field+" ") {
+			t.Errorf("%s: error %v does not name %s", hdr, err, field)
 		}
 	}
 }

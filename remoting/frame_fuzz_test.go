@@ -2,6 +2,8 @@ package remoting
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 	"unicode/utf8"
 )
@@ -17,6 +19,21 @@ const fuzzMaxFrame = 4096
 func FuzzDecode(f *testing.F) {
 	for _, frame := range goldenFrames(f) {
 		f.Add(frame)
+	}
+	nodejs, err := filepath.Glob(filepath.Join(nodejsFramesDir, "*.bin"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range nodejs {
+		frame, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(frame)
+		if len(frame) >= 8 {
+			hl := int(frame[5])<<16 | int(frame[6])<<8 | int(frame[7])
+			f.Add(frame[8:min(8+hl, len(frame))]) // the bare header
+		}
 	}
 	seeds := []*Command{
 		{},
@@ -45,6 +62,15 @@ func FuzzDecode(f *testing.F) {
 		`{"code":1,"remark":"\ud834\udd1e\u0000\ud800"}`,
 		`{"code":1,"extFields":{"k":"1","k":"2"},"extFields":{"x":"y"}}`,
 		`{"language":200,"Code":5,"extFields":null}`,
+		// Values as JavaScript clients and fastjson's dialect have them:
+		// extFields numbers, booleans and null; int fields as strings,
+		// booleans, fractions; remarks that are not strings.
+		`{"code":310,"language":"JAVA","opaque":3,"flag":0,"version":121,"extFields":{"d":4,"e":-0,"g":1767225600123,"k":false,"m":true,"x":null}}`,
+		`{"extFields":{"a":1.5,"b":1e3,"c":-0.0,"d":1.23e-8,"e":0e5,"f":123456789012345678901234567890,"g":1e2147483648}}`,
+		`{"extFields":{"k":"1","k":null,"j":null,"j":"2","o":{"x":[1]},"a":[]}}`,
+		`{"code":"10","version":"3,17","opaque":7.9,"flag":true,"remark":5}`,
+		`{"code":"","opaque":null,"flag":"-2147483648","remark":null,"remark":1e-7}`,
+		`{"code":1e-101,"version":4294967306.5,"extFields":""}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -130,3 +130,89 @@ func TestGoldenFrames(t *testing.T) {
 		}
 	}
 }
+
+// nodejsFramesDir holds frames built as the JavaScript remoting client
+// ali-ons writes them (testdata/frames/nodejs/README.md). They live apart
+// from the Go client's captures, which TestCapture replaces wholesale.
+var nodejsFramesDir = filepath.Join(framesDir, "nodejs")
+
+// nodejsGolden is what each frame in nodejsFramesDir must hold: the exact
+// header text (JSON.stringify of ali-ons' header object: its key order,
+// numbers and booleans unquoted, control characters as \u00XX) and the
+// extFields a Java broker's fastjson reads from it, numbers and booleans
+// as their text.
+var nodejsGolden = map[string]struct {
+	header string
+	want   *Command
+}{
+	"310_SEND_MESSAGE_V2_ali-ons": {
+		header: `{"code":310,"language":"JAVA","opaque":3,"flag":0,"version":121,"extFields":{"a":"sluice-js-producer","b":"TestTopic","c":"TBW102","d":4,"e":1,"f":0,"g":1767225600123,"h":0,"i":"TAGS\u0001TagA\u0002KEYS\u0001key-1\u0002UNIQ_KEY\u0001C0A8000100002A9F0000000000000001\u0002","j":0,"k":false}}`,
+		want: &Command{Code: int16(SendMessageV2), Language: LangJava, Version: 121, Opaque: 3,
+			ExtFields: map[string]string{"a": "sluice-js-producer", "b": "TestTopic", "c": "TBW102",
+				"d": "4", "e": "1", "f": "0", "g": "1767225600123", "h": "0",
+				"i": "TAGS\x01TagA\x02KEYS\x01key-1\x02UNIQ_KEY\x01C0A8000100002A9F0000000000000001\x02",
+				"j": "0", "k": "false"},
+			Body: []byte("hello sluice"), Serialize: SerializeJSON},
+	},
+}
+
+// TestNodeJSGoldenFrames decodes the JavaScript client's frames: before
+// numbers and booleans in extFields were read as text, such a frame failed
+// to decode and the connection was closed.
+func TestNodeJSGoldenFrames(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(nodejsFramesDir, "*.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(nodejsGolden) {
+		t.Fatalf("%d frames in %s, expectations for %d", len(files), nodejsFramesDir, len(nodejsGolden))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".bin")
+		t.Run(name, func(t *testing.T) {
+			g, ok := nodejsGolden[name]
+			if !ok {
+				t.Fatalf("no expectations for %s; add them to nodejsGolden", name)
+			}
+			frame, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(frame) < 8 {
+				t.Fatalf("frame of %d bytes", len(frame))
+			}
+			hl := int(frame[5])<<16 | int(frame[6])<<8 | int(frame[7])
+			if frame[4] != byte(SerializeJSON) || 8+hl > len(frame) || string(frame[8:8+hl]) != g.header {
+				t.Fatalf("header %q\nwant   %q", frame[8:min(8+hl, len(frame))], g.header)
+			}
+			fr := NewFrameReader(bytes.NewReader(frame), 0)
+			c, err := fr.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fr.Next(); err != io.EOF {
+				t.Fatalf("bytes after the frame: %v", err)
+			}
+			if !equalCommands(c, g.want) {
+				t.Fatalf("got  %s\nwant %s", dump(c), dump(g.want))
+			}
+			// JavaScript clients are real clients: their headers take the
+			// allocation-light path too.
+			if !scanJSONHeader(frame[8:8+hl], new(Command)) {
+				t.Errorf("scanJSONHeader declined the header; decoding fell back to encoding/json")
+			}
+			// The answer goes back in the request's serialization, with
+			// string values, which the JavaScript client reads as well.
+			resp := NewResponse(c, Success, "")
+			resp.SetExt("queueId", c.Ext("e"))
+			if got := roundTrip(t, resp); got.Serialize != SerializeJSON || got.Opaque != 3 || got.Ext("queueId") != "1" {
+				t.Fatalf("response %s", dump(got))
+			}
+			for _, st := range serializations {
+				re := *c
+				re.Serialize = st
+				roundTrip(t, &re)
+			}
+		})
+	}
+}

@@ -3,27 +3,101 @@ package remoting
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// jsonHeader mirrors RemotingCommand's fastjson form. Language is raw
-// because Java writes the enum name and some tools write its ordinal.
+// jsonHeader mirrors RemotingCommand as fastjson reads it (see
+// fastjson.go). Language is raw because Java writes the enum name and
+// some tools write its ordinal.
 type jsonHeader struct {
-	Code      int16             `json:"code"`
-	Language  json.RawMessage   `json:"language"`
-	Version   int16             `json:"version"`
-	Opaque    int32             `json:"opaque"`
-	Flag      int32             `json:"flag"`
-	Remark    *string           `json:"remark"`
-	ExtFields map[string]string `json:"extFields"`
+	Code      jsonInt         `json:"code"`
+	Language  json.RawMessage `json:"language"`
+	Version   jsonInt         `json:"version"`
+	Opaque    jsonInt         `json:"opaque"`
+	Flag      jsonInt         `json:"flag"`
+	Remark    jsonText        `json:"remark"`
+	ExtFields jsonExtFields   `json:"extFields"`
+}
+
+// jsonInt is an int field of RemotingCommand: numbers, numeric strings,
+// booleans; null leaves it as it was (fastjsonInt). name is set before
+// decoding so that an error says which field was wrong.
+type jsonInt struct {
+	name string
+	v    int32
+}
+
+func (f *jsonInt) UnmarshalJSON(b []byte) error {
+	n, ok, err := fastjsonInt(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	if ok {
+		f.v = n
+	}
+	return nil
+}
+
+// jsonText is RemotingCommand's String remark: strings, numbers and
+// booleans as their text; null leaves it as it was (fastjsonText).
+type jsonText string
+
+func (v *jsonText) UnmarshalJSON(b []byte) error {
+	s, ok, err := fastjsonText(b)
+	if err != nil {
+		return fmt.Errorf("remark: %w", err)
+	}
+	if ok {
+		*v = jsonText(s)
+	}
+	return nil
+}
+
+// jsonExtFields is RemotingCommand's HashMap<String,String> extFields.
+// Each occurrence of the key replaces the map (fastjson sets the field
+// again; encoding/json would merge into the map it has), null included.
+// A value that is null leaves its key out: RocketMQ's header decoding
+// skips a field whose value is null, as it skips a missing one.
+type jsonExtFields map[string]string
+
+func (e *jsonExtFields) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == 'n' {
+		*e = nil
+		return nil
+	}
+	if len(b) == 0 || b[0] != '{' {
+		// fastjson's MapDeserializer fails on anything but an object.
+		return fmt.Errorf("extFields is %.20s, want an object", b)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("extFields: %w", err)
+	}
+	var m map[string]string
+	if len(raw) > 0 {
+		m = make(map[string]string, len(raw))
+	}
+	for k, v := range raw {
+		s, ok, err := fastjsonText(v)
+		if err != nil {
+			return fmt.Errorf("extFields %q: %w", abbrev([]byte(k)), err)
+		}
+		if ok {
+			m[k] = s
+		}
+	}
+	*e = m
+	return nil
 }
 
 // decodeJSONHeader tries the allocation-light scanner first; whatever it
-// does not recognise goes to encoding/json, which stays the definition of
-// what a valid header means (FuzzDecode checks that both agree).
+// does not recognise goes to encoding/json with fastjson's value rules,
+// which stays the definition of what a valid header means (FuzzDecode
+// checks that both agree).
 func decodeJSONHeader(b []byte, c *Command) error {
 	if scanJSONHeader(b, c) {
 		return nil
@@ -34,14 +108,20 @@ func decodeJSONHeader(b []byte, c *Command) error {
 }
 
 func decodeJSONHeaderStd(b []byte, c *Command) error {
-	var h jsonHeader
+	h := jsonHeader{Code: jsonInt{name: "code"}, Version: jsonInt{name: "version"},
+		Opaque: jsonInt{name: "opaque"}, Flag: jsonInt{name: "flag"}}
 	if err := json.Unmarshal(b, &h); err != nil {
 		return fmt.Errorf("decode JSON header: %w: %v", ErrMalformedHeader, err)
 	}
-	c.Code, c.Version, c.Opaque, c.Flag = h.Code, h.Version, h.Opaque, h.Flag
-	if h.Remark != nil {
-		c.Remark = *h.Remark
+	// Command keeps code and version in 16 bits, as the binary header
+	// does; Java's int fields would take more.
+	for _, f := range [...]jsonInt{h.Code, h.Version} {
+		if f.v < math.MinInt16 || f.v > math.MaxInt16 {
+			return fmt.Errorf("decode JSON header: %w: %s %d does not fit 16 bits", ErrMalformedHeader, f.name, f.v)
+		}
 	}
+	c.Code, c.Version, c.Opaque, c.Flag = int16(h.Code.v), int16(h.Version.v), h.Opaque.v, h.Flag.v
+	c.Remark = string(h.Remark)
 	c.ExtFields = h.ExtFields
 	c.Language = LangOther
 	if len(h.Language) > 0 {
@@ -59,11 +139,12 @@ func decodeJSONHeaderStd(b []byte, c *Command) error {
 // bigger headers go to encoding/json.
 const maxScanExt = 32
 
-// span is a [start, end) range of the header holding a string's content;
-// esc says whether it holds escapes.
+// span is a [start, end) range of the header holding a string's content
+// or a literal's text; esc says whether it holds escapes, null that it
+// stands for an extFields value of null (and is empty).
 type span struct {
 	start, end int32
-	esc        bool
+	esc, null  bool
 }
 
 // Which top-level keys the scanner has seen; a repeated key goes to
@@ -80,12 +161,14 @@ const (
 )
 
 // scanJSONHeader decodes the header shapes real clients send — the keys
-// above, each once, integers, strings with the escapes encoders write —
-// into c, and reports false on anything else, leaving c in an unspecified
-// state. The content of all strings goes into one buffer the command's
-// strings are cut from, so a header costs one string allocation however
-// many fields it has; keeping one field alive keeps that buffer (a few
-// hundred bytes), never the frame or its body.
+// above, each once, integers, strings with the escapes encoders write,
+// extFields values that are strings, integers, booleans or null (as
+// JavaScript clients write them), a null remark — into c, and reports
+// false on anything else, leaving c in an unspecified state. The content
+// of all strings goes into one buffer the command's strings are cut from,
+// so a header costs one string allocation however many fields it has;
+// keeping one field alive keeps that buffer (a few hundred bytes), never
+// the frame or its body.
 func scanJSONHeader(b []byte, c *Command) bool {
 	if len(b) > 1<<30 {
 		return false // spans are int32
@@ -141,8 +224,12 @@ func scanJSONHeader(b []byte, c *Command) bool {
 				i = int(lang.end) + 1
 			case "remark":
 				bit = seenRemark
-				remark, ok = scanJSONString(b, i)
-				i = int(remark.end) + 1
+				if ok = hasJSONLiteral(b, i, "null"); ok {
+					i += len("null") // no remark, as when the key is missing
+				} else {
+					remark, ok = scanJSONString(b, i)
+					i = int(remark.end) + 1
+				}
 			case "serializeTypeCurrentRPC":
 				bit = seenSerialize
 				var s span
@@ -193,7 +280,7 @@ func scanJSONHeader(b []byte, c *Command) bool {
 		} else {
 			sb.Write(b[sp.start:sp.end])
 		}
-		return span{start: at, end: int32(sb.Len())}
+		return span{start: at, end: int32(sb.Len()), null: sp.null}
 	}
 	remark = put(remark)
 	for j := range ext[:2*nExt] {
@@ -210,7 +297,14 @@ func scanJSONHeader(b []byte, c *Command) bool {
 	if nExt > 0 {
 		m := make(map[string]string, nExt)
 		for j := 0; j < 2*nExt; j += 2 {
-			m[hs[ext[j].start:ext[j].end]] = hs[ext[j+1].start:ext[j+1].end]
+			k := hs[ext[j].start:ext[j].end]
+			if ext[j+1].null {
+				// A later null wins over an earlier value, as put(k,
+				// null) does in Java's HashMap.
+				delete(m, k)
+				continue
+			}
+			m[k] = hs[ext[j+1].start:ext[j+1].end]
 		}
 		c.ExtFields = m
 	}
@@ -252,13 +346,13 @@ func scanJSONExt(b []byte, i int, ext *[2 * maxScanExt]span) (int, int, bool) {
 			return 0, i, false
 		}
 		i = skipJSONSpace(b, i+1)
-		v, ok := scanJSONString(b, i)
+		v, next, ok := scanJSONExtValue(b, i)
 		if !ok {
 			return 0, i, false
 		}
 		ext[2*n], ext[2*n+1] = k, v
 		n++
-		i = skipJSONSpace(b, int(v.end)+1)
+		i = skipJSONSpace(b, next)
 		if i >= len(b) {
 			return 0, i, false
 		}
@@ -271,6 +365,69 @@ func scanJSONExt(b []byte, i int, ext *[2 * maxScanExt]span) (int, int, bool) {
 			return 0, i, false
 		}
 	}
+}
+
+// scanJSONExtValue scans the extFields value at b[i] and returns its span
+// and the index after it. A string's span is its content; an integer's or
+// a boolean's is its literal text, which is what fastjson hands the broker
+// for them (fastjsonText); null gives an empty span marked null. Numbers
+// with a fraction or an exponent (BigDecimal text to render) and objects
+// or arrays (refused) are left to encoding/json.
+func scanJSONExtValue(b []byte, i int) (span, int, bool) {
+	if i >= len(b) {
+		return span{}, i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		v, ok := scanJSONString(b, i)
+		return v, int(v.end) + 1, ok
+	case c == 't' || c == 'f':
+		lit := "true"
+		if c == 'f' {
+			lit = "false"
+		}
+		if !hasJSONLiteral(b, i, lit) {
+			return span{}, i, false
+		}
+		return span{start: int32(i), end: int32(i + len(lit))}, i + len(lit), true
+	case c == 'n':
+		if !hasJSONLiteral(b, i, "null") {
+			return span{}, i, false
+		}
+		return span{start: int32(i), end: int32(i), null: true}, i + len("null"), true
+	case c == '-' || c >= '0' && c <= '9':
+		end, ok := scanJSONIntegerLiteral(b, i)
+		if !ok || end-i > maxFastjsonNumber {
+			return span{}, i, false
+		}
+		return span{start: int32(i), end: int32(end)}, end, true
+	}
+	return span{}, i, false
+}
+
+// hasJSONLiteral reports whether b holds lit at i. What follows is checked
+// by the caller's grammar (a separator must come next).
+func hasJSONLiteral(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// scanJSONIntegerLiteral accepts a JSON number at b[i] that has neither
+// fraction nor exponent, of any length, and returns the index after it.
+func scanJSONIntegerLiteral(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	start := i
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == start, i-start > 1 && b[start] == '0':
+		return i, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return i, false
+	}
+	return i, true
 }
 
 // scanJSONString accepts a valid-UTF-8 string at b[i] whose escapes are
