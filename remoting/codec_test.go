@@ -51,7 +51,13 @@ func roundTrip(t *testing.T, c *Command) *Command {
 	if err != nil {
 		t.Fatalf("decode %s: %v", dump(c), err)
 	}
-	if !equalCommands(c, got) {
+	want := c
+	if c.Serialize == SerializeRocketMQ {
+		// Java's binary decoder reads an empty value as null, an absent
+		// field: the round trip drops it.
+		want = withoutEmptyValues(c)
+	}
+	if !equalCommands(want, got) {
 		t.Fatalf("round trip changed the command\n sent %s\n got  %s", dump(c), dump(got))
 	}
 	if _, err := fr.Next(); err != io.EOF {
@@ -61,6 +67,38 @@ func roundTrip(t *testing.T, c *Command) *Command {
 }
 
 var serializations = []SerializeType{SerializeJSON, SerializeRocketMQ}
+
+func withoutEmptyValues(c *Command) *Command {
+	cp := *c
+	if len(c.ExtFields) > 0 {
+		cp.ExtFields = make(map[string]string, len(c.ExtFields))
+		for k, v := range c.ExtFields {
+			if v != "" {
+				cp.ExtFields[k] = v
+			}
+		}
+	}
+	return &cp
+}
+
+// The binary serialization's empty value is Java's null: the field is
+// absent, so a required one is reported missing as Java reports it.
+func TestRocketMQEmptyValueIsAbsent(t *testing.T) {
+	frame, err := Encode(&Command{Code: 30, ExtFields: map[string]string{"topic": "", "queueId": "1"}, Serialize: SerializeRocketMQ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := NewFrameReader(bytes.NewReader(frame), 0).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.ExtFields["topic"]; ok || got.ExtFields["queueId"] != "1" {
+		t.Fatalf("ext %q", got.ExtFields)
+	}
+	if _, err := DecodeTopicQueueRequestHeader(got); err == nil || err.Error() != "the custom field <topic> is null" {
+		t.Fatalf("decode header: %v", err)
+	}
+}
 
 func manyExt(n int) map[string]string {
 	m := make(map[string]string, n)

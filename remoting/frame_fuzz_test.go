@@ -116,7 +116,11 @@ func checkReencode(t *testing.T, c *Command) {
 		if err != nil {
 			t.Fatalf("decode re-encoded %s as %s: %v\nframe %q", dump(c), st, err, frame)
 		}
-		if !equalCommands(&re, got) {
+		want := &re
+		if st == SerializeRocketMQ {
+			want = withoutEmptyValues(&re) // an empty binary value reads as absent
+		}
+		if !equalCommands(want, got) {
 			t.Fatalf("re-encoded as %s:\n had %s\n got %s", st, dump(&re), dump(got))
 		}
 	}

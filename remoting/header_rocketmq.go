@@ -107,7 +107,11 @@ func decodeRocketMQHeader(b []byte, c *Command) error {
 		q += kl
 		vl := int(uint32(hs[q])<<24 | uint32(hs[q+1])<<16 | uint32(hs[q+2])<<8 | uint32(hs[q+3]))
 		q += 4
-		m[k] = hs[q : q+vl]
+		// Java's readStr reads a zero length as null, and a null value is
+		// an absent field to decodeCommandCustomHeader: so it is here.
+		if vl > 0 {
+			m[k] = hs[q : q+vl]
+		}
 		q += vl
 	}
 	c.ExtFields = m
