@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 // AppendJob is one send handed to the writer: a pre-encoded PutRequest,
@@ -34,7 +36,9 @@ type AppendJob struct {
 // holds at most cap(Slots) jobs; the rest of the backlog stays in the send
 // processor's mailbox, where the fast-failure sweep can answer it.
 type Writer struct {
-	store   *commitlog.Store
+	store *commitlog.Store
+	// put is store.Put; tests make it panic.
+	put     func([]*commitlog.PutRequest)
 	mailbox *Mailbox
 	pid     *actor.PID
 	slots   chan struct{}
@@ -42,9 +46,10 @@ type Writer struct {
 
 	dispatcher *pinnedDispatcher
 
-	appended atomic.Uint64
-	batches  atomic.Uint64
-	holds    lockHoldHistogram
+	appended  atomic.Uint64
+	batches   atomic.Uint64
+	panicNext atomic.Bool // fault injection: the next append panics
+	holds     lockHoldHistogram
 }
 
 // maxBatch caps one group commit so that a burst does not delay the first
@@ -57,7 +62,7 @@ func NewWriter(store *commitlog.Store, window int) *Writer {
 	if window < 1 {
 		window = 1
 	}
-	return &Writer{store: store, slots: make(chan struct{}, window)}
+	return &Writer{store: store, put: store.Put, slots: make(chan struct{}, window)}
 }
 
 // Spawn starts the writer actor, named "writer", under parent.
@@ -164,6 +169,10 @@ func (w *Writer) Release(job *AppendJob) {
 	}
 }
 
+// PanicNextAppend makes the writer's next append panic (fault injection:
+// shows that every send it had taken is still answered).
+func (w *Writer) PanicNextAppend() { w.panicNext.Store(true) }
+
 // Store is the store the writer appends to.
 func (w *Writer) Store() *commitlog.Store { return w.store }
 
@@ -171,6 +180,11 @@ type writerActor struct {
 	w     *Writer
 	jobs  []*AppendJob
 	batch []*commitlog.PutRequest
+	// done counts the jobs of the current batch whose Done has returned;
+	// inDone is true while jobs[done]'s Done runs. A panic in the turn
+	// leaves the rest to failTaken.
+	done   int
+	inDone bool
 }
 
 func (a *writerActor) Receive(ctx actor.Context) {
@@ -192,16 +206,70 @@ func (a *writerActor) Receive(ctx actor.Context) {
 		<-w.slots
 		a.batch = append(a.batch, &j.Put)
 	}
+	a.done, a.inDone = 0, false
+	// The jobs taken above are out of the mailbox: if the append panics
+	// no one else would answer them, and protoactor restarts the writer
+	// with only what is still queued.
+	defer a.failTaken()
+	if w.panicNext.Load() && w.panicNext.CompareAndSwap(true, false) {
+		panic("fault injection: writer panic")
+	}
 	start := time.Now()
-	w.store.Put(a.batch)
+	w.put(a.batch)
 	w.holds.observe(time.Since(start))
 	w.batches.Add(1)
 	w.appended.Add(uint64(len(a.jobs)))
 	for i, j := range a.jobs {
+		a.inDone = true
 		j.Done(j)
+		a.inDone = false
+		a.done = i + 1
 		a.jobs[i] = nil
 		a.batch[i] = nil
 	}
+	a.jobs = a.jobs[:0]
+}
+
+// failTaken runs at the end of every turn; after a panic it gives every
+// job of the batch not yet done the store's failure (PutUnknownError, so
+// a send is answered SYSTEM_ERROR) through its own Done — which answers
+// and recycles it — and passes the panic on, so that the supervisor logs
+// it and restarts the writer. A job whose own Done panicked is answered
+// directly and not recycled, since it may be half way through both.
+func (a *writerActor) failTaken() {
+	if len(a.jobs) == 0 {
+		return
+	}
+	reason := recover()
+	if reason == nil {
+		return
+	}
+	err := fmt.Errorf("commit-log append failed: writer panicked: %v", reason)
+	for i := a.done; i < len(a.jobs); i++ {
+		j := a.jobs[i]
+		a.jobs[i] = nil
+		if i == a.done && a.inDone {
+			if j.Req != nil {
+				j.Req.ReplyCode(remoting.SystemError, err.Error())
+			}
+			continue
+		}
+		j.Put.Result = commitlog.PutResult{Status: commitlog.PutUnknownError, Err: err}
+		a.failOne(j)
+	}
+	a.jobs = a.jobs[:0]
+	panic(reason)
+}
+
+// failOne runs j.Done for a failed append; a Done that panics again must
+// not keep the rest of the batch from their answers.
+func (a *writerActor) failOne(j *AppendJob) {
+	defer func() {
+		if r := recover(); r != nil && j.Req != nil {
+			j.Req.ReplyCode(remoting.SystemError, fmt.Sprintf("commit-log append failed: %v", r))
+		}
+	}()
+	j.Done(j)
 }
 
 // Inspect describes the writer for the tree: the lock-hold state every busy

@@ -93,7 +93,7 @@ func (b *Broker) openServices() (*services, error) {
 	s.client = &client.Handlers{Meta: meta, Store: b.store}
 	s.admin = &admin.Handlers{Meta: meta, Store: b.store}
 	s.broker = &admin.BrokerHandlers{
-		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree,
+		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree, Writer: b.writer,
 		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
 	}
 	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}

@@ -27,6 +27,8 @@ type BrokerHandlers struct {
 	HeldPulls func() int
 	// Tree snapshots the live actor tree.
 	Tree func() *tree.Snapshot
+	// Writer is the commit log's writer (for writerPanic fault injection).
+	Writer *actors.Writer
 	// FaultInjectionEnable allows SLUICE_SET_FAULT (faultInjectionEnable).
 	FaultInjectionEnable bool
 	Log                  zerolog.Logger
@@ -93,7 +95,7 @@ func (b *BrokerHandlers) getActorTree(r *actors.Request) { r.ReplyJSON(b.Tree())
 // only when the broker was started with faultInjectionEnable=true. ext
 // fields, each optional: appendStallMillis, transientPoolExhausted
 // (true/false), processorDelayMillis with processor (a processor name;
-// every processor when absent).
+// every processor when absent), writerPanic (true: the next append panics).
 func (b *BrokerHandlers) setFault(r *actors.Request) {
 	if !b.FaultInjectionEnable {
 		r.ReplyCode(remoting.SystemError, "fault injection is disabled: start the broker with faultInjectionEnable=true")
@@ -142,6 +144,14 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 		b.Store.SetPoolExhausted(on)
 		applied = append(applied, "transientPoolExhausted="+strconv.FormatBool(on))
 	}
+	if v, ok := r.Cmd.ExtFields["writerPanic"]; ok {
+		if !strings.EqualFold(v, "true") || b.Writer == nil {
+			r.ReplyCode(remoting.SystemError, "writerPanic = "+strconv.Quote(v)+": want true")
+			return
+		}
+		b.Writer.PanicNextAppend()
+		applied = append(applied, "writerPanic=next append")
+	}
 	if setStall {
 		b.Store.SetAppendStall(stall)
 		applied = append(applied, "appendStallMillis="+strconv.FormatInt(stall.Milliseconds(), 10))
@@ -151,7 +161,7 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 		applied = append(applied, "processorDelayMillis["+p.Name+"]="+strconv.FormatInt(delay.Milliseconds(), 10))
 	}
 	if len(applied) == 0 {
-		r.ReplyCode(remoting.SystemError, "nothing to set: give appendStallMillis, transientPoolExhausted or processorDelayMillis")
+		r.ReplyCode(remoting.SystemError, "nothing to set: give appendStallMillis, transientPoolExhausted, processorDelayMillis or writerPanic")
 		return
 	}
 	b.Log.Warn().Strs("faults", applied).Msg("fault injection changed")
