@@ -24,6 +24,10 @@ type Request struct {
 	// ReplyTo, when set, receives the answer instead of Conn: requests
 	// made inside the broker, and fake requests in handler tests.
 	ReplyTo func(*remoting.Command)
+	// Resumed marks a request that was parked (a held pull) and is back in
+	// its processor's queue to be run once more (RocketMQ's
+	// executeRequestWhenWakeup): its handler must not park it again.
+	Resumed bool
 
 	answered atomic.Bool
 }
@@ -82,6 +86,9 @@ func (r *Request) RemoteAddr() string {
 	}
 	return r.Conn.RemoteAddr()
 }
+
+// ClientGone reports whether the request's connection has closed.
+func (r *Request) ClientGone() bool { return r.Conn != nil && r.Conn.Closed() }
 
 // WaitMillis is how long the request has waited since it arrived.
 func (r *Request) WaitMillis(now time.Time) int64 { return now.Sub(r.Arrived).Milliseconds() }

@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +117,58 @@ func TestPullStatuses(t *testing.T) {
 	}
 	if time.Since(start) < 250*time.Millisecond {
 		t.Fatalf("suspended pull answered after %s, before its 300 ms", time.Since(start))
+	}
+}
+
+// A woken held pull goes back through the pull processor's queue, as
+// RocketMQ's executeRequestWhenWakeup submits it to the pull executor: it
+// is counted there and swept like any queued pull — here it waits behind a
+// slowed processor past waitTimeMillsInPullQueue and is answered
+// TIMEOUT_CLEAN_QUEUE with its own time in the queue.
+func TestWokenHeldPullIsInsideFlowControl(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.FaultInjectionEnable = true
+	cfg.WaitTimeMillsInPullQueue = 200
+	b := brokertest.Start(t, cfg, supervisor.Options{})
+	c := dial(t, b.Addr())
+	const topic = "HeldFlowTopic"
+	if resp := invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader(topic, 0, ""), []byte("creates the topic"))); resp.ResponseCode() != remoting.Success {
+		t.Fatalf("send: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	poll.Until(t, "the first message dispatched", func() bool { return b.Store().MaxOffsetInQueue(topic, 0) == 1 })
+	processed := func() uint64 { return b.Tree().Root.Find("pull").Processor.Processed }
+
+	held := make(chan *remoting.Command, 1)
+	go func() {
+		resp, err := c.Invoke(t.Context(), remoting.NewRequest(remoting.PullMessage, pullHeader(topic, 0, 1, 20000), nil), 30*time.Second)
+		if err != nil {
+			t.Errorf("held pull: %v", err)
+		}
+		held <- resp
+	}()
+	poll.Until(t, "the pull held", func() bool { return b.RuntimeInfo()["heldPullRequests"] == "1" })
+	if n := processed(); n != 1 {
+		t.Fatalf("pull processor took %d requests, want the held one", n)
+	}
+
+	// Occupy the pull processor for a second, then wake the held pull.
+	setFault(t, c, map[string]string{"processorDelayMillis": "1000", "processor": "pull"})
+	blocker := make(chan struct{})
+	go func() {
+		defer close(blocker)
+		_, _ = c.Invoke(t.Context(), remoting.NewRequest(remoting.PullMessage, pullHeader(topic, 0, 0, 0), nil), 30*time.Second)
+	}()
+	poll.Until(t, "the blocker taken by the pull processor", func() bool { return processed() == 2 })
+	if resp := invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader(topic, 0, ""), []byte("wakes the held pull"))); resp.ResponseCode() != remoting.Success {
+		t.Fatalf("send: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	resp := <-held
+	if resp.ResponseCode() != remoting.SystemBusy || !strings.HasPrefix(resp.Remark, "[TIMEOUT_CLEAN_QUEUE]broker busy") {
+		t.Fatalf("woken pull behind a slow processor: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	<-blocker
+	setFault(t, c, map[string]string{"processorDelayMillis": "0", "processor": "pull"})
+	if got := b.Tree().Root.Find("pull").Processor.Busy["TIMEOUT_CLEAN_QUEUE"]; got != 1 {
+		t.Fatalf("pull processor counted %d TIMEOUT_CLEAN_QUEUE answers, want 1", got)
 	}
 }

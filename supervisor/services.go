@@ -103,6 +103,14 @@ func (b *Broker) openServices() (*services, error) {
 // start runs the services' background work: long polling, the client
 // housekeeping scan and the consumer-offset persister.
 func (s *services) start(b *Broker) {
+	if p, ok := b.routes.Lookup(remoting.PullMessage); ok {
+		s.holds.Requeue = func(r *actors.Request) {
+			if !p.Mailbox().TryPost(r) {
+				p.Stats.CountBusy(remoting.Overload)
+				r.ReplyBusy(remoting.Overload, 0, 0)
+			}
+		}
+	}
 	s.holds.Start(s.pull)
 	b.store.OnMessageArrived(s.holds.NotifyMessageArriving)
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))

@@ -3,15 +3,24 @@ package pull
 import (
 	"sync"
 	"time"
+
+	"github.com/sluice-mq/sluice/actors"
 )
 
 // HoldService is RocketMQ's PullRequestHoldService: pulls that found
 // nothing wait here, keyed by topic and queue, until a message arrives
-// for their queue or their suspend time ends, and are then read once more
-// and answered. One goroutine serves every held pull, so a thousand idle
-// consumers cost a thousand map entries, not a thousand goroutines.
+// for their queue or their suspend time ends, and then go back into the
+// pull processor's queue to be run once more (executeRequestWhenWakeup),
+// so that a woken pull is counted, swept by the fast-failure sweep and
+// visible in the tree like any other. One goroutine serves every held
+// pull, so a thousand idle consumers cost a thousand map entries, not a
+// thousand goroutines.
 type HoldService struct {
 	pp *Handlers
+	// Requeue puts a woken pull back into the pull processor's queue and
+	// answers it busy if the queue is full. Without one (handler tests) the
+	// pull is read and answered on the service's goroutine.
+	Requeue func(*actors.Request)
 
 	mu      sync.Mutex
 	held    map[holdKey][]*heldPull
@@ -121,7 +130,8 @@ func (s *HoldService) run() {
 	for {
 		select {
 		case <-s.stop:
-			s.answer(s.takeAll())
+			// At shutdown the processors are stopping: answer here.
+			s.readAndAnswer(s.takeAll())
 			return
 		case <-s.wake:
 			s.answer(s.takeArrived())
@@ -159,7 +169,7 @@ func (s *HoldService) takeExpired(now time.Time) []*heldPull {
 	for k, hs := range s.held {
 		keep := hs[:0]
 		for _, hp := range hs {
-			if !now.Before(hp.deadline) || hp.pl.req.Conn.Closed() {
+			if !now.Before(hp.deadline) || hp.pl.req.ClientGone() {
 				out = append(out, hp)
 			} else {
 				keep = append(keep, hp)
@@ -194,8 +204,30 @@ func (s *HoldService) setHeld(k holdKey, hs []*heldPull) {
 	s.held[k] = hs
 }
 
-// answer re-reads each pull once (never parking it again) and replies.
+// answer sends each woken pull back to the pull processor, marked so that
+// it is run once more and never parked again.
 func (s *HoldService) answer(hs []*heldPull) {
+	if s.Requeue == nil {
+		s.readAndAnswer(hs)
+		return
+	}
+	now := time.Now()
+	for _, hp := range hs {
+		r := hp.pl.req
+		if r.ClientGone() {
+			r.Reply(nil) // nobody to answer; only marks it done
+			continue
+		}
+		r.Resumed = true
+		// Its wait in the queue starts now: the sweep's limit is for time
+		// spent queued, not time spent held as the consumer asked.
+		r.Arrived = now
+		s.Requeue(r)
+	}
+}
+
+// readAndAnswer re-reads each pull once and replies.
+func (s *HoldService) readAndAnswer(hs []*heldPull) {
 	for _, hp := range hs {
 		resp, _ := s.pp.read(hp.pl)
 		hp.pl.req.Reply(resp)

@@ -50,11 +50,11 @@ func (p *Handlers) pullMessage(r *actors.Request) {
 	}
 	// RocketMQ commits the piggy-backed offset on the first run only, not on
 	// the re-run after a hold.
-	if h.SysFlag&remoting.PullFlagCommitOffset != 0 {
+	if h.SysFlag&remoting.PullFlagCommitOffset != 0 && !r.Resumed {
 		p.Meta.Offsets.CommitOffset(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
 	}
 	resp, _ := p.read(pl)
-	if resp.ResponseCode() == remoting.PullNotFound && h.SysFlag&remoting.PullFlagSuspend != 0 {
+	if resp.ResponseCode() == remoting.PullNotFound && h.SysFlag&remoting.PullFlagSuspend != 0 && !r.Resumed {
 		hold := p.ShortPollingTime
 		if p.LongPollingEnable {
 			hold = time.Duration(h.SuspendTimeoutMillis) * time.Millisecond
