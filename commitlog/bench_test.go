@@ -4,7 +4,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 // Benchmarks run beside their baselines in one process and directory:
@@ -176,4 +178,83 @@ func itoa(i int) string {
 		return string(rune('0' + i))
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// BenchmarkRoll measures the Put that rolls into a new commit-log file:
+// how long it holds the lock-hold window (hold-ns/roll, the time
+// BeginTimeInLock is set, what clients see as busy answers) and how long
+// the whole Put takes (put-ns/roll), as medians over the rolls. Each
+// iteration first fills the current file up to a few bytes (untimed), then
+// puts one small record that does not fit. Between rolls the allocate
+// service has time to make the next file, as it has in production, where a
+// file holds 1 GiB; "warm" turns on warmMapedFileEnable, so the first write
+// into the new file does not fault either. Every iteration writes a whole
+// file, so run it a fixed number of times:
+//
+//	go test -run '^$' -bench Roll -benchtime 20x -count 5 ./commitlog/
+func BenchmarkRoll(b *testing.B) {
+	b.Run("cold", func(b *testing.B) { benchRoll(b, false) })
+	b.Run("warm", func(b *testing.B) { benchRoll(b, true) })
+}
+
+func benchRoll(b *testing.B, warm bool) {
+	const fileSize = 64 << 20
+	cfg := benchConfig(b)
+	cfg.MappedFileSizeCommitLog = fileSize
+	cfg.MaxMessageSize = fileSize
+	cfg.WarmMapedFileEnable = warm
+	s, err := Open(cfg, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	filler := &Message{Topic: "Roll", BornHost: testBorn, StoreHost: testStore, Body: make([]byte, fileSize)}
+	var buf []byte
+	small, _ := AppendRecord(nil, &Message{Topic: "Roll", BornHost: testBorn, StoreHost: testStore, Body: make([]byte, 100)})
+	putRec := func(rec []byte) {
+		req := &PutRequest{Topic: "Roll", Records: rec, Count: 1}
+		s.Put([]*PutRequest{req})
+		if req.Result.Status != PutOK {
+			b.Fatal(req.Result.Status, req.Result.Err)
+		}
+	}
+	putRec(small) // the first file
+	var holds, puts []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		f := s.clq.last()
+		free := f.size - f.wrote.Load()
+		// Leave 150 bytes: the small record (~190) then does not fit.
+		fillerLen := free - 150
+		m := *filler
+		m.Body = filler.Body[:fillerLen-int64(RecordLen(&Message{Topic: "Roll", BornHost: testBorn, StoreHost: testStore}))]
+		buf, _ = AppendRecordLimit(buf[:0], &m, fileSize)
+		putRec(buf)
+		waitNextFileReady(b, s)
+		files := s.clq.count()
+		hold0 := s.lockHoldNanos.Load()
+		b.StartTimer()
+		t0 := time.Now()
+		putRec(small)
+		puts = append(puts, time.Since(t0))
+		b.StopTimer()
+		holds = append(holds, time.Duration(s.lockHoldNanos.Load()-hold0))
+		if s.clq.count() != files+1 {
+			b.Fatal("the small put did not roll")
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(holds).Nanoseconds()), "hold-ns/roll")
+	b.ReportMetric(float64(median(puts).Nanoseconds()), "put-ns/roll")
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	d = append([]time.Duration(nil), d...)
+	slices.Sort(d)
+	return d[len(d)/2]
 }

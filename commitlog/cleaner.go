@@ -32,7 +32,11 @@ func (s *Store) runCleaner() {
 }
 
 // checkDiskSpace refreshes the disk-full flag that makes Put refuse; it
-// returns the used ratio in percent (-1 when unknown).
+// returns the used ratio in percent (-1 when unknown). Besides the cleaner's
+// pass it runs after every file the store creates or grows, every
+// diskCheckEveryBytes appended, and on each put refused for a full disk, so
+// the limit is overshot by at most the file whose creation crossed it, and
+// puts resume as soon as space is freed. Safe from any goroutine.
 func (s *Store) checkDiskSpace() float64 {
 	used, total, err := s.diskUsage(s.cfg.commitLogDir())
 	if err != nil || total == 0 {
@@ -100,7 +104,7 @@ func (s *Store) deleteExpiredCommitLog(now time.Time) int {
 			break
 		}
 		end := f.from + f.size
-		if end > q.flushedWhere.Load() || end > s.reputFrom.Load() {
+		if end > q.flushedWhere.Load() || end > s.indexedUpTo() {
 			break
 		}
 		st, err := os.Stat(f.path)

@@ -22,6 +22,9 @@ type PutRequest struct {
 	Count   int
 	// Result is filled by Put.
 	Result PutResult
+
+	// cq is the request's consume queue while Put runs (writer only).
+	cq *consumeQueue
 }
 
 // PutResult is what Put did with one PutRequest.
@@ -38,18 +41,41 @@ type PutResult struct {
 	Err            error
 }
 
+// putPending marks, inside Put, a request that passed every check so far.
+// It never leaves Put.
+const putPending PutStatus = -1
+
+// diskCheckEveryBytes: besides after every file the store creates or grows,
+// the writer looks at the disk-used ratio after this many appended bytes
+// (cheap: fstatfs on an open descriptor), so space taken by others is
+// noticed long before the 10 s cleaner pass.
+const diskCheckEveryBytes = 16 << 20
+
 // Put appends every request of the batch to the commit log, in order. It
 // must be called from one goroutine only (the writer): it is the log's only
-// appender and owns the queue-offset table.
+// appender and owns the queues' next offsets.
 //
-// The whole batch is appended in one lock-hold: BeginTimeInLock is set once
-// when it starts and cleared when the appends are done. Inside, each
-// request's records get consecutive queue offsets, their physical offsets
-// and the store timestamp, written in place where they land. A request that
-// does not fit in the current file's remaining space closes the file with a
-// BLANK marker and goes whole into a new one.
+// Put runs in three steps, and only the last is the lock-hold window that
+// BeginTimeInLock reports (RocketMQ's putMessageLock section):
 //
-// With SyncFlush one sync, after the lock-hold, covers every record of the
+//  1. Each request's records are checked (framing, topic, queue, body
+//     size, count; PutMessageIllegal otherwise).
+//  2. Everything the append will need is made ready: the consume queue of
+//     each request gets disk space reserved for its new entries (creating
+//     its files if needed), so that every acknowledged message can be
+//     indexed even if the disk fills up right after; a request whose
+//     reservation fails (ENOSPC) answers PutCreateMappedFileFailed and is
+//     not appended. And when the batch will roll into new commit-log files,
+//     those are taken from the allocate service, or created here when it
+//     has none ready.
+//  3. The window: BeginTimeInLock is set, each request's records are copied
+//     into the log and get consecutive queue offsets, their physical offsets
+//     and the store timestamp, written in place where they land. A request
+//     that does not fit in the current file's remaining space closes the
+//     file with a BLANK marker and goes whole into the next one, swapped in
+//     ready-made: the window does no file I/O.
+//
+// With SyncFlush one sync, after the window, covers every record of the
 // batch; Put returns once it is done, or after SyncFlushTimeout with
 // PutFlushDiskTimeout for the stored requests.
 //
@@ -57,16 +83,26 @@ type PutResult struct {
 // table entry). Calls are serialised by a mutex, but SyncFlush's wait state
 // is the writer's own, so concurrent callers are not supported.
 func (s *Store) Put(batch []*PutRequest) {
+	valid := s.validateBatch(batch)
 	s.putMu.Lock()
-	if s.closed.Load() || s.diskFull.Load() {
+	if s.closed.Load() || (s.diskFull.Load() && s.stillDiskFull()) {
 		s.putMu.Unlock()
 		for _, r := range batch {
-			r.Result = PutResult{Status: PutServiceNotAvailable}
+			if r.Result.Status == putPending {
+				r.Result = PutResult{Status: PutServiceNotAvailable}
+			}
 		}
 		return
 	}
-	end, stored := s.appendBatch(batch)
+	if valid > 0 {
+		s.prepareBatch(batch)
+	}
+	end, stored, rolled := s.appendBatch(batch)
+	s.finishBatch(batch)
 	s.putMu.Unlock()
+	if rolled {
+		s.alloc.poke()
+	}
 	if stored == 0 {
 		return
 	}
@@ -80,71 +116,174 @@ func (s *Store) Put(batch []*PutRequest) {
 	}
 }
 
-// appendBatch is the lock-hold window. It returns the log's end offset and
-// how many requests were stored.
-func (s *Store) appendBatch(batch []*PutRequest) (end int64, stored int) {
-	begin := s.nowMillis()
-	s.beginTimeInLock.Store(begin)
-	defer s.beginTimeInLock.Store(0)
+// validateBatch is step 1 of Put; it runs before any lock. It returns how
+// many requests may be appended.
+//
+// It re-parses every record although AppendRecord built them: the records
+// come from the caller's buffer, and one malformed record in the commit
+// log would make the next crash recovery cut the log there, so the check
+// stays, but out of the lock-hold window.
+func (s *Store) validateBatch(batch []*PutRequest) (valid int) {
+	for _, r := range batch {
+		r.cq = nil
+		if err := s.checkRecords(r); err != nil {
+			r.Result = PutResult{Status: PutMessageIllegal, Err: err}
+			continue
+		}
+		if n := int64(len(r.Records)); n+blankLen > s.cfg.MappedFileSizeCommitLog {
+			r.Result = PutResult{Status: PutMessageIllegal, Err: fmt.Errorf("commitlog: batch of %d bytes does not fit in a %d-byte commit-log file", n, s.cfg.MappedFileSizeCommitLog)}
+			continue
+		}
+		r.Result = PutResult{Status: putPending}
+		valid++
+	}
+	return valid
+}
+
+// stillDiskFull re-reads the disk usage for a Put refused on a full disk,
+// so that puts resume as soon as space is freed.
+func (s *Store) stillDiskFull() bool {
+	s.checkDiskSpace()
+	return s.diskFull.Load()
+}
+
+// prepareBatch is step 2 of Put (see there), under putMu, outside the window.
+func (s *Store) prepareBatch(batch []*PutRequest) {
+	for _, r := range batch {
+		if r.Result.Status != putPending {
+			continue
+		}
+		cq := s.cqs.find(stringBytes(r.Topic), r.QueueID)
+		if cq == nil {
+			cq = s.cqs.findOrCreate(stringBytes(r.Topic), r.QueueID)
+		}
+		q0 := cq.nextOffset + cq.batchPending
+		start, end := q0*CQEntrySize, (q0+int64(r.Count))*CQEntrySize
+		if end > cq.reservedEnd.Load() && cq.mfq.tail() == nil {
+			// A queue's first file: DeleteTopic of the topic's previous
+			// queues may still be unlinking that very path.
+			s.cqs.waitDeleted(r.Topic)
+		}
+		if err := cq.reserve(start, end); err != nil {
+			r.Result = PutResult{Status: PutCreateMappedFileFailed, Err: fmt.Errorf("commitlog: %w", err)}
+			continue
+		}
+		cq.batchPending += int64(r.Count)
+		r.cq = cq
+	}
+	// Which new commit-log files will the batch roll into? The same
+	// placement as appendOne: a request goes whole into the current file or
+	// the next.
+	size := s.cfg.MappedFileSizeCommitLog
+	need, wrote := 0, int64(0)
+	if f := s.clq.last(); f == nil || f.isFull() {
+		need = 1
+	} else {
+		wrote = f.wrote.Load()
+	}
+	for _, r := range batch {
+		if r.Result.Status != putPending {
+			continue
+		}
+		if n := int64(len(r.Records)); n+blankLen > size-wrote {
+			need, wrote = need+1, n
+		} else {
+			wrote += n
+		}
+	}
+	if need > 0 {
+		// A failure shows as PutCreateMappedFileFailed of the requests that
+		// needed the missing file.
+		_ = s.alloc.ensureReady(need)
+	}
+}
+
+// finishBatch clears what prepareBatch left on the queues and, every
+// diskCheckEveryBytes, looks at the disk.
+func (s *Store) finishBatch(batch []*PutRequest) {
+	for _, r := range batch {
+		if r.cq != nil {
+			r.cq.batchPending = 0
+			r.cq = nil
+		}
+		if r.Result.Status == PutOK {
+			s.appendedSinceCheck += int64(r.Result.WroteBytes)
+		}
+	}
+	if s.appendedSinceCheck >= diskCheckEveryBytes {
+		s.appendedSinceCheck = 0
+		s.checkDiskSpace()
+	}
+}
+
+// appendBatch is step 3 of Put, the lock-hold window. It returns the log's
+// end offset, how many requests were stored and whether it rolled into a
+// new file.
+func (s *Store) appendBatch(batch []*PutRequest) (end int64, stored int, rolled bool) {
+	begin := s.now()
+	beginMs := begin.UnixMilli()
+	s.beginTimeInLock.Store(beginMs)
 	if d := s.appendStall.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
 	for _, r := range batch {
-		r.Result = s.appendOne(r, begin)
+		if r.Result.Status != putPending {
+			continue
+		}
+		var didRoll bool
+		r.Result, didRoll = s.appendOne(r, beginMs)
+		rolled = rolled || didRoll
 		if r.Result.Status == PutOK {
 			stored++
 			s.putTimes.Add(int64(r.Result.MsgCount))
 			s.putBytes.Add(int64(r.Result.WroteBytes))
 		}
 	}
-	if cost := s.nowMillis() - begin; cost > s.putMaxMs.Load() {
+	done := s.now()
+	s.beginTimeInLock.Store(0)
+	s.lockHoldNanos.Add(int64(done.Sub(begin)))
+	if cost := done.UnixMilli() - beginMs; cost > s.putMaxMs.Load() {
 		s.putMaxMs.Store(cost)
 		if cost > 500 {
 			s.log.Warn().Int64("costMs", cost).Int("requests", len(batch)).Msg("[NOTIFYME]putMessage in lock cost time(ms) above 500")
 		}
 	}
-	return s.clq.maxWrote(), stored
+	return s.clq.maxWrote(), stored, rolled
 }
 
-// appendOne stores one request (see Put).
-func (s *Store) appendOne(r *PutRequest, storeTS int64) PutResult {
+// appendOne stores one request (see Put). rolled says it moved to a new file.
+func (s *Store) appendOne(r *PutRequest, storeTS int64) (_ PutResult, rolled bool) {
 	n := int64(len(r.Records))
-	if err := s.checkRecords(r); err != nil {
-		return PutResult{Status: PutMessageIllegal, Err: err}
-	}
-	if n+blankLen > s.cfg.MappedFileSizeCommitLog {
-		return PutResult{Status: PutMessageIllegal, Err: fmt.Errorf("commitlog: batch of %d bytes does not fit in a %d-byte commit-log file", n, s.cfg.MappedFileSizeCommitLog)}
-	}
 	f := s.clq.last()
 	if f == nil || f.isFull() {
 		from := int64(0)
 		if f != nil {
 			from = f.from + f.size
 		}
-		nf, err := s.clq.createFile(from)
-		if err != nil {
-			return PutResult{Status: PutCreateMappedFileFailed, Err: err}
+		nf := s.alloc.take(from)
+		if nf == nil {
+			return PutResult{Status: PutCreateMappedFileFailed, Err: fmt.Errorf("commitlog: commit-log file at %d: %w", from, s.alloc.lastErr())}, false
 		}
-		f = nf
+		f, rolled = nf, true
 	}
 	if remaining := f.size - f.wrote.Load(); n+blankLen > remaining {
-		// Create the next file before closing this one, so that a failure
+		// Take the next file before closing this one, so that a failure
 		// (a full disk) leaves the log exactly as it was.
-		nf, err := s.clq.createFile(f.from + f.size)
-		if err != nil {
-			return PutResult{Status: PutCreateMappedFileFailed, Err: err}
+		nf := s.alloc.take(f.from + f.size)
+		if nf == nil {
+			return PutResult{Status: PutCreateMappedFileFailed, Err: fmt.Errorf("commitlog: commit-log file at %d: %w", f.from+f.size, s.alloc.lastErr())}, rolled
 		}
 		blank := f.target(remaining)
 		binary.BigEndian.PutUint32(blank[offTotalSize:], uint32(remaining))
 		binary.BigEndian.PutUint32(blank[offMagic:], MagicBlank)
 		f.advance(remaining)
-		f = nf
+		f, rolled = nf, true
 	}
 	phys := f.from + f.wrote.Load()
 	dst := f.target(n)
 	copy(dst, r.Records)
-	key := cqKey{r.Topic, r.QueueID}
-	next := s.queueOffsets[key]
+	cq := r.cq
+	next := cq.nextOffset
 	first := next
 	be := binary.BigEndian
 	for pos := 0; pos < len(dst); {
@@ -161,9 +300,7 @@ func (s *Store) appendOne(r *PutRequest, storeTS int64) PutResult {
 		be.PutUint64(rec[storeTimestampOffset(sysFlag):], uint64(storeTS))
 		pos += size
 	}
-	if next != first {
-		s.queueOffsets[key] = next
-	}
+	cq.nextOffset = next
 	f.advance(n)
 	return PutResult{
 		Status:         PutOK,
@@ -172,7 +309,7 @@ func (s *Store) appendOne(r *PutRequest, storeTS int64) PutResult {
 		QueueOffset:    first,
 		StoreTimestamp: storeTS,
 		MsgCount:       r.Count,
-	}
+	}, rolled
 }
 
 // checkRecords walks the request's records: each must be a whole V1 record

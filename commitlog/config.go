@@ -115,9 +115,20 @@ type Config struct {
 	// FlushIntervalConsumeQueue (flushIntervalConsumeQueue): consume-queue
 	// flush and checkpoint period in ms, 1000.
 	FlushIntervalConsumeQueue int64
+	// WarmMapedFileEnable (warmMapedFileEnable, sic, default false): the
+	// allocate service faults every page of each new commit-log file in for
+	// writing before the writer reaches it, so appends take no page faults.
+	// The cost is writing the whole file once (zeros) to disk.
+	WarmMapedFileEnable bool
+	// FlushLeastPagesWhenWarmMapedFile (flushLeastPagesWhenWarmMapedFile):
+	// with SyncFlush, warmed pages are forced to disk every this many pages,
+	// 4096 (16 MiB).
+	FlushLeastPagesWhenWarmMapedFile int
 
 	// DiskUsage reports the used and total bytes of the file system holding
-	// path. Nil means statfs(2). Tests and demos set it to fake a full disk.
+	// path. Nil means fstatfs(2) of the commit-log directory. Tests and
+	// demos set it to fake a full disk. It is called from several
+	// goroutines, as often as every put while the disk is full.
 	DiskUsage func(path string) (used, total uint64, err error)
 }
 
@@ -143,6 +154,9 @@ func DefaultConfig() Config {
 		DiskMaxUsedSpaceRatio:       75,
 		OSPageCacheBusyTimeOutMills: 1000,
 		FlushIntervalConsumeQueue:   1000,
+
+		WarmMapedFileEnable:              false,
+		FlushLeastPagesWhenWarmMapedFile: 1024 / 4 * 16,
 	}
 }
 
@@ -200,6 +214,9 @@ func (c *Config) validate() error {
 	}
 	if c.FlushIntervalConsumeQueue <= 0 {
 		c.FlushIntervalConsumeQueue = d.FlushIntervalConsumeQueue
+	}
+	if c.FlushLeastPagesWhenWarmMapedFile <= 0 {
+		c.FlushLeastPagesWhenWarmMapedFile = d.FlushLeastPagesWhenWarmMapedFile
 	}
 	var errs []error
 	if c.MappedFileSizeCommitLog < 4096 {
@@ -305,6 +322,10 @@ func (c *Config) Set(key, value string) (known bool, err error) {
 		err = b(&c.SkipCorruptedFiles)
 	case "flushIntervalConsumeQueue":
 		err = i64(&c.FlushIntervalConsumeQueue)
+	case "warmMapedFileEnable":
+		err = b(&c.WarmMapedFileEnable)
+	case "flushLeastPagesWhenWarmMapedFile":
+		err = i(&c.FlushLeastPagesWhenWarmMapedFile)
 	default:
 		known = false
 	}

@@ -60,12 +60,13 @@ func (s *Store) commitPool() error {
 }
 
 // flushConsumeQueues forces every consume queue, then records in the
-// checkpoint what is now durable. The dispatch position is read before the
+// checkpoint what is now durable. The indexed position (the dispatch
+// position, held back by a queue a full disk stalled) is read before the
 // queues are flushed, so every entry below it is covered.
 func (s *Store) flushConsumeQueues(clean bool) error {
 	s.cqFlushMu.Lock()
 	defer s.cqFlushMu.Unlock()
-	cqFlushed := s.reputFrom.Load()
+	cqFlushed := s.indexedUpTo()
 	s.cqs.mu.RLock()
 	var firstErr error
 	for _, qs := range s.cqs.topics {

@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -128,4 +129,50 @@ func markCrashed(t testing.TB, dir string) {
 	if err := os.WriteFile(dir+"/abort", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dropReadyFiles deletes the commit-log files the allocate service made
+// ahead, so that the next roll has to create one.
+func dropReadyFiles(t testing.TB, s *Store) {
+	t.Helper()
+	a := s.alloc
+	a.mu.Lock()
+	for a.creating {
+		a.cond.Wait()
+	}
+	ready := a.ready
+	a.ready = nil
+	a.mu.Unlock()
+	for _, f := range ready {
+		if err := f.closeAndUnmap(); err != nil {
+			t.Fatal(err)
+		}
+		if err := removeFile(f.path); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readyCount is how many commit-log files the allocate service holds ready,
+// once it is not creating one.
+func readyCount(s *Store) int {
+	a := s.alloc
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.creating {
+		a.cond.Wait()
+	}
+	return len(a.ready)
+}
+
+// waitNextFileReady waits until the allocate service has the next
+// commit-log file ready (benchmarks: the steady state between two rolls).
+func waitNextFileReady(t testing.TB, s *Store) {
+	t.Helper()
+	checkFor(t, 30*time.Second, func() error {
+		if readyCount(s) < allocateAhead {
+			return errors.New("next commit-log file not ready")
+		}
+		return nil
+	})
 }

@@ -52,9 +52,11 @@ func (s *Store) TransientPoolStats() (free, total int) {
 // CheckStoreStatus is the check a caller makes before handing a send to the
 // writer (DefaultMessageStore#checkStoreStatus): PutServiceNotAvailable when
 // closed or the disk is too full, PutOSPageCacheBusy when an append is
-// stuck (the PC_SYNCHRONIZED answer), else PutOK.
+// stuck (the PC_SYNCHRONIZED answer), else PutOK. While the disk is full
+// each call looks at it again (one fstatfs), so sends are accepted again as
+// soon as space is freed.
 func (s *Store) CheckStoreStatus() PutStatus {
-	if s.closed.Load() || s.diskFull.Load() {
+	if s.closed.Load() || (s.diskFull.Load() && s.stillDiskFull()) {
 		return PutServiceNotAvailable
 	}
 	if s.IsOSPageCacheBusy() {

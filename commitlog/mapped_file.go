@@ -28,6 +28,12 @@ type mappedFile struct {
 	wrote     atomic.Int64
 	committed atomic.Int64
 	flushed   atomic.Int64
+	// allocated: bytes from the start known to be backed by disk blocks.
+	// Commit-log files are allocated whole when created (size); consume-queue
+	// files are sparse and grow in steps ahead of their writer (see
+	// consumeQueue.reserve). Nothing is ever stored into the mapping at or
+	// above it, so a full disk is an ENOSPC from growFile, never a SIGBUS.
+	allocated atomic.Int64
 
 	// writeBuf is the transient-pool buffer appends land in (nil without
 	// one); written only by the appender, read by the commit service below
@@ -40,7 +46,7 @@ type mappedFile struct {
 
 // createMappedFile makes a new file of size bytes named path, reserves its
 // disk space (so the mapping can never fault on ENOSPC) and maps it. On
-// failure nothing is left behind.
+// failure nothing is left behind. Commit-log files are made this way.
 func createMappedFile(path string, from, size int64, allocate func(*os.File, int64) error) (_ *mappedFile, err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
 	if err != nil {
@@ -59,15 +65,47 @@ func createMappedFile(path string, from, size int64, allocate func(*os.File, int
 	if err != nil {
 		return nil, fmt.Errorf("create mapped file %s: %w", path, err)
 	}
+	mf := &mappedFile{path: path, from: from, size: size, f: f, data: data}
+	mf.allocated.Store(size)
+	return mf, nil
+}
+
+// createSparseMappedFile makes a new file of size bytes that holds no disk
+// blocks yet (ftruncate) and maps it: a consume-queue file, which costs what
+// it holds. The caller backs each range with growFile before storing into
+// it. On failure nothing is left behind.
+func createSparseMappedFile(path string, from, size int64) (_ *mappedFile, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create mapped file %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	if err := f.Truncate(size); err != nil {
+		return nil, fmt.Errorf("create mapped file %s: set size %d: %w", path, size, err)
+	}
+	data, err := mapFile(f, size)
+	if err != nil {
+		return nil, fmt.Errorf("create mapped file %s: %w", path, err)
+	}
 	return &mappedFile{path: path, from: from, size: size, f: f, data: data}, nil
 }
 
-// openMappedFile maps an existing file. A file shorter than size (a crash
-// during creation) is extended with zeros first; a longer one is refused.
-func openMappedFile(path string, from, size int64, allocate func(*os.File, int64) error) (_ *mappedFile, err error) {
+// openMappedFile maps an existing file of the configured size. A longer file
+// is refused. A shorter one (a crash while it was being created, or damage:
+// an operator's truncate, a bad disk) cannot be mapped as it is, since
+// touching the mapping past the end of the file is a SIGBUS; fixShort is
+// called to bring it to size (or to refuse) and the length found is
+// returned as have, so that the caller says so and checks what the file
+// holds instead of trusting it. have == size for a file of the right length.
+func openMappedFile(path string, from, size int64, fixShort func(f *os.File, from, have int64) error) (_ *mappedFile, have int64, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open mapped file %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open mapped file %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -76,21 +114,22 @@ func openMappedFile(path string, from, size int64, allocate func(*os.File, int64
 	}()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("open mapped file %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open mapped file %s: %w", path, err)
 	}
-	if st.Size() > size {
-		return nil, fmt.Errorf("open mapped file %s: size %d is larger than the configured %d (was the file size changed?)", path, st.Size(), size)
+	have = st.Size()
+	if have > size {
+		return nil, 0, fmt.Errorf("open mapped file %s: size %d is larger than the configured %d (was the file size changed?)", path, have, size)
 	}
-	if st.Size() < size {
-		if aerr := allocate(f, size); aerr != nil && !errors.Is(aerr, errFallocateUnsupported) {
-			return nil, fmt.Errorf("open mapped file %s: extend from %d to %d bytes: %w", path, st.Size(), size, aerr)
+	if have < size {
+		if err := fixShort(f, from, have); err != nil {
+			return nil, 0, fmt.Errorf("open mapped file %s: bring %d bytes to the configured %d: %w", path, have, size, err)
 		}
 	}
 	data, err := mapFile(f, size)
 	if err != nil {
-		return nil, fmt.Errorf("open mapped file %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open mapped file %s: %w", path, err)
 	}
-	return &mappedFile{path: path, from: from, size: size, f: f, data: data}, nil
+	return &mappedFile{path: path, from: from, size: size, f: f, data: data}, have, nil
 }
 
 // readable is how many bytes from the start can be read through the mapping.
@@ -171,11 +210,17 @@ func (m *mappedFile) flush(syncs *atomic.Int64) error {
 	return nil
 }
 
-// zeroFrom clears the file from pos to its end and forces it, so a cut tail
-// can never be read back as records.
+// zeroFrom clears the file from pos to the end of its allocated part and
+// forces it, so a cut tail can never be read back as records or entries.
+// Beyond allocated there is nothing to clear (a hole reads as zeros), and
+// storing there could fault on a full disk.
 func (m *mappedFile) zeroFrom(pos int64) error {
-	clear(m.data[pos:])
-	if err := syncRange(m.data, pos, m.size); err != nil {
+	end := m.allocated.Load()
+	if pos >= end {
+		return nil
+	}
+	clear(m.data[pos:end])
+	if err := syncRange(m.data, pos, end); err != nil {
 		return fmt.Errorf("zero %s from %d: %w", m.path, pos, err)
 	}
 	return nil

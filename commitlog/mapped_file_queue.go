@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,17 +25,21 @@ func fileName(offset int64) string { return fmt.Sprintf("%020d", offset) }
 //
 // files is guarded by mu; the appender takes it exclusively only to add a
 // file, retention and recovery to remove some, so readers (RLock) rarely wait.
+// ahead (also under mu) holds files already created for positions past the
+// last file and not yet part of the log: a consume queue's space reserved by
+// Put before the dispatcher reaches it. Readers never see them.
 type mappedFileQueue struct {
 	dir      string
 	fileSize int64
 	log      zerolog.Logger
-	allocate func(*os.File, int64) error // allocateFile; tests inject ENOSPC
-	pool     *transientStorePool         // commit log with the pool enabled, else nil
-	syncs    *atomic.Int64               // counts flush system calls, may be nil
+	allocFn  atomic.Pointer[func(*os.File, int64) error] // allocateFile; tests inject ENOSPC
+	pool     *transientStorePool                         // commit log with the pool enabled, else nil
+	syncs    *atomic.Int64                               // counts flush system calls, may be nil
 	grave    *graveyard
 
 	mu    sync.RWMutex
 	files []*mappedFile
+	ahead []*mappedFile
 
 	// flushedWhere/committedWhere: whole-log offsets up to which every file
 	// is flushed/committed. Only the flusher (resp. committer) moves them.
@@ -46,9 +51,16 @@ type mappedFileQueue struct {
 
 func newMappedFileQueue(dir string, fileSize int64, log zerolog.Logger, grave *graveyard) *mappedFileQueue {
 	q := &mappedFileQueue{dir: dir, fileSize: fileSize, log: log, grave: grave}
-	q.allocate = q.allocateLogged
+	q.setAllocate(q.allocateLogged)
 	return q
 }
+
+// setAllocate replaces the function that reserves a new commit-log file's
+// disk space. The allocate service calls it from its own goroutine, hence
+// the atomic.
+func (q *mappedFileQueue) setAllocate(fn func(*os.File, int64) error) { q.allocFn.Store(&fn) }
+
+func (q *mappedFileQueue) allocate(f *os.File, size int64) error { return (*q.allocFn.Load())(f, size) }
 
 // allocateLogged wraps allocateFile and says once that files are sparse.
 func (q *mappedFileQueue) allocateLogged(f *os.File, size int64) error {
@@ -59,15 +71,23 @@ func (q *mappedFileQueue) allocateLogged(f *os.File, size int64) error {
 	return err
 }
 
+// shortFile is a file load found shorter than the configured size.
+type shortFile struct {
+	index int   // in files
+	have  int64 // its length on disk before fixShort
+}
+
 // load maps the files already in dir. Names must be 20-digit offsets that
-// follow each other by fileSize.
-func (q *mappedFileQueue) load() error {
+// follow each other by fileSize. Every file gets its positions at its end
+// (the caller recovers the real ones); fixShort brings a short file to size
+// and the short ones are returned, for the caller to check.
+func (q *mappedFileQueue) load(fixShort func(f *os.File, from, have int64) error) ([]shortFile, error) {
 	if err := os.MkdirAll(q.dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", q.dir, err)
+		return nil, fmt.Errorf("create %s: %w", q.dir, err)
 	}
 	entries, err := os.ReadDir(q.dir)
 	if err != nil {
-		return fmt.Errorf("list %s: %w", q.dir, err)
+		return nil, fmt.Errorf("list %s: %w", q.dir, err)
 	}
 	var offsets []int64
 	for _, e := range entries {
@@ -75,6 +95,9 @@ func (q *mappedFileQueue) load() error {
 			continue
 		}
 		name := e.Name()
+		if strings.HasPrefix(name, rebuildMarkerPrefix) {
+			continue // a consume queue's own (see consumeQueue.markDamaged)
+		}
 		off, perr := strconv.ParseInt(name, 10, 64)
 		if len(name) != 20 || perr != nil {
 			q.log.Warn().Str("file", filepath.Join(q.dir, name)).Msg("ignoring a file whose name is not a 20-digit offset")
@@ -83,22 +106,28 @@ func (q *mappedFileQueue) load() error {
 		offsets = append(offsets, off)
 	}
 	sort.Slice(offsets, func(i, j int) bool { return offsets[i] < offsets[j] })
+	var shorts []shortFile
 	for i, off := range offsets {
 		if off%q.fileSize != 0 {
-			return fmt.Errorf("load %s: file %s does not start at a multiple of the file size %d (was the file size changed?)", q.dir, fileName(off), q.fileSize)
+			q.closeAll()
+			return nil, fmt.Errorf("load %s: file %s does not start at a multiple of the file size %d (was the file size changed?)", q.dir, fileName(off), q.fileSize)
 		}
 		if i > 0 && off != offsets[i-1]+q.fileSize {
-			return fmt.Errorf("load %s: files %s and %s are not contiguous (a file is missing)", q.dir, fileName(offsets[i-1]), fileName(off))
+			q.closeAll()
+			return nil, fmt.Errorf("load %s: files %s and %s are not contiguous (a file is missing)", q.dir, fileName(offsets[i-1]), fileName(off))
 		}
-		mf, err := openMappedFile(filepath.Join(q.dir, fileName(off)), off, q.fileSize, q.allocate)
+		mf, have, err := openMappedFile(filepath.Join(q.dir, fileName(off)), off, q.fileSize, fixShort)
 		if err != nil {
 			q.closeAll()
-			return err
+			return nil, err
+		}
+		if have < q.fileSize {
+			shorts = append(shorts, shortFile{index: i, have: have})
 		}
 		mf.setPositions(q.fileSize)
 		q.files = append(q.files, mf)
 	}
-	return nil
+	return shorts, nil
 }
 
 // count is the number of files.
@@ -123,6 +152,19 @@ func (q *mappedFileQueue) first() *mappedFile { return q.at(0) }
 func (q *mappedFileQueue) last() *mappedFile {
 	q.mu.RLock()
 	defer q.mu.RUnlock()
+	if len(q.files) == 0 {
+		return nil
+	}
+	return q.files[len(q.files)-1]
+}
+
+// tail is the last file created, ahead or not (nil when there is none).
+func (q *mappedFileQueue) tail() *mappedFile {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if len(q.ahead) > 0 {
+		return q.ahead[len(q.ahead)-1]
+	}
 	if len(q.files) == 0 {
 		return nil
 	}
@@ -171,9 +213,10 @@ func (q *mappedFileQueue) maxWrote() int64 {
 	return 0
 }
 
-// createFile adds the file starting at from, which must follow the last one.
-// A pool buffer is borrowed for it when the queue has a pool and one is free.
-func (q *mappedFileQueue) createFile(from int64) (*mappedFile, error) {
+// createFull makes the commit-log file starting at from, fully allocated,
+// without adding it to the log: the allocate service makes files ahead and
+// appendFile adds them when the writer rolls.
+func (q *mappedFileQueue) createFull(from int64) (*mappedFile, error) {
 	if err := os.MkdirAll(q.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", q.dir, err)
 	}
@@ -184,6 +227,14 @@ func (q *mappedFileQueue) createFile(from int64) (*mappedFile, error) {
 	if err := syncDir(q.dir); err != nil {
 		q.log.Warn().Err(err).Msg("new mapped file's directory entry not synced")
 	}
+	return mf, nil
+}
+
+// appendFile makes mf, which must start where the last file ends, the last
+// file of the log. A pool buffer is borrowed for it when the queue has a
+// pool and one is free. It does no file I/O: the writer calls it inside
+// its lock-hold window.
+func (q *mappedFileQueue) appendFile(mf *mappedFile) {
 	if q.pool != nil {
 		if buf := q.pool.take(); buf != nil {
 			mf.writeBuf = buf
@@ -192,11 +243,47 @@ func (q *mappedFileQueue) createFile(from int64) (*mappedFile, error) {
 			q.log.Warn().Str("file", mf.path).Msg("transient store pool has no free buffer; this file is written straight into its mapping")
 		}
 	}
-	adviseWillNeed(mf.data)
 	q.mu.Lock()
 	q.files = append(q.files, mf)
 	q.mu.Unlock()
+}
+
+// createSparse makes the consume-queue file starting at from (see
+// createSparseMappedFile); asAhead says whether it waits in ahead or becomes
+// the last file at once (a queue's first file).
+func (q *mappedFileQueue) createSparse(from int64, asAhead bool) (*mappedFile, error) {
+	if err := os.MkdirAll(q.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", q.dir, err)
+	}
+	mf, err := createSparseMappedFile(filepath.Join(q.dir, fileName(from)), from, q.fileSize)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(q.dir); err != nil {
+		q.log.Warn().Err(err).Msg("new mapped file's directory entry not synced")
+	}
+	q.mu.Lock()
+	if asAhead {
+		q.ahead = append(q.ahead, mf)
+	} else {
+		q.files = append(q.files, mf)
+	}
+	q.mu.Unlock()
 	return mf, nil
+}
+
+// promote moves the first ahead file, which must start at from, to the end
+// of files, or returns nil when there is none.
+func (q *mappedFileQueue) promote(from int64) *mappedFile {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.ahead) == 0 || q.ahead[0].from != from {
+		return nil
+	}
+	mf := q.ahead[0]
+	q.ahead = append(q.ahead[:0], q.ahead[1:]...)
+	q.files = append(q.files, mf)
+	return mf
 }
 
 // flush forces everything committed; it walks files from flushedWhere so
@@ -289,19 +376,19 @@ func (q *mappedFileQueue) deleteFirst(n int, now time.Time) (deleted int) {
 	return len(gone)
 }
 
-// removeAll deletes every file (DeleteTopic), deferring the unmaps.
-func (q *mappedFileQueue) removeAll(now time.Time) error {
+// detachAll takes every file, ahead ones included, out of the queue
+// (DeleteTopic); the caller deletes them.
+func (q *mappedFileQueue) detachAll() []*mappedFile {
 	q.mu.Lock()
-	gone := q.files
-	q.files = nil
+	gone := append(q.files, q.ahead...)
+	q.files, q.ahead = nil, nil
 	q.mu.Unlock()
-	for _, f := range gone {
-		q.grave.bury(f, now)
-	}
-	return os.RemoveAll(q.dir)
+	return gone
 }
 
-// closeAll unmaps and closes every file.
+// closeAll unmaps and closes every file. Ahead files hold nothing and are
+// deleted as well (RocketMQ's allocate service deletes its pre-created
+// files at shutdown the same way).
 func (q *mappedFileQueue) closeAll() error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -309,7 +396,10 @@ func (q *mappedFileQueue) closeAll() error {
 	for _, f := range q.files {
 		errs = append(errs, f.closeAndUnmap())
 	}
-	q.files = nil
+	for _, f := range q.ahead {
+		errs = append(errs, f.closeAndUnmap(), removeFile(f.path))
+	}
+	q.files, q.ahead = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -92,6 +92,90 @@ func allocateFile(f *os.File, size int64) error {
 	return fmt.Errorf("fallocate %s (%d bytes): %w", f.Name(), size, err)
 }
 
+// growFile backs [off, off+n) of f with disk blocks, keeping its size, so
+// that stores into that range of its mapping cannot fault. It is how
+// consume-queue files, which are sparse, grow ahead of their writer. A full
+// disk is an error (wrapping ENOSPC) here, never a SIGBUS later. Without
+// fallocate the range is written with zeros through pwrite, which allocates
+// the blocks just as well and reports ENOSPC the same way.
+func growFile(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, off, n)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("fallocate %s [%d,%d): %w", f.Name(), off, off+n, err)
+	}
+	zeros := make([]byte, min(n, 64<<10))
+	for done := int64(0); done < n; {
+		k := min(n-done, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off+done); err != nil {
+			return fmt.Errorf("extend %s [%d,%d) with zeros: %w", f.Name(), off, off+n, err)
+		}
+		done += k
+	}
+	return nil
+}
+
+// lastDataEnd is where the last data (non-hole) region of f ends, found with
+// SEEK_DATA/SEEK_HOLE, capped at size. Scanning a sparse file must stop
+// there: on tmpfs even reading a hole through a shared mapping allocates a
+// page, which on a full file system is a SIGBUS. Regions that are allocated
+// but never written may count as holes; they hold no entries either. A file
+// system without SEEK_DATA reports the whole file as data.
+func lastDataEnd(f *os.File, size int64) (int64, error) {
+	fd := int(f.Fd())
+	end, off := int64(0), int64(0)
+	for off < size {
+		d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if errors.Is(err, unix.EINVAL) {
+			return size, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("seek data in %s: %w", f.Name(), err)
+		}
+		h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+		if err != nil {
+			return 0, fmt.Errorf("seek hole in %s: %w", f.Name(), err)
+		}
+		end, off = h, h
+	}
+	return min(end, size), nil
+}
+
+// warmMapping faults every page of a new commit-log file's mapping in for
+// writing before the writer gets there (RocketMQ's warmMappedFile, run by
+// the allocate service with warmMapedFileEnable). It asks the kernel to do
+// it (MADV_POPULATE_WRITE, Linux 5.14) and falls back to storing a zero in
+// each page. With syncEvery > 0 (SYNC_FLUSH) the warmed pages are forced to
+// disk every syncEvery pages, as RocketMQ does, so that the zeros do not
+// pile up as dirty pages for a later group commit to wait behind. The file
+// must be fully allocated.
+func warmMapping(data []byte, syncEvery int) error {
+	pg := os.Getpagesize()
+	step := len(data)
+	if syncEvery > 0 {
+		step = syncEvery * pg
+	}
+	for from := 0; from < len(data); from += step {
+		to := min(from+step, len(data))
+		if err := unix.Madvise(data[from:to], unix.MADV_POPULATE_WRITE); err != nil {
+			for i := from; i < to; i += pg {
+				data[i] = 0
+			}
+		}
+		if syncEvery > 0 {
+			if err := syncRange(data, int64(from), int64(to)); err != nil {
+				return fmt.Errorf("warm: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // mapAnon allocates size bytes outside the Go heap (anonymous private mapping).
 func mapAnon(size int64) ([]byte, error) {
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
@@ -117,12 +201,28 @@ func memlockLimit() (uint64, error) {
 	return rl.Cur, nil
 }
 
-// statfsUsage is the default Config.DiskUsage.
+// statfsUsage is the default Config.DiskUsage for other paths than the
+// commit-log directory.
 func statfsUsage(path string) (used, total uint64, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
 	}
+	return statfsFigures(&st)
+}
+
+// fstatfsUsage is statfsUsage through an open descriptor of the directory:
+// the append path asks it every few MiB, and unlike statfs(2) on a path it
+// allocates nothing.
+func fstatfsUsage(dir *os.File) (used, total uint64, err error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(dir.Fd()), &st); err != nil {
+		return 0, 0, fmt.Errorf("fstatfs %s: %w", dir.Name(), err)
+	}
+	return statfsFigures(&st)
+}
+
+func statfsFigures(st *unix.Statfs_t) (used, total uint64, err error) {
 	total = st.Blocks * uint64(st.Bsize)
 	free := st.Bfree * uint64(st.Bsize)
 	return total - free, total, nil

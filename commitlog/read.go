@@ -272,6 +272,9 @@ func (s *Store) RuntimeInfo() map[string]string {
 		"commitLogFileCount":              strconv.Itoa(s.clq.count()),
 		"diskFull":                        strconv.FormatBool(s.diskFull.Load()),
 		"commitLogSyncCount":              i(s.syncs.Load(), 10),
+		// Sluice's own: queues whose entries a full disk keeps from being
+		// written; their messages are stored and appear once space is freed.
+		"dispatchStalledQueues": i(s.stalledQueues.Load(), 10),
 	}
 	return m
 }

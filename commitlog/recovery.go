@@ -28,16 +28,21 @@ func (e *CorruptionError) Error() string {
 // recoverCommitLog sets the log's end and the dispatch start. After a clean
 // stop it trusts the checkpoint; after a crash it checks records from a
 // little before the checkpoint, cuts a torn tail, and truncates the consume
-// queues so dispatch rebuilds them.
-func (s *Store) recoverCommitLog(abnormal bool, cp checkpointData, cpOK bool) error {
+// queues so dispatch rebuilds them. firstShort (-1: none) is the index of
+// the first commit-log file load found shorter than configured (and
+// extended): the checkpoint is not trusted then, and records are checked
+// from that file on. (After a clean stop, load already refused a short
+// file that lost flushed records, unless SkipCorruptedFiles is set.)
+func (s *Store) recoverCommitLog(abnormal bool, cp checkpointData, cpOK bool, firstShort int) error {
 	q := s.clq
 	n := q.count()
 	if n == 0 {
 		s.setLogEnd(0)
 		s.reputFrom.Store(0)
-		return s.truncateConsumeQueues(0)
+		return s.truncateConsumeQueues(0, false)
 	}
-	if !abnormal && cpOK && cp.clean {
+	cleanStop := !abnormal && cpOK && cp.clean
+	if cleanStop && firstShort < 0 {
 		end := cp.physFlushed
 		last := q.last()
 		if end >= last.from && end <= last.from+last.size {
@@ -45,7 +50,9 @@ func (s *Store) recoverCommitLog(abnormal bool, cp checkpointData, cpOK bool) er
 				return err
 			}
 			s.setLogEnd(end)
-			if err := s.truncateConsumeQueues(end); err != nil {
+			// After a clean stop no entry points past the end; one that does
+			// is damage, and its queue is rebuilt.
+			if err := s.truncateConsumeQueues(end, true); err != nil {
 				return err
 			}
 			s.reputFrom.Store(min(max(cp.cqFlushed, q.minOffset()), end))
@@ -63,17 +70,25 @@ func (s *Store) recoverCommitLog(abnormal bool, cp checkpointData, cpOK bool) er
 		}
 		start = max(start, 0)
 	}
+	if firstShort >= 0 {
+		start = min(start, firstShort)
+	}
 	scanStart := q.at(start).from
 	end, err := s.scanCommitLog(start)
 	if err != nil {
 		return err
 	}
+	if cleanStop && firstShort >= 0 && end < cp.physFlushed {
+		// Load refused this unless SkipCorruptedFiles is set.
+		s.log.Error().Str("file", q.at(firstShort).path).Int64("maxPhyOffset", end).Int64("checkpoint", cp.physFlushed).
+			Msg("recoverSkipCorruptedFiles: records flushed before the clean stop are gone (a short commit-log file); opening without them")
+	}
 	s.setLogEnd(end)
-	if err := s.truncateConsumeQueues(scanStart); err != nil {
+	if err := s.truncateConsumeQueues(scanStart, false); err != nil {
 		return err
 	}
 	s.reputFrom.Store(scanStart)
-	s.log.Warn().Int64("checkedFrom", scanStart).Int64("maxPhyOffset", end).Msg("unclean stop: commit log recovered; rebuilding consume queues from the checked range")
+	s.log.Warn().Int64("checkedFrom", scanStart).Int64("maxPhyOffset", end).Msg("commit log checked record by record; rebuilding consume queues from the checked range")
 	return nil
 }
 
@@ -83,10 +98,21 @@ func (s *Store) setLogEnd(end int64) {
 	s.clq.committedWhere.Store(end)
 }
 
-// truncateConsumeQueues drops consume-queue entries for records at or past phys.
-func (s *Store) truncateConsumeQueues(phys int64) error {
+// truncateConsumeQueues drops consume-queue entries for records at or past
+// phys. With damaged, a queue that loses entries is marked for
+// verification to rebuild (dispatch will not start early enough to).
+func (s *Store) truncateConsumeQueues(phys int64, damaged bool) error {
 	for _, cq := range s.cqs.all() {
-		if err := cq.truncateFrom(phys); err != nil {
+		if damaged {
+			if cut := cq.cutPoint(keepBelow(phys)); cut >= 0 {
+				s.log.Warn().Str("topic", cq.topic).Int32("queueId", cq.queueID).Int64("queueOffset", cut/CQEntrySize).
+					Msg("consume-queue entry does not match the commit log (it points past the end of the log)")
+				if err := cq.markDamaged(cut); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := cq.truncateFrom(phys); err != nil {
 			return err
 		}
 		cq.mfq.flushedWhere.Store(cq.mfq.maxReadable())

@@ -52,53 +52,253 @@ func (s *Store) runDispatcher() {
 	}
 }
 
-// dispatch indexes everything readable and returns when caught up. It is
-// also run directly by Open (recovery) before any goroutine starts.
+// dispatch indexes everything readable and returns when caught up, then
+// retries the queues whose entries could not be written. It is also run
+// directly by Open (recovery) before any goroutine starts, and by Close. Its error is a commit-log record it cannot read (a bug);
+// a consume-queue write that fails (a full disk) stalls that queue only.
 func (s *Store) dispatch() error {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
 	from := s.reputFrom.Load()
 	for {
-		if from < s.clq.minOffset() {
-			from = s.clq.minOffset()
-		}
-		f := s.clq.findByOffset(from)
-		if f == nil {
-			return nil
-		}
-		pos := from - f.from
-		readable := f.readable()
-		if pos >= readable {
-			if readable == f.size {
-				from = f.from + f.size
-				s.reputFrom.Store(from)
-				continue
-			}
-			return nil
-		}
-		b := f.data[pos:readable]
-		if len(b) < blankLen {
-			return fmt.Errorf("dispatch at %d: %d readable bytes are not a record", from, len(b))
-		}
-		if binary.BigEndian.Uint32(b[offMagic:]) == MagicBlank {
-			from = f.from + f.size
-			s.reputFrom.Store(from)
-			continue
-		}
-		ri, err := parseRecord(b, false)
+		ri, at, next, kind, err := s.nextRecord(from)
 		if err != nil {
-			return fmt.Errorf("dispatch at %d: %w", from, err)
+			return fmt.Errorf("dispatch at %d: %w", at, err)
 		}
-		if !isTxHalfOrRollback(ri.sysFlag) {
-			cq := s.cqs.findOrCreate(ri.topic, ri.queueID)
-			if err := cq.put(ri.queueOffset, from, ri.size, ri.tagsCode); err != nil {
-				return fmt.Errorf("dispatch at %d to %s/%d: %w", from, cq.topic, cq.queueID, err)
-			}
-			if fn := s.arrived.Load(); fn != nil {
-				(*fn)(cq.topic, cq.queueID, ri.queueOffset+1)
-			}
+		if kind == recNone {
+			break
 		}
-		from += int64(ri.size)
+		if kind == recRecord {
+			s.dispatchRecord(at, &ri)
+		}
+		from = next
 		s.reputFrom.Store(from)
 	}
+	s.pruneBarriers(from)
+	s.retryStalled(from)
+	return nil
+}
+
+// What nextRecord found.
+const (
+	recNone   = iota // nothing (more) readable yet
+	recSkip          // a BLANK marker or the end of a file: go on at next
+	recRecord        // a record at at, the next one at next
+)
+
+// nextRecord reads what starts at commit-log offset from (moved up to the
+// log's start if it is below). It does not allocate.
+func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int, err error) {
+	if lo := s.clq.minOffset(); from < lo {
+		from = lo
+	}
+	f := s.clq.findByOffset(from)
+	if f == nil {
+		return ri, from, from, recNone, nil
+	}
+	pos := from - f.from
+	readable := f.readable()
+	if pos >= readable {
+		if readable == f.size {
+			return ri, from, f.from + f.size, recSkip, nil
+		}
+		return ri, from, from, recNone, nil
+	}
+	b := f.data[pos:readable]
+	if len(b) < blankLen {
+		return ri, from, from, recNone, fmt.Errorf("%d readable bytes are not a record", len(b))
+	}
+	if binary.BigEndian.Uint32(b[offMagic:]) == MagicBlank {
+		return ri, from, f.from + f.size, recSkip, nil
+	}
+	if ri, err = parseRecord(b, false); err != nil {
+		return ri, from, from, recNone, err
+	}
+	return ri, from, from + int64(ri.size), recRecord, nil
+}
+
+// dispatchRecord writes the consume-queue entry of the record at at.
+func (s *Store) dispatchRecord(at int64, ri *recordInfo) {
+	if isTxHalfOrRollback(ri.sysFlag) || s.deletedBefore(ri.topic, at) {
+		return
+	}
+	cq := s.cqs.findOrCreate(ri.topic, ri.queueID)
+	if cq.stallFrom >= 0 {
+		// Entries go in order: this one waits for the retry.
+		cq.pendingMax = max(cq.pendingMax, ri.queueOffset+1)
+		return
+	}
+	if err := cq.put(ri.queueOffset, at, ri.size, ri.tagsCode); err != nil {
+		cq.stallFrom = at
+		cq.pendingMax = max(cq.pendingMax, ri.queueOffset+1)
+		s.stalled = append(s.stalled, cq)
+		s.updateStallFloor()
+		s.log.Error().Err(err).Str("topic", cq.topic).Int32("queueId", cq.queueID).Int64("offset", at).
+			Msg("cannot write a consume-queue entry; this queue is retried until it can be, other queues go on")
+		return
+	}
+	s.notifyArrived(cq, ri.queueOffset+1)
+}
+
+func (s *Store) notifyArrived(cq *consumeQueue, maxOffset int64) {
+	if fn := s.arrived.Load(); fn != nil {
+		(*fn)(cq.topic, cq.queueID, maxOffset)
+	}
+}
+
+// retryStalled gives every stalled queue another go at its records below
+// upTo. A queue that still fails stops at its first record, so a stall
+// costs one failed write per pass, not a rescan.
+func (s *Store) retryStalled(upTo int64) {
+	if len(s.stalled) == 0 {
+		return
+	}
+	keep := s.stalled[:0]
+	for _, cq := range s.stalled {
+		if cq.removed.Load() {
+			cq.stallFrom = -1
+			continue
+		}
+		from := cq.stallFrom
+		if !s.catchUp(cq, upTo) {
+			keep = append(keep, cq)
+			continue
+		}
+		s.log.Info().Str("topic", cq.topic).Int32("queueId", cq.queueID).Int64("fromOffset", from).
+			Msg("consume queue caught up after a failed entry write")
+	}
+	clear(s.stalled[len(keep):])
+	s.stalled = keep
+	s.updateStallFloor()
+}
+
+// catchUp writes cq's entries for its records from cq.stallFrom to upTo;
+// it reports whether it got there.
+func (s *Store) catchUp(cq *consumeQueue, upTo int64) bool {
+	for from := cq.stallFrom; from < upTo; {
+		ri, at, next, kind, err := s.nextRecord(from)
+		if err != nil || kind == recNone {
+			return false
+		}
+		if kind == recRecord && !isTxHalfOrRollback(ri.sysFlag) && ri.queueID == cq.queueID && string(ri.topic) == cq.topic {
+			if err := cq.put(ri.queueOffset, at, ri.size, ri.tagsCode); err != nil {
+				cq.stallFrom = at
+				return false
+			}
+			s.notifyArrived(cq, ri.queueOffset+1)
+		}
+		from = next
+	}
+	cq.stallFrom = -1
+	return true
+}
+
+// updateStallFloor publishes the lowest commit-log offset a stalled queue
+// still has to index (-1 for none), for the checkpoint and retention.
+func (s *Store) updateStallFloor() {
+	floor := int64(-1)
+	for _, cq := range s.stalled {
+		if floor < 0 || cq.stallFrom < floor {
+			floor = cq.stallFrom
+		}
+	}
+	s.stallFloor.Store(floor)
+	s.stalledQueues.Store(int64(len(s.stalled)))
+}
+
+// indexedUpTo is the commit-log offset below which every record has its
+// consume-queue entry written: the dispatch position, held back by a
+// stalled queue.
+func (s *Store) indexedUpTo() int64 {
+	r := s.reputFrom.Load()
+	if f := s.stallFloor.Load(); f >= 0 && f < r {
+		return f
+	}
+	return r
+}
+
+// A deletion barrier: records of a deleted topic below the commit-log end
+// at the time of DeleteTopic belong to the queues it removed, and are not
+// dispatched into the queues of the topic created again after it. The map
+// is copied on write (deletions are rare), so the dispatcher reads it with
+// one atomic load.
+
+func (s *Store) deletedBefore(topic []byte, at int64) bool {
+	m := s.barriers.Load()
+	if m == nil {
+		return false
+	}
+	end, ok := (*m)[string(topic)]
+	return ok && at < end
+}
+
+func (s *Store) addBarrier(topic string, end int64) {
+	s.barrierMu.Lock()
+	defer s.barrierMu.Unlock()
+	m := map[string]int64{topic: end}
+	if old := s.barriers.Load(); old != nil {
+		for k, v := range *old {
+			if k != topic {
+				m[k] = v
+			}
+		}
+	}
+	s.barriers.Store(&m)
+}
+
+// pruneBarriers drops the barriers dispatch has passed.
+func (s *Store) pruneBarriers(upTo int64) {
+	old := s.barriers.Load()
+	if old == nil {
+		return
+	}
+	passed := false
+	for _, v := range *old {
+		passed = passed || v <= upTo
+	}
+	if !passed {
+		return
+	}
+	s.barrierMu.Lock()
+	defer s.barrierMu.Unlock()
+	old = s.barriers.Load()
+	m := map[string]int64{}
+	for k, v := range *old {
+		if v > upTo {
+			m[k] = v
+		}
+	}
+	if len(m) == len(*old) {
+		return
+	}
+	if len(m) == 0 {
+		s.barriers.Store(nil)
+		return
+	}
+	s.barriers.Store(&m)
+}
+
+// rebuildQueues writes the entries of the queues in set for the records in
+// [from, to): Open's repair of consume queues found short or inconsistent.
+// Other queues are not touched, so records of topics deleted long ago do
+// not come back.
+func (s *Store) rebuildQueues(set map[*consumeQueue]bool, from, to int64) error {
+	for from < to {
+		ri, at, next, kind, err := s.nextRecord(from)
+		if err != nil {
+			return fmt.Errorf("rebuild consume queues: record at %d: %w", at, err)
+		}
+		if kind == recNone {
+			return nil
+		}
+		if kind == recRecord && !isTxHalfOrRollback(ri.sysFlag) {
+			if cq := s.cqs.find(ri.topic, ri.queueID); cq != nil && set[cq] {
+				if err := cq.put(ri.queueOffset, at, ri.size, ri.tagsCode); err != nil {
+					return fmt.Errorf("rebuild consume queue %s/%d at commit-log offset %d: %w", cq.topic, cq.queueID, at, err)
+				}
+			}
+		}
+		from = next
+	}
+	return nil
 }

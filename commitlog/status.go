@@ -15,8 +15,11 @@ const (
 	// PutFlushDiskTimeout: stored, but the SyncFlush sync did not finish
 	// within SyncFlushTimeout (RocketMQ FLUSH_DISK_TIMEOUT, code 10).
 	PutFlushDiskTimeout
-	// PutCreateMappedFileFailed: a new commit-log file could not be created
-	// (typically ENOSPC); nothing was written for that request.
+	// PutCreateMappedFileFailed: a file the request needs could not be
+	// created or given disk space (typically ENOSPC): the next commit-log
+	// file, or the consume-queue space reserved before appending so that
+	// an acknowledged message can always be indexed. Nothing was written for
+	// that request; Err names the file. Puts work again once space is freed.
 	PutCreateMappedFileFailed
 	// PutMessageIllegal: the request's records are malformed, the body is over
 	// MaxMessageSize, or the batch does not fit in one file.

@@ -19,23 +19,28 @@ type Store struct {
 	cfg         Config
 	log         zerolog.Logger
 	clock       atomic.Pointer[func() time.Time] // time.Now; tests swap it
-	diskUsage   func(string) (uint64, uint64, error)
+	diskUsageFn atomic.Pointer[func(string) (uint64, uint64, error)]
 	deleteHours [24]bool
 
 	lockFile *os.File
+	diskDir  *os.File       // the commit-log directory, for fstatfs
+	extended []extendedFile // while Open runs
 	grave    graveyard
 	clq      *mappedFileQueue
+	alloc    *allocateService
 	pool     *transientStorePool
 	cqs      consumeQueueTable
 	cp       *checkpoint
 	gc       *groupCommit // SyncFlush only
 
 	// putMu is held by Put for the whole batch (single writer: uncontended)
-	// and by DeleteTopic and Close, which touch what the writer owns.
-	putMu        sync.Mutex
-	queueOffsets map[cqKey]int64 // topic queue → next queue offset
+	// and briefly by DeleteTopic and Close, which touch what the writer owns.
+	putMu              sync.Mutex
+	appendedSinceCheck int64 // writer-owned: bytes since the last disk check
+	deletes            sync.WaitGroup
 
 	beginTimeInLock atomic.Int64
+	lockHoldNanos   atomic.Int64 // total time spent in lock-hold windows
 	appendStall     atomic.Int64
 	poolExhausted   atomic.Bool
 	closed          atomic.Bool
@@ -47,6 +52,14 @@ type Store struct {
 	dispatchWake   chan struct{}
 	dispatchBroken atomic.Bool
 	arrived        atomic.Pointer[func(string, int32, int64)]
+	// stalled (under dispatchMu): queues whose entries could not be written;
+	// stallFloor is the lowest commit-log offset they still need (-1: none).
+	stalled       []*consumeQueue
+	stallFloor    atomic.Int64
+	stalledQueues atomic.Int64
+	// barriers: topic → commit-log end when it was deleted (see reput.go).
+	barriers  atomic.Pointer[map[string]int64]
+	barrierMu sync.Mutex
 
 	flushMu   sync.Mutex
 	commitMu  sync.Mutex
@@ -78,21 +91,41 @@ func Open(cfg Config, log zerolog.Logger) (*Store, error) {
 	s := &Store{
 		cfg:          cfg,
 		log:          log.With().Str("component", "commitlog").Logger(),
-		diskUsage:    cfg.DiskUsage,
-		queueOffsets: map[cqKey]int64{},
 		dispatchWake: make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 	}
+	s.stallFloor.Store(-1)
 	s.setClock(time.Now)
-	if s.diskUsage == nil {
-		s.diskUsage = statfsUsage
+	if cfg.DiskUsage != nil {
+		s.setDiskUsage(cfg.DiskUsage)
+	} else {
+		s.setDiskUsage(statfsUsage) // until the commit-log directory is open
 	}
 	s.deleteHours, _ = parseDeleteWhen(cfg.DeleteWhen)
 	if err := s.open(); err != nil {
 		s.release()
+		s.unextend()
 		return nil, err
 	}
+	s.extended = nil
 	return s, nil
+}
+
+// extendedFile is a short commit-log file Open brought to size.
+type extendedFile struct {
+	path string
+	have int64
+}
+
+// unextend gives short commit-log files back their length when Open fails,
+// so that the next attempt finds the damage again instead of zeros that
+// look like the end of the log. Best effort: the store is not open.
+func (s *Store) unextend() {
+	for _, e := range s.extended {
+		if err := os.Truncate(e.path, e.have); err != nil {
+			s.log.Error().Err(err).Str("file", e.path).Int64("length", e.have).Msg("cannot give a short commit-log file its length back")
+		}
+	}
 }
 
 func (s *Store) open() error {
@@ -117,31 +150,75 @@ func (s *Store) open() error {
 
 	s.clq = newMappedFileQueue(s.cfg.commitLogDir(), s.cfg.MappedFileSizeCommitLog, s.log, &s.grave)
 	s.clq.syncs = &s.syncs
-	if err := s.clq.load(); err != nil {
+	cleanStop := !abnormal && cpOK && cpData.clean
+	clShorts, err := s.clq.load(func(f *os.File, from, have int64) error {
+		if cleanStop && from+have < cpData.physFlushed && !s.cfg.SkipCorruptedFiles {
+			// Refused before anything is changed, so the next attempt sees
+			// the same file.
+			return fmt.Errorf("commit-log file %s is %d bytes, shorter than the configured %d: records flushed before the clean stop (up to offset %d) are gone; "+
+				"refusing to open without them (restore the file, or set recoverSkipCorruptedFiles=true to open without them)",
+				f.Name(), have, s.cfg.MappedFileSizeCommitLog, cpData.physFlushed)
+		}
+		if err := s.clq.allocate(f, s.cfg.MappedFileSizeCommitLog); err != nil && !errors.Is(err, errFallocateUnsupported) {
+			return err
+		}
+		s.extended = append(s.extended, extendedFile{f.Name(), have})
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("commitlog: load commit log: %w", err)
 	}
-	s.cqs = consumeQueueTable{dir: s.cfg.consumeQueueDir(), fileSize: s.cfg.MappedFileSizeConsumeQueue, log: s.log, grave: &s.grave, syncs: &s.cqSyncs}
+	firstShort := -1
+	for _, sh := range clShorts {
+		f := s.clq.at(sh.index)
+		s.log.Warn().Str("file", f.path).Int64("length", sh.have).Int64("configured", f.size).
+			Msg("commit-log file is shorter than configured; extended, and its records are checked before the store opens")
+		if firstShort < 0 {
+			firstShort = sh.index
+		}
+	}
+	for i := 0; i < s.clq.count(); i++ {
+		s.clq.at(i).allocated.Store(s.cfg.MappedFileSizeCommitLog)
+	}
+	if s.diskDir, err = os.Open(s.cfg.commitLogDir()); err != nil {
+		return fmt.Errorf("commitlog: open commit-log directory: %w", err)
+	}
+	if s.cfg.DiskUsage == nil {
+		d := s.diskDir
+		s.setDiskUsage(func(string) (uint64, uint64, error) { return fstatfsUsage(d) })
+	}
+	s.cqs = consumeQueueTable{dir: s.cfg.consumeQueueDir(), fileSize: s.cfg.MappedFileSizeConsumeQueue, log: s.log, grave: &s.grave, syncs: &s.cqSyncs,
+		afterGrow: func() { s.checkDiskSpace() }}
 	if err := s.cqs.load(); err != nil {
 		return fmt.Errorf("commitlog: load consume queues: %w", err)
 	}
-	if err := s.recoverCommitLog(abnormal, cpData, cpOK); err != nil {
+	if err := s.recoverCommitLog(abnormal, cpData, cpOK, firstShort); err != nil {
 		var ce *CorruptionError
 		if errors.As(err, &ce) {
 			return err
 		}
 		return fmt.Errorf("commitlog: recover: %w", err)
 	}
-	// Catch the consume queues up before taking writes: the queue-offset
-	// table comes from them (RocketMQ waits for reput the same way).
+	// Consume queues are checked at every start, not only after a crash, and
+	// the damaged ones rebuilt before dispatch resumes (see verify.go).
+	rebuild, rebuildFrom, err := s.verifyConsumeQueues()
+	if err != nil {
+		return fmt.Errorf("commitlog: verify consume queues: %w", err)
+	}
+	if err := s.rebuildOrRefuse(rebuild, rebuildFrom); err != nil {
+		return fmt.Errorf("commitlog: %w; the store cannot open until the queue can be rebuilt (free disk space and start again)", err)
+	}
+	// Catch the consume queues up before taking writes: the queues' next
+	// offsets come from them (RocketMQ waits for reput the same way).
 	if err := s.dispatch(); err != nil {
 		return fmt.Errorf("commitlog: rebuild consume queues: %w", err)
 	}
 	minPhys := s.clq.minOffset()
 	for _, cq := range s.cqs.all() {
 		cq.correctMinOffset(minPhys)
-		if max := cq.maxOffset(); max > 0 {
-			s.queueOffsets[cqKey{cq.topic, cq.queueID}] = max
-		}
+		// A queue stalled by a full disk knows from the log how far its
+		// offsets went.
+		cq.nextOffset = max(cq.maxOffset(), cq.pendingMax)
 	}
 	if s.cfg.TransientStorePoolEnable && !s.cfg.poolEnabled() {
 		s.log.Warn().Msg("transientStorePoolEnable ignored: the pool works with ASYNC_FLUSH only (as in RocketMQ 4.9)")
@@ -162,7 +239,10 @@ func (s *Store) open() error {
 	}
 	s.checkDiskSpace()
 
-	s.wg.Add(4)
+	s.alloc = newAllocateService(s)
+	s.wg.Add(5)
+	go s.alloc.run()
+	s.alloc.poke() // the next commit-log file, before the first roll needs it
 	go s.runDispatcher()
 	go s.runFlushConsumeQueue()
 	go s.runCleaner()
@@ -194,6 +274,7 @@ func (s *Store) close() error {
 	s.putMu.Lock()
 	s.closed.Store(true)
 	s.putMu.Unlock()
+	s.deletes.Wait()
 	close(s.stop)
 	s.wg.Wait()
 	// Wait for readers in flight; later ones see closed and touch nothing.
@@ -211,10 +292,16 @@ func (s *Store) close() error {
 	if err := s.dispatch(); err != nil {
 		errs = append(errs, err)
 	}
-	clean := len(errs) == 0 && !s.dispatchBroken.Load()
+	// A queue still stalled by a full disk is indexed only up to
+	// stallFloor; leaving the abort file makes the next Open re-dispatch
+	// from the checkpoint, which says so.
+	clean := len(errs) == 0 && !s.dispatchBroken.Load() && s.stallFloor.Load() < 0
 	if err := s.flushConsumeQueues(clean); err != nil {
 		errs = append(errs, err)
 		clean = false
+	}
+	if err := s.alloc.discard(); err != nil {
+		errs = append(errs, err)
 	}
 	if clean {
 		if err := os.Remove(filepath.Join(s.cfg.StorePathRootDir, "abort")); err != nil {
@@ -247,6 +334,9 @@ func (s *Store) release() error {
 	if s.cp != nil {
 		errs = append(errs, s.cp.close())
 	}
+	if s.diskDir != nil {
+		errs = append(errs, s.diskDir.Close())
+	}
 	if s.lockFile != nil {
 		errs = append(errs, s.lockFile.Close())
 	}
@@ -255,31 +345,39 @@ func (s *Store) release() error {
 
 // DeleteTopic drops the topic's consume queues and restarts its queue
 // offsets at 0. Its records stay in the commit log until retention.
+//
+// The writer's lock is held only to take the queues out of the table (no
+// file I/O): puts of the topic from then on go to new queues, and a
+// barrier keeps the dispatcher from indexing the old records into them.
+// The files are deleted afterwards, outside the lock.
 func (s *Store) DeleteTopic(topic string) error {
 	s.putMu.Lock()
-	defer s.putMu.Unlock()
 	if s.closed.Load() {
+		s.putMu.Unlock()
 		return ErrClosed
 	}
-	// Index what was appended for it first, so that no late dispatch
-	// re-creates the queues with the old offsets.
-	if s.pool != nil {
-		if err := s.commitPool(); err != nil {
-			return fmt.Errorf("commitlog: delete topic %s: %w", topic, err)
-		}
-	}
-	if err := s.dispatch(); err != nil {
+	s.deletes.Add(1)
+	defer s.deletes.Done()
+	qs := s.cqs.detachTopic(topic)
+	s.addBarrier(topic, s.clq.maxWrote())
+	s.putMu.Unlock()
+	defer s.cqs.finishDelete(topic)
+	// A dispatch pass that started before the barrier may still hold one of
+	// the old queues; once it is over none is touched again.
+	s.dispatchMu.Lock()
+	s.dispatchMu.Unlock()
+	if err := s.cqs.removeFiles(topic, qs, s.now()); err != nil {
 		return fmt.Errorf("commitlog: delete topic %s: %w", topic, err)
 	}
-	s.dispatchMu.Lock()
-	defer s.dispatchMu.Unlock()
-	for k := range s.queueOffsets {
-		if k.topic == topic {
-			delete(s.queueOffsets, k)
-		}
-	}
-	return s.cqs.removeTopic(topic, s.now())
+	return nil
 }
+
+// diskUsage is Config.DiskUsage, or fstatfs of the commit-log directory.
+func (s *Store) diskUsage(path string) (used, total uint64, err error) {
+	return (*s.diskUsageFn.Load())(path)
+}
+
+func (s *Store) setDiskUsage(fn func(string) (uint64, uint64, error)) { s.diskUsageFn.Store(&fn) }
 
 // now is the store's clock (time.Now unless a test set another).
 func (s *Store) now() time.Time { return (*s.clock.Load())() }

@@ -23,9 +23,12 @@ func TestRollWithBlank(t *testing.T) {
 		results = append(results, put(t, s, testMessage("Roll", 0, i, 1000)))
 	}
 	settle(t, s)
+	// Four files in the log, and on disk also the next one the allocate
+	// service made ahead.
+	ready := readyCount(s) // waits for a creation in progress
 	names, _ := os.ReadDir(filepath.Join(dir, "commitlog"))
-	if len(names) != 4 || names[0].Name() != "00000000000000000000" || names[1].Name() != "00000000000000065536" {
-		t.Fatalf("files %v", names)
+	if s.clq.count() != 4 || len(names) != 4+ready || names[0].Name() != "00000000000000000000" || names[1].Name() != "00000000000000065536" {
+		t.Fatalf("files %v, %d in the log", names, s.clq.count())
 	}
 	for i, r := range results {
 		fileStart := r.WroteOffset / testCLFileSize * testCLFileSize
@@ -405,7 +408,8 @@ func TestCreateFileENOSPC(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		first = append(first, put(t, s, testMessage("E", 0, i, 1100)))
 	}
-	s.clq.allocate = func(f *os.File, size int64) error { return fmt.Errorf("fallocate: %w", unix.ENOSPC) }
+	s.clq.setAllocate(func(f *os.File, size int64) error { return fmt.Errorf("fallocate: %w", unix.ENOSPC) })
+	dropReadyFiles(t, s) // the allocate service made the next file before the disk "filled"
 	var failed bool
 	for i := 50; i < 70 && !failed; i++ {
 		req := &PutRequest{Topic: "E", QueueID: 0, Records: encode(t, testMessage("E", 0, i, 1100)), Count: 1}
@@ -428,7 +432,7 @@ func TestCreateFileENOSPC(t *testing.T) {
 	if names, _ := os.ReadDir(filepath.Join(dir, "commitlog")); len(names) != 1 {
 		t.Fatalf("a half-created file was left: %v", names)
 	}
-	s.clq.allocate = allocateFile
+	s.clq.setAllocate(allocateFile)
 	r := put(t, s, testMessage("E", 0, len(first), 1100))
 	if r.QueueOffset != int64(len(first)) || r.WroteOffset != testCLFileSize {
 		t.Fatalf("after space came back: %+v", r)
@@ -488,13 +492,13 @@ func TestRetention(t *testing.T) {
 	for _, f := range s.clq.files {
 		os.Chtimes(f.path, old, old)
 	}
-	s.diskUsage = func(string) (uint64, uint64, error) { return 90, 100, nil }
+	s.setDiskUsage(func(string) (uint64, uint64, error) { return 90, 100, nil })
 	s.cleanOnce(noon)
 	if s.clq.count() != 1 {
 		t.Fatalf("%d files left", s.clq.count())
 	}
 	// Reopen: the store starts from the retained files.
-	s.diskUsage = func(string) (uint64, uint64, error) { return 10, 100, nil }
+	s.setDiskUsage(func(string) (uint64, uint64, error) { return 10, 100, nil })
 	maxPhy := s.MaxPhyOffset()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -513,13 +517,18 @@ func TestConfigKeys(t *testing.T) {
 	for k, v := range map[string]string{
 		"flushDiskType": "SYNC_FLUSH", "mappedFileSizeCommitLog": "1048576", "transientStorePoolEnable": "true",
 		"recoverSkipCorruptedFiles": "true", "deleteWhen": "04;16", "osPageCacheBusyTimeOutMills": "2000",
+		"warmMapedFileEnable": "true", "flushLeastPagesWhenWarmMapedFile": "1024",
 	} {
 		if known, err := cfg.Set(k, v); !known || err != nil {
 			t.Fatalf("%s: %v %v", k, known, err)
 		}
 	}
-	if cfg.FlushDiskType != SyncFlush || cfg.MappedFileSizeCommitLog != 1<<20 || !cfg.SkipCorruptedFiles || cfg.OSPageCacheBusyTimeOutMills != 2000 {
+	if cfg.FlushDiskType != SyncFlush || cfg.MappedFileSizeCommitLog != 1<<20 || !cfg.SkipCorruptedFiles || cfg.OSPageCacheBusyTimeOutMills != 2000 ||
+		!cfg.WarmMapedFileEnable || cfg.FlushLeastPagesWhenWarmMapedFile != 1024 {
 		t.Fatalf("%+v", cfg)
+	}
+	if d := DefaultConfig(); d.WarmMapedFileEnable || d.FlushLeastPagesWhenWarmMapedFile != 4096 {
+		t.Fatalf("RocketMQ's defaults: warmMapedFileEnable=false, flushLeastPagesWhenWarmMapedFile=4096, got %v %d", d.WarmMapedFileEnable, d.FlushLeastPagesWhenWarmMapedFile)
 	}
 	if known, _ := cfg.Set("listenPort", "10911"); known {
 		t.Fatal("listenPort is not a store key")
