@@ -6,14 +6,12 @@ import (
 	"time"
 )
 
-// PutRequest is one batch of records for one topic queue.
+// PutRequest is one batch of records for one topic queue. Consume-queue
+// entries take the tags hash from each record's TAGS property, so that
+// recovery rebuilds the same value from the log alone.
 type PutRequest struct {
 	Topic   string
 	QueueID int32
-	// TagsCode is informational: consume-queue entries take the tags hash
-	// from each record's TAGS property, so that recovery rebuilds the same
-	// value from the log alone.
-	TagsCode int64
 	// Records holds Count consecutive records made by AppendRecord, all for
 	// Topic/QueueID. They are copied; the caller may reuse the buffer once
 	// Put returns. Put checks each record's framing, topic, queue and body

@@ -23,18 +23,18 @@ const (
 
 // SysFlag bits Sluice reads (RocketMQ MessageSysFlag).
 const (
-	SysFlagCompressed    int32 = 0x1
-	SysFlagMultiTags     int32 = 0x2
-	SysFlagTxPrepared    int32 = 0x4
-	SysFlagTxCommit      int32 = 0x8
-	SysFlagTxRollback    int32 = 0xC
-	sysFlagTxMask        int32 = 0xC
-	SysFlagBornHostV6    int32 = 0x10
-	SysFlagStoreHostV6   int32 = 0x20
-	maxTopicLenV1              = 127
-	maxPropertiesLen           = 32767
-	blankLen                   = 8 // END_FILE_MIN_BLANK_LENGTH
-	recordFixedLenV4           = 91
+	SysFlagCompressed  int32 = 0x1
+	SysFlagMultiTags   int32 = 0x2
+	SysFlagTxPrepared  int32 = 0x4
+	SysFlagTxCommit    int32 = 0x8
+	SysFlagTxRollback  int32 = 0xC
+	sysFlagTxMask      int32 = 0xC
+	SysFlagBornHostV6  int32 = 0x10
+	SysFlagStoreHostV6 int32 = 0x20
+	maxTopicLenV1            = 127
+	maxPropertiesLen         = 32767
+	blankLen                 = 8 // END_FILE_MIN_BLANK_LENGTH
+	recordFixedLenV4         = 91
 )
 
 // Field offsets that do not depend on host sizes.

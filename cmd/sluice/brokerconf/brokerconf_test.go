@@ -147,3 +147,26 @@ func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 		}
 	}
 }
+
+// The store's keys reach the store's config (RocketMQ's MessageStoreConfig
+// names, warmMapedFileEnable's spelling included).
+func TestStoreKeys(t *testing.T) {
+	cfg := Default()
+	in := "flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=1048576\ntransientStorePoolEnable=true\n" +
+		"recoverSkipCorruptedFiles=true\ndeleteWhen=04;16\nosPageCacheBusyTimeOutMills=2000\n" +
+		"warmMapedFileEnable=true\nflushLeastPagesWhenWarmMapedFile=1024\n"
+	warnings, err := cfg.Load(strings.NewReader(in))
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("load: %v %v", err, warnings)
+	}
+	s := cfg.Broker.Store
+	if s.FlushDiskType.String() != "SYNC_FLUSH" || s.MappedFileSizeCommitLog != 1<<20 || !s.TransientStorePoolEnable ||
+		!s.SkipCorruptedFiles || s.DeleteWhen != "04;16" || s.OSPageCacheBusyTimeOutMills != 2000 ||
+		!s.WarmMapedFileEnable || s.FlushLeastPagesWhenWarmMapedFile != 1024 {
+		t.Fatalf("store config %+v", s)
+	}
+	bad := Default()
+	if _, err := bad.Load(strings.NewReader("flushDiskType=SOMETIMES\n")); err == nil {
+		t.Fatal("bad flushDiskType accepted")
+	}
+}

@@ -34,5 +34,7 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.int64("osPageCacheBusyTimeOutMills", &s.OSPageCacheBusyTimeOutMills)
 	f.bool("recoverSkipCorruptedFiles", &s.SkipCorruptedFiles)
 	f.int64("flushIntervalConsumeQueue", &s.FlushIntervalConsumeQueue)
+	f.bool("warmMapedFileEnable", &s.WarmMapedFileEnable)
+	f.int("flushLeastPagesWhenWarmMapedFile", &s.FlushLeastPagesWhenWarmMapedFile)
 	f.custom("brokerRole", checkBrokerRole, func() string { return "ASYNC_MASTER" })
 }
