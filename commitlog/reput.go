@@ -12,10 +12,11 @@ import (
 // OnMessageArrived callback. It is the only writer of consume queues.
 
 // OnMessageArrived registers fn, called by the dispatcher after a record's
-// consume-queue entry is written, with the queue's new max offset (for long
-// polling). fn runs on the dispatcher goroutine and must not block. nil
-// removes it.
-func (s *Store) OnMessageArrived(fn func(topic string, queueID int32, maxOffset int64)) {
+// consume-queue entry is written, with the queue's new max offset and the
+// record's tag code (for long polling: only pulls whose filter takes the
+// tag need waking, as RocketMQ's NotifyMessageArrivingListener passes it).
+// fn runs on the dispatcher goroutine and must not block. nil removes it.
+func (s *Store) OnMessageArrived(fn func(topic string, queueID int32, maxOffset, tagsCode int64)) {
 	if fn == nil {
 		s.arrived.Store(nil)
 		return
@@ -137,12 +138,12 @@ func (s *Store) dispatchRecord(at int64, ri *recordInfo) {
 			Msg("cannot write a consume-queue entry; this queue is retried until it can be, other queues go on")
 		return
 	}
-	s.notifyArrived(cq, ri.queueOffset+1)
+	s.notifyArrived(cq, ri.queueOffset+1, ri.tagsCode)
 }
 
-func (s *Store) notifyArrived(cq *consumeQueue, maxOffset int64) {
+func (s *Store) notifyArrived(cq *consumeQueue, maxOffset, tagsCode int64) {
 	if fn := s.arrived.Load(); fn != nil {
-		(*fn)(cq.topic, cq.queueID, maxOffset)
+		(*fn)(cq.topic, cq.queueID, maxOffset, tagsCode)
 	}
 }
 
@@ -185,7 +186,7 @@ func (s *Store) catchUp(cq *consumeQueue, upTo int64) bool {
 				cq.stallFrom = at
 				return false
 			}
-			s.notifyArrived(cq, ri.queueOffset+1)
+			s.notifyArrived(cq, ri.queueOffset+1, ri.tagsCode)
 		}
 		from = next
 	}

@@ -236,7 +236,7 @@ func TestOnMessageArrivedAndDeleteTopic(t *testing.T) {
 	s := openTestStore(t, testConfig(dir))
 	var mu sync.Mutex
 	seen := map[string]int64{}
-	s.OnMessageArrived(func(topic string, q int32, max int64) {
+	s.OnMessageArrived(func(topic string, q int32, max, _ int64) {
 		mu.Lock()
 		seen[fmt.Sprintf("%s/%d", topic, q)] = max
 		mu.Unlock()

@@ -172,3 +172,44 @@ func TestWokenHeldPullIsInsideFlowControl(t *testing.T) {
 		t.Fatalf("pull processor counted %d TIMEOUT_CLEAN_QUEUE answers, want 1", got)
 	}
 }
+
+// Through TCP: a held pull subscribed to tag a is not woken by a message
+// tagged b — it would only be answered PULL_RETRY_IMMEDIATELY — and is
+// answered with the a message when that one arrives.
+func TestHeldPullWakesOnlyForItsTags(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t), supervisor.Options{})
+	c := dial(t, b.Addr())
+	const topic = "TagWakeTopic"
+	send := func(props, body string) {
+		if resp := invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader(topic, 0, props), []byte(body))); resp.ResponseCode() != remoting.Success {
+			t.Fatalf("send: %s %q", resp.ResponseCode(), resp.Remark)
+		}
+	}
+	send("TAGS\x01a\x02", "first")
+	poll.Until(t, "the first message dispatched", func() bool { return b.Store().MaxOffsetInQueue(topic, 0) == 1 })
+	hdr := pullHeader(topic, 0, 1, 20000)
+	hdr["subscription"] = "a"
+	held := make(chan *remoting.Command, 1)
+	go func() {
+		resp, err := c.Invoke(t.Context(), remoting.NewRequest(remoting.PullMessage, hdr, nil), 30*time.Second)
+		if err != nil {
+			t.Errorf("held pull: %v", err)
+		}
+		held <- resp
+	}()
+	poll.Until(t, "the pull held", func() bool { return b.RuntimeInfo()["heldPullRequests"] == "1" })
+	send("TAGS\x01b\x02", "not for a")
+	poll.Until(t, "the b message dispatched", func() bool { return b.Store().MaxOffsetInQueue(topic, 0) == 2 })
+	if n := b.RuntimeInfo()["heldPullRequests"]; n != "1" {
+		t.Fatalf("held pulls after a b message: %s, want the a pull still held", n)
+	}
+	send("TAGS\x01a\x02", "for a")
+	resp := <-held
+	if resp.ResponseCode() != remoting.Success {
+		t.Fatalf("held pull answered %s %q, want FOUND with the a message", resp.ResponseCode(), resp.Remark)
+	}
+	msgs := primitive.DecodeMessage(resp.Body)
+	if len(msgs) != 1 || string(msgs[0].Body) != "for a" {
+		t.Fatalf("held pull got %d messages", len(msgs))
+	}
+}

@@ -24,7 +24,7 @@ type HoldService struct {
 
 	mu      sync.Mutex
 	held    map[holdKey][]*heldPull
-	arrived map[holdKey]int64 // queues with new messages since the last pass
+	arrived map[holdKey]*arrival // queues with new messages since the last pass
 	running bool
 	stopped bool
 
@@ -36,6 +36,55 @@ type HoldService struct {
 type holdKey struct {
 	topic   string
 	queueID int32
+}
+
+// arrival is what came into one queue since the service's last pass: the
+// new max offset and the tag codes, so that only pulls whose filter takes
+// one of them wake (RocketMQ's NotifyMessageArrivingListener passes the
+// tag code). Past arrivalCodes distinct codes every pull past its offset
+// wakes, and re-reads: bounded memory, a little extra work.
+type arrival struct {
+	maxOffset int64
+	codes     [arrivalCodes]int64
+	n         int
+	any       bool
+}
+
+const arrivalCodes = 8
+
+func (a *arrival) add(maxOffset, tagsCode int64) {
+	a.maxOffset = max(a.maxOffset, maxOffset)
+	if a.any {
+		return
+	}
+	for _, c := range a.codes[:a.n] {
+		if c == tagsCode {
+			return
+		}
+	}
+	if a.n == len(a.codes) {
+		a.any = true
+		return
+	}
+	a.codes[a.n] = tagsCode
+	a.n++
+}
+
+// wakes reports whether a pull with filter, waiting at offset, has
+// something new to read.
+func (a *arrival) wakes(offset int64, filter func(int64) bool) bool {
+	if a.maxOffset <= offset {
+		return false
+	}
+	if a.any || filter == nil {
+		return true
+	}
+	for _, c := range a.codes[:a.n] {
+		if filter(c) {
+			return true
+		}
+	}
+	return false
 }
 
 type heldPull struct {
@@ -52,7 +101,7 @@ const holdCheckInterval = 100 * time.Millisecond
 func NewHoldService() *HoldService {
 	return &HoldService{
 		held:    make(map[holdKey][]*heldPull),
-		arrived: make(map[holdKey]int64),
+		arrived: make(map[holdKey]*arrival),
 		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -94,11 +143,16 @@ func (s *HoldService) Held() int {
 // NotifyMessageArriving is called by the store's dispatcher after new
 // consume-queue entries; it only records the queue and wakes the service,
 // so the dispatcher never waits on a read.
-func (s *HoldService) NotifyMessageArriving(topic string, queueID int32, maxOffset int64) {
+func (s *HoldService) NotifyMessageArriving(topic string, queueID int32, maxOffset, tagsCode int64) {
 	s.mu.Lock()
 	k := holdKey{topic, queueID}
 	if _, waiting := s.held[k]; waiting {
-		s.arrived[k] = maxOffset
+		a := s.arrived[k]
+		if a == nil {
+			a = &arrival{}
+			s.arrived[k] = a
+		}
+		a.add(maxOffset, tagsCode)
 	}
 	s.mu.Unlock()
 	select {
@@ -147,11 +201,11 @@ func (s *HoldService) takeArrived() []*heldPull {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*heldPull
-	for k, maxOffset := range s.arrived {
+	for k, a := range s.arrived {
 		delete(s.arrived, k)
 		keep := s.held[k][:0]
 		for _, hp := range s.held[k] {
-			if maxOffset > hp.pl.h.QueueOffset {
+			if a.wakes(hp.pl.h.QueueOffset, hp.pl.filter) {
 				out = append(out, hp)
 			} else {
 				keep = append(keep, hp)
