@@ -3,35 +3,13 @@ package commitlog
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
-)
 
-// diskBytes is the real disk a directory tree takes: allocated blocks, not
-// file lengths.
-func diskBytes(t testing.TB, dir string) int64 {
-	t.Helper()
-	var total int64
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		var st syscall.Stat_t
-		if err := syscall.Stat(p, &st); err != nil {
-			return err
-		}
-		total += st.Blocks * 512
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return total
-}
+	"github.com/sluice-mq/sluice/supervisor/brokertest/disk"
+)
 
 // An idle queue holding one message costs kilobytes of disk, not a
 // 6 MB consume-queue file, and stays the configured length on disk.
@@ -50,7 +28,7 @@ func TestIdleQueueDiskCost(t *testing.T) {
 	}
 	for i := 0; i < topics; i++ {
 		qdir := filepath.Join(dir, "consumequeue", fmt.Sprintf("Idle%d", i), "0")
-		if got := diskBytes(t, qdir); got >= 1<<20 || got == 0 {
+		if got := disk.Bytes(t, qdir); got >= 1<<20 || got == 0 {
 			t.Fatalf("queue with one message takes %d bytes of disk", got)
 		}
 		st, err := os.Stat(filepath.Join(qdir, fileName(0)))
@@ -58,7 +36,7 @@ func TestIdleQueueDiskCost(t *testing.T) {
 			t.Fatalf("file length %v %v", st, err)
 		}
 	}
-	t.Logf("disk per idle topic with one message: %d bytes", diskBytes(t, filepath.Join(dir, "consumequeue"))/topics)
+	t.Logf("disk per idle topic with one message: %d bytes", disk.Bytes(t, filepath.Join(dir, "consumequeue"))/topics)
 	s2 := openTestStore(t, cfg)
 	for i := 0; i < topics; i++ {
 		if r := s2.GetMessage(fmt.Sprintf("Idle%d", i), 0, 0, 1, nil); r.Status != Found {

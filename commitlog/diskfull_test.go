@@ -10,69 +10,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-mq/sluice/supervisor/brokertest/disk"
+
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a new temporary directory and
-// unmounts it when the test ends: a real file system that really fills up.
-// It skips the test when that is not possible (not root, no mount).
-func mountTmpfs(t *testing.T, size int64) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipped: mounting a small tmpfs to fill up needs root")
-	}
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
-		t.Skipf("skipped: mount -t tmpfs -o size=%d on %s failed: %v", size, dir, err)
-	}
-	// Registered after TempDir's own cleanup, so it runs first.
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk writes a file in dir until the file system is full, leaving
-// spare bytes free (rounded to pages), and returns its path.
-func fillDisk(t *testing.T, dir string, spare int64) string {
-	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	free := int64(st.Bavail) * st.Bsize
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := bytes.Repeat([]byte{0xF1}, 64<<10)
-	for left := free - spare; left > 0; {
-		n, err := f.Write(buf[:min(int64(len(buf)), left)])
-		left -= int64(n)
-		if errors.Is(err, unix.ENOSPC) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return path
-}
-
-// diskUsed is statfs's used bytes and total of dir.
-func diskUsed(t *testing.T, dir string) (used, total int64) {
-	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Blocks-st.Bfree) * st.Bsize, int64(st.Blocks) * st.Bsize
-}
 
 // acked is a message Put reported stored.
 type acked struct {
@@ -124,7 +66,7 @@ func TestDiskFullENOSPCNeverLosesAnAck(t *testing.T) {
 }
 
 func testDiskFullENOSPC(t *testing.T, bodyLen int) {
-	dir := mountTmpfs(t, 16<<20)
+	dir := disk.MountTmpfs(t, 16<<20)
 	cfg := testConfig(filepath.Join(dir, "store"))
 	cfg.DiskUsage = nil // the real file system
 	cfg.DiskMaxUsedSpaceRatio = 100
@@ -153,7 +95,7 @@ func testDiskFullENOSPC(t *testing.T, bodyLen int) {
 		}
 		return nil
 	})
-	filler := fillDisk(t, dir, 0)
+	filler := disk.Fill(t, dir, 0)
 
 	// A new topic needs a consume-queue file: refused, not acknowledged.
 	if r := putAck("C"); r.Result.Status != PutCreateMappedFileFailed || !errors.Is(r.Result.Err, unix.ENOSPC) {
@@ -204,16 +146,16 @@ func testDiskFullENOSPC(t *testing.T, bodyLen int) {
 // file whose creation crossed it, every acknowledged message is consumable,
 // and puts resume without a restart once space is freed.
 func TestDiskRatioCheckedOnAppendPath(t *testing.T) {
-	dir := mountTmpfs(t, 32<<20)
+	dir := disk.MountTmpfs(t, 32<<20)
 	cfg := testConfig(filepath.Join(dir, "store"))
 	cfg.DiskUsage = nil
 	cfg.DiskMaxUsedSpaceRatio = 75
 	cfg.MappedFileSizeCommitLog = 1 << 20
 	cfg.MappedFileSizeConsumeQueue = 300_000 * CQEntrySize
 	s := openTestStore(t, cfg)
-	used, total := diskUsed(t, dir)
+	used, total := disk.Used(t, dir)
 	// Leave the store about 30 % of the disk to fill.
-	filler := fillDisk(t, dir, total-used-total*30/100)
+	filler := disk.Fill(t, dir, total-used-total*30/100)
 	var ok []acked
 	var refused *PutRequest
 	for i := 0; i < 100_000 && refused == nil; i++ {
@@ -231,7 +173,7 @@ func TestDiskRatioCheckedOnAppendPath(t *testing.T) {
 	if refused == nil {
 		t.Fatal("never refused")
 	}
-	used, _ = diskUsed(t, dir)
+	used, _ = disk.Used(t, dir)
 	limit := total * int64(cfg.DiskMaxUsedSpaceRatio) / 100
 	if over := used - limit; over > cfg.MappedFileSizeCommitLog+cqGrowMax {
 		t.Fatalf("refused at %d bytes used, %d over the %d %% limit (more than one %d-byte file)", used, over, cfg.DiskMaxUsedSpaceRatio, cfg.MappedFileSizeCommitLog)
@@ -362,7 +304,7 @@ func TestDispatchStallIsolatedAndRetried(t *testing.T) {
 // A consume queue that has to be rebuilt at start when the disk is full
 // cannot be: Open refuses and names it, and opens once space is freed.
 func TestRebuildImpossibleRefusesOpen(t *testing.T) {
-	dir := mountTmpfs(t, 16<<20)
+	dir := disk.MountTmpfs(t, 16<<20)
 	cfg := testConfig(filepath.Join(dir, "store"))
 	cfg.DiskUsage = nil
 	cfg.DiskMaxUsedSpaceRatio = 100
@@ -381,7 +323,7 @@ func TestRebuildImpossibleRefusesOpen(t *testing.T) {
 	if err := os.Truncate(filepath.Join(qdir, fileName(2*testCQFileSize)), 0); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, dir, 0)
+	filler := disk.Fill(t, dir, 0)
 	if _, err := Open(cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), qdir) || !errors.Is(err, unix.ENOSPC) {
 		t.Fatalf("Open with a queue to rebuild on a full disk: %v", err)
 	}
