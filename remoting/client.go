@@ -74,10 +74,14 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
+	// A client never stops reading answers for its own backlog of
+	// requests: the server may be waiting for it to read them before it
+	// reads more (see ConnOptions.NeverPauseReads).
+	conn := NewConn(nc, ConnOptions{MaxFrameSize: opts.MaxFrameSize, NeverPauseReads: true})
 	c := &Client{
 		addr:     addr,
 		opts:     opts,
-		conn:     NewConn(nc, ConnOptions{MaxFrameSize: opts.MaxFrameSize}),
+		conn:     conn,
 		pending:  make(map[int32]*call),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),

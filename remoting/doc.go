@@ -45,4 +45,19 @@
 // routes a frame to a waiting call only if bit 0 is set and the opaque
 // matches, so every answer must carry both; it never sets bit 1, not even
 // for its one-way calls.
+//
+// # Bounds
+//
+// What a peer can make a connection hold is bounded by what it sends and
+// reads, not by what it claims. A frame's buffer grows as its bytes arrive
+// (to at most twice what has arrived, plus 32 KiB), and the part beyond
+// its first 32 KiB is charged to a FrameBudget shared by a server's
+// connections; over budget a connection stops reading its socket until
+// budget comes back, with one lane that always lets some frame complete
+// (see FrameBudget). On the way out, the frames queued for a peer are
+// counted in bytes and in frames against Netty-style water marks: above
+// the high mark the connection reads no further request until the queue
+// is below the low mark, and a queue that does not get there within the
+// drain timeout closes the connection with ErrWriteBacklog (see
+// ConnOptions).
 package remoting

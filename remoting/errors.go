@@ -13,4 +13,8 @@ var (
 	ErrClosed          = errors.New("connection closed")
 	ErrTimeout         = errors.New("request timeout")
 	ErrIdle            = errors.New("connection idle")
+	// ErrWriteBacklog: the frames queued for a peer stayed above the write
+	// buffer's low water mark for the drain timeout; the peer reads too
+	// slowly or not at all.
+	ErrWriteBacklog = errors.New("queued frames did not drain")
 )

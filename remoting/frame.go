@@ -86,20 +86,42 @@ func Decode(payload []byte) (*Command, error) {
 }
 
 // FrameReader reads frames from a stream, enforcing a maximum frame size
-// before allocating anything for the frame.
+// before allocating anything for the frame. A frame's buffer follows the
+// bytes that have arrived, never the length the peer claims: frames up to
+// frameChunk are read in one go into a buffer of their length, larger ones
+// into a buffer that starts at frameChunk and doubles each time it is full
+// (so at most twice what has arrived, plus a chunk), each growth charged
+// first to the reader's FrameBudget, if it has one (see FrameBudget).
 type FrameReader struct {
 	r        io.Reader
 	maxFrame int
 	lenBuf   [4]byte
+
+	budget     *FrameBudget // nil: nothing is shared, growth needs no admission
+	connBudget int64
+	done       <-chan struct{} // ends a wait for budget
+	grant      frameGrant
 }
 
 // NewFrameReader reads frames of at most maxFrame bytes (length field
-// included) from r; maxFrame <= 0 means DefaultMaxFrameSize.
+// included) from r; maxFrame <= 0 means DefaultMaxFrameSize. It shares no
+// budget and pools no buffers: each frame holds at most twice what has
+// arrived of it, plus a chunk.
 func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
+	return newFrameReader(r, maxFrame, nil, 0, nil)
+}
+
+// newFrameReader is NewFrameReader charging growth to budget, with
+// connBudget (<= 0: DefaultConnFrameBudget) as the connection's own share;
+// a wait for budget ends with an error when done is closed.
+func newFrameReader(r io.Reader, maxFrame int, budget *FrameBudget, connBudget int, done <-chan struct{}) *FrameReader {
 	if maxFrame <= 0 {
 		maxFrame = DefaultMaxFrameSize
 	}
-	return &FrameReader{r: r, maxFrame: maxFrame}
+	if connBudget <= 0 {
+		connBudget = DefaultConnFrameBudget
+	}
+	return &FrameReader{r: r, maxFrame: maxFrame, budget: budget, connBudget: int64(connBudget), done: done}
 }
 
 // Next reads and decodes the next frame. Each frame gets its own buffer, so
@@ -117,12 +139,94 @@ func (fr *FrameReader) Next() (*Command, error) {
 	case length+4 > int64(fr.maxFrame):
 		return nil, fmt.Errorf("read frame: length %d, maximum %d: %w", length+4, fr.maxFrame, ErrFrameTooLarge)
 	}
+	if length > frameChunk {
+		payload, err := fr.readGrowing(int(length))
+		if err != nil {
+			return nil, err
+		}
+		return Decode(payload)
+	}
 	payload := make([]byte, length)
 	if _, err := io.ReadFull(fr.r, payload); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("read frame body of %d bytes: %w", length, err)
+		return nil, bodyErr(len(payload), 0, err)
 	}
 	return Decode(payload)
+}
+
+// readGrowing reads a payload of length > frameChunk bytes into a buffer
+// that grows only once the previous one is full: frameChunk, twice that,
+// and so on, then length itself once that is at most twice the buffer
+// plus a chunk. So a frame holds at most twice what has arrived of it,
+// plus a chunk, and copies about its length on the way. The budget is
+// charged for what a buffer holds beyond the first chunk, before each
+// growth, and released when the frame is complete or has failed. The
+// buffers before the last come from the budget's pools and go back there,
+// so that a large frame costs one allocation, of its length, as before
+// budgets existed.
+func (fr *FrameReader) readGrowing(length int) ([]byte, error) {
+	defer fr.release()
+	// pooled is buf's handle while buf is a pooled buffer of its class,
+	// nil once buf is the last, frame-sized one.
+	class := 0
+	pooled := fr.budget.getBuffer(class)
+	buf := *pooled
+	n := 0
+	for {
+		m, err := io.ReadFull(fr.r, buf[n:])
+		n += m
+		if err != nil {
+			fr.budget.putBuffer(pooled, class)
+			return nil, bodyErr(length, n, err)
+		}
+		if n == length {
+			return buf, nil // the last buffer, of the frame's length
+		}
+		size := 2 * len(buf)
+		if length <= size+frameChunk {
+			// The last step may be up to a chunk longer than a doubling,
+			// so that a frame a little over a power of two (a 4 MiB body
+			// and its header) is not copied once more for its last bytes.
+			size = length
+		}
+		if err := fr.reserve(size - max(len(buf), frameChunk)); err != nil {
+			fr.budget.putBuffer(pooled, class)
+			return nil, fmt.Errorf("read frame body of %d bytes, %d arrived: %w", length, n, err)
+		}
+		prev, prevClass := pooled, class
+		if size == length {
+			next := make([]byte, size)
+			copy(next, buf)
+			buf, pooled = next, nil
+		} else {
+			class++
+			pooled = fr.budget.getBuffer(class)
+			copy(*pooled, buf)
+			buf = *pooled
+		}
+		fr.budget.putBuffer(prev, prevClass)
+	}
+}
+
+func (fr *FrameReader) reserve(n int) error {
+	if fr.budget == nil {
+		return nil
+	}
+	return fr.budget.acquire(&fr.grant, int64(n), fr.connBudget, fr.done)
+}
+
+func (fr *FrameReader) release() {
+	if fr.budget != nil {
+		fr.budget.release(&fr.grant)
+	}
+}
+
+// bodyErr is the error of a frame body cut short after arrived bytes.
+func bodyErr(length, arrived int, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if arrived == 0 {
+		return fmt.Errorf("read frame body of %d bytes: %w", length, err)
+	}
+	return fmt.Errorf("read frame body of %d bytes, %d arrived: %w", length, arrived, err)
 }

@@ -439,3 +439,96 @@ func (h *ReplyMessageRequestHeader) Encode(req *Command) {
 		"storeTimestamp":        strconv.FormatInt(h.StoreTimestamp, 10),
 	}
 }
+
+// EndTransactionRequestHeader is END_TRANSACTION's header: a producer's
+// decision on a half message (commitOrRollback 8 commit, 12 rollback, 0
+// not yet known), identified by its queue offset in the half topic
+// (tranStateTableOffset) and its commit-log offset. fromTransactionCheck
+// marks the answer to a CHECK_TRANSACTION_STATE. msgId is @CFNotNull in
+// Java; bname is RocketMQ 5's broker name, which the Go client sends.
+type EndTransactionRequestHeader struct {
+	ProducerGroup        string
+	TranStateTableOffset int64
+	CommitLogOffset      int64
+	CommitOrRollback     int32
+	FromTransactionCheck bool
+	MsgID                string
+	TransactionID        string
+	BrokerName           string
+}
+
+// DecodeEndTransactionRequestHeader decodes a 37 request.
+func DecodeEndTransactionRequestHeader(cmd *Command) (EndTransactionRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := EndTransactionRequestHeader{
+		ProducerGroup:        e.str("producerGroup", true),
+		TranStateTableOffset: e.int64("tranStateTableOffset", true),
+		CommitLogOffset:      e.int64("commitLogOffset", true),
+		CommitOrRollback:     e.int32("commitOrRollback", true),
+		FromTransactionCheck: e.bool("fromTransactionCheck"),
+		MsgID:                e.str("msgId", true),
+		TransactionID:        e.str("transactionId", false),
+		BrokerName:           e.str("bname", false),
+	}
+	return h, e.err
+}
+
+// Encode writes the header into req's extFields; empty optional fields
+// are left off, as Java leaves off nulls.
+func (h *EndTransactionRequestHeader) Encode(req *Command) {
+	req.ExtFields = map[string]string{
+		"producerGroup":        h.ProducerGroup,
+		"tranStateTableOffset": strconv.FormatInt(h.TranStateTableOffset, 10),
+		"commitLogOffset":      strconv.FormatInt(h.CommitLogOffset, 10),
+		"commitOrRollback":     strconv.Itoa(int(h.CommitOrRollback)),
+		"fromTransactionCheck": strconv.FormatBool(h.FromTransactionCheck),
+		"msgId":                h.MsgID,
+	}
+	if h.TransactionID != "" {
+		req.ExtFields["transactionId"] = h.TransactionID
+	}
+	if h.BrokerName != "" {
+		req.ExtFields["bname"] = h.BrokerName
+	}
+}
+
+// CheckTransactionStateRequestHeader is CHECK_TRANSACTION_STATE's header,
+// sent by the broker to a producer of the half message's group: the half
+// message's queue offset and commit-log offset (which the producer's
+// END_TRANSACTION quotes back), its client id (msgId, also the
+// transactionId, as Java sets both) and its offsetMsgId.
+type CheckTransactionStateRequestHeader struct {
+	TranStateTableOffset int64
+	CommitLogOffset      int64
+	MsgID                string
+	TransactionID        string
+	OffsetMsgID          string
+}
+
+// Encode writes the header into req's extFields; empty optional fields
+// are left off.
+func (h *CheckTransactionStateRequestHeader) Encode(req *Command) {
+	req.ExtFields = map[string]string{
+		"tranStateTableOffset": strconv.FormatInt(h.TranStateTableOffset, 10),
+		"commitLogOffset":      strconv.FormatInt(h.CommitLogOffset, 10),
+	}
+	for k, v := range map[string]string{"msgId": h.MsgID, "transactionId": h.TransactionID, "offsetMsgId": h.OffsetMsgID} {
+		if v != "" {
+			req.ExtFields[k] = v
+		}
+	}
+}
+
+// DecodeCheckTransactionStateRequestHeader decodes a 39 request (what a
+// client reads; the broker only sends it).
+func DecodeCheckTransactionStateRequestHeader(cmd *Command) (CheckTransactionStateRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := CheckTransactionStateRequestHeader{
+		TranStateTableOffset: e.int64("tranStateTableOffset", true),
+		CommitLogOffset:      e.int64("commitLogOffset", true),
+		MsgID:                e.str("msgId", false),
+		TransactionID:        e.str("transactionId", false),
+		OffsetMsgID:          e.str("offsetMsgId", false),
+	}
+	return h, e.err
+}
