@@ -16,11 +16,11 @@ import (
 
 // ServerOptions configure the listener and its connections.
 type ServerOptions struct {
-	// MaxFrameSize bounds incoming frames (our key remotingFrameMaxLength).
-	MaxFrameSize int
-	// IdleTimeout closes connections silent this long
-	// (serverChannelMaxIdleTimeSeconds); 0 means never.
-	IdleTimeout time.Duration
+	// Conn bounds each connection: the largest frame, the idle limit, the
+	// frame budgets (one FrameBudget shared by every connection of the
+	// process) and the answers' water marks. Zero fields take remoting's
+	// defaults.
+	Conn remoting.ConnOptions
 	// OnClose runs when a connection closes, after its actor stopped; the
 	// client manager uses it to forget the client's producers and consumers.
 	OnClose func(*Connection)
@@ -98,7 +98,7 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) start(ctx actor.Context) {
-	a.conn = remoting.NewConn(a.nc, remoting.ConnOptions{MaxFrameSize: a.opts.MaxFrameSize, ReadIdleTimeout: a.opts.IdleTimeout})
+	a.conn = remoting.NewConn(a.nc, a.opts.Conn)
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID, calls: &calls{}}

@@ -78,12 +78,12 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		}
 	}()
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
+	connOpts := connOptions(&cfg)
 	ln, err := actors.Listen(addr, actors.ServerOptions{
-		MaxFrameSize: cfg.RemotingFrameMaxLength,
-		IdleTimeout:  time.Duration(cfg.ServerChannelMaxIdleTimeSeconds) * time.Second,
-		Draining:     &b.draining,
-		Inspectors:   b.inspectors,
-		OnClose:      b.connectionClosed,
+		Conn:       connOpts,
+		Draining:   &b.draining,
+		Inspectors: b.inspectors,
+		OnClose:    b.connectionClosed,
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -91,7 +91,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	b.listener = ln
 	if cfg.NamesrvAddr == "" && cfg.NamesrvListenPort != 0 {
 		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
-		if b.namesrv, err = openNameServer(nsAddr, cfg.RemotingFrameMaxLength, b.log, b.inspectors); err != nil {
+		// The embedded name server's connections share the broker's frame
+		// budget: one bound for the process.
+		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.log, b.inspectors); err != nil {
 			return nil, err
 		}
 	}
@@ -147,6 +149,22 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		Str("storePathRootDir", cfg.Store.StorePathRootDir).Stringer("flushDiskType", cfg.Store.FlushDiskType).
 		Msg("broker started")
 	return b, nil
+}
+
+// connOptions are the remoting bounds of every connection the broker
+// accepts, with one frame budget for all of them.
+func connOptions(cfg *Config) remoting.ConnOptions {
+	return remoting.ConnOptions{
+		MaxFrameSize:              cfg.RemotingFrameMaxLength,
+		ReadIdleTimeout:           time.Duration(cfg.ServerChannelMaxIdleTimeSeconds) * time.Second,
+		FrameBudget:               remoting.NewFrameBudget(cfg.RemotingFrameBudget),
+		ConnFrameBudget:           cfg.RemotingConnFrameBudget,
+		WriteBufferHighWaterMark:  cfg.WriteBufferHighWaterMark,
+		WriteBufferLowWaterMark:   cfg.WriteBufferLowWaterMark,
+		WriteBufferHighWaterCount: cfg.WriteBufferHighWaterCount,
+		WriteBufferLowWaterCount:  cfg.WriteBufferLowWaterCount,
+		WriteBufferDrainTimeout:   millis(cfg.WriteBufferDrainTimeoutMillis),
+	}
 }
 
 // abortStart undoes a Start that failed part way, newest first.

@@ -60,6 +60,16 @@ type Config struct {
 	RegisterBrokerTimeoutMills      int64  // 6000
 	FlushConsumerOffsetInterval     int64  // 5000
 	ServerChannelMaxIdleTimeSeconds int    // 120
+	// The remoting bounds (Netty's write-buffer water marks, RocketMQ's
+	// writeBufferHighWaterMark / writeBufferLowWaterMark, and ours): see
+	// README "Memory bounds".
+	WriteBufferHighWaterMark      int   // 65536 bytes of queued answers per connection
+	WriteBufferLowWaterMark       int   // 32768
+	WriteBufferHighWaterCount     int   // 1024 queued answers per connection (ours)
+	WriteBufferLowWaterCount      int   // 512 (ours)
+	WriteBufferDrainTimeoutMillis int64 // 120000: a connection that does not drain below the low marks is closed (ours)
+	RemotingFrameBudget           int   // 268435456 bytes of partially received frames, all connections (ours)
+	RemotingConnFrameBudget       int   // 4194304 per connection (ours)
 
 	// RemotingFrameMaxLength bounds every incoming frame, length field
 	// included (ours; Java's system property com.rocketmq.remoting.frameMaxLength).
@@ -121,6 +131,13 @@ func DefaultConfig() Config {
 		RegisterBrokerTimeoutMills:             6000,
 		FlushConsumerOffsetInterval:            5000,
 		ServerChannelMaxIdleTimeSeconds:        120,
+		WriteBufferHighWaterMark:               64 << 10,
+		WriteBufferLowWaterMark:                32 << 10,
+		WriteBufferHighWaterCount:              1024,
+		WriteBufferLowWaterCount:               512,
+		WriteBufferDrainTimeoutMillis:          120_000,
+		RemotingFrameBudget:                    256 << 20,
+		RemotingConnFrameBudget:                4 << 20,
 		RemotingFrameMaxLength:                 remoting.DefaultMaxFrameSize,
 		MetricsPromExporterPort:                5557,
 		WriterWindowSize:                       256,

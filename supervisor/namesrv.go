@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 // namesrvQueueCapacity bounds the name server's request queue
@@ -30,8 +31,8 @@ type nameServer struct {
 }
 
 // openNameServer binds addr; nothing is served until spawn.
-func openNameServer(addr string, maxFrame int, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
-	ln, err := actors.Listen(addr, actors.ServerOptions{MaxFrameSize: maxFrame, Inspectors: inspectors}, log)
+func openNameServer(addr string, conn remoting.ConnOptions, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
+	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors}, log)
 	if err != nil {
 		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
 	}
@@ -87,7 +88,10 @@ type NameServer struct {
 // StartNameServer serves the name server protocol on addr (host:port).
 func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
 	in := actors.NewInspectors()
-	ns, err := openNameServer(addr, 0, log, in)
+	// A standalone name server takes the broker's default bounds (the
+	// 120 s idle limit included, as RocketMQ's name server has).
+	defaults := DefaultConfig()
+	ns, err := openNameServer(addr, connOptions(&defaults), log, in)
 	if err != nil {
 		return nil, err
 	}

@@ -125,6 +125,17 @@ func (c *Config) validate() error {
 	positive("adminBrokerThreadPoolQueueCapacity", int64(b.AdminBrokerThreadPoolQueueCapacity))
 	positive("brokerFastFailurePeriodMillis", b.BrokerFastFailurePeriodMillis)
 	positive("remotingFrameMaxLength", int64(b.RemotingFrameMaxLength))
+	positive("writeBufferHighWaterMark", int64(b.WriteBufferHighWaterMark))
+	positive("writeBufferHighWaterCount", int64(b.WriteBufferHighWaterCount))
+	positive("writeBufferDrainTimeoutMillis", b.WriteBufferDrainTimeoutMillis)
+	positive("remotingFrameBudget", int64(b.RemotingFrameBudget))
+	positive("remotingConnFrameBudget", int64(b.RemotingConnFrameBudget))
+	if b.WriteBufferLowWaterMark < 0 || b.WriteBufferLowWaterMark > b.WriteBufferHighWaterMark {
+		errs = append(errs, fmt.Errorf("writeBufferLowWaterMark = %d: must be between 0 and writeBufferHighWaterMark (%d)", b.WriteBufferLowWaterMark, b.WriteBufferHighWaterMark))
+	}
+	if b.WriteBufferLowWaterCount < 0 || b.WriteBufferLowWaterCount > b.WriteBufferHighWaterCount {
+		errs = append(errs, fmt.Errorf("writeBufferLowWaterCount = %d: must be between 0 and writeBufferHighWaterCount (%d)", b.WriteBufferLowWaterCount, b.WriteBufferHighWaterCount))
+	}
 	positive("writerWindowSize", int64(b.WriterWindowSize))
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
@@ -187,6 +198,13 @@ func (c *Config) fields() fields {
 	f.int64("flushConsumerOffsetInterval", &b.FlushConsumerOffsetInterval)
 	f.int("serverChannelMaxIdleTimeSeconds", &b.ServerChannelMaxIdleTimeSeconds)
 	f.int("remotingFrameMaxLength", &b.RemotingFrameMaxLength)
+	f.int("writeBufferHighWaterMark", &b.WriteBufferHighWaterMark)
+	f.int("writeBufferLowWaterMark", &b.WriteBufferLowWaterMark)
+	f.int("writeBufferHighWaterCount", &b.WriteBufferHighWaterCount)
+	f.int("writeBufferLowWaterCount", &b.WriteBufferLowWaterCount)
+	f.int64("writeBufferDrainTimeoutMillis", &b.WriteBufferDrainTimeoutMillis)
+	f.int("remotingFrameBudget", &b.RemotingFrameBudget)
+	f.int("remotingConnFrameBudget", &b.RemotingConnFrameBudget)
 	f.int("metricsPromExporterPort", &b.MetricsPromExporterPort)
 	f.int("writerWindowSize", &b.WriterWindowSize)
 	f.bool("faultInjectionEnable", &b.FaultInjectionEnable)
