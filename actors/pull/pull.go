@@ -131,6 +131,21 @@ func (p *Handlers) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
 	if maxNums <= 0 {
 		maxNums = 32
 	}
+	if c := pl.req.Conn; c != nil && c.Backlogged() {
+		// The client is not reading its answers: reading messages for it
+		// would only queue more bytes behind the ones it has not taken.
+		// Pulls already read off its socket get a bodiless answer that
+		// makes a reading client pull again at once (the socket itself is
+		// paused until the queue drains).
+		resp := remoting.NewResponse(pl.req.Cmd, remoting.PullRetryImmediately, "the client's answers are not being read; pull again")
+		hdr := remoting.PullMessageResponseHeader{
+			NextBeginOffset: h.QueueOffset,
+			MinOffset:       p.Store.MinOffsetInQueue(h.Topic, h.QueueID),
+			MaxOffset:       p.Store.MaxOffsetInQueue(h.Topic, h.QueueID),
+		}
+		hdr.Encode(resp)
+		return resp, commitlog.NoMatchedMessage
+	}
 	res := p.Store.GetMessage(h.Topic, h.QueueID, h.QueueOffset, maxNums, pl.filter)
 	var code remoting.ResponseCode
 	switch res.Status {
