@@ -56,6 +56,8 @@ type connectionActor struct {
 func (a *connectionActor) inspect(n *tree.Node) {
 	n.Kind = tree.KindConnection
 	info := &tree.ConnectionInfo{Remote: a.remote, Inflight: a.inflight.Load(), Version: int(a.version.Load())}
+	info.QueuedBytes, info.QueuedAnswers = a.conn.Queued()
+	info.ReadPaused, info.Backlogs = a.conn.ReadPaused(), a.conn.Backlogs()
 	if v := a.version.Load(); v != 0 {
 		info.Language = remoting.LanguageCode(a.language.Load()).String()
 	}
@@ -98,7 +100,6 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 }
 
 func (a *connectionActor) start(ctx actor.Context) {
-	a.conn = remoting.NewConn(a.nc, a.opts.Conn)
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
 	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID, calls: &calls{}}

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 // Listener accepts TCP connections and spawns one connection actor per
@@ -110,12 +111,15 @@ func (a *listenerActor) Receive(ctx actor.Context) {
 		}()
 	case *accepted:
 		a.next++
-		ca := &connectionActor{nc: m.nc, remote: m.nc.RemoteAddr().String(), routes: a.l.routes, opts: a.l.opts, log: a.l.log}
+		// The Conn exists before the actor does, so the inspector (which
+		// may run before the actor's first turn) reads it without a race.
+		ca := &connectionActor{nc: m.nc, remote: m.nc.RemoteAddr().String(), routes: a.l.routes, opts: a.l.opts, log: a.l.log,
+			conn: remoting.NewConn(m.nc, a.l.opts.Conn)}
 		name := "conn-" + strconv.Itoa(a.next)
 		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ca }), name)
 		if err != nil {
 			a.l.log.Error().Err(err).Msg("spawn connection actor")
-			_ = m.nc.Close()
+			ca.conn.Close(err)
 			return
 		}
 		a.l.mu.Lock()

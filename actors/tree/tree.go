@@ -10,6 +10,9 @@ const (
 	KindListener   = "listener"
 	KindConnection = "connection"
 	KindActor      = "actor" // an actor with no inspector of its own
+	// KindService is an actor that runs a broker service on a timer (the
+	// transaction check).
+	KindService = "service"
 )
 
 // Snapshot is the whole tree at one instant.
@@ -29,7 +32,10 @@ type Node struct {
 	Writer     *WriterInfo     `json:"writer,omitempty"`
 	Supervisor *SupervisorInfo `json:"supervisor,omitempty"`
 	Connection *ConnectionInfo `json:"connection,omitempty"`
-	Children   []*Node         `json:"children,omitempty"`
+	// Transaction is the transactional-message service, on the actor
+	// that runs its check.
+	Transaction *TransactionInfo `json:"transaction,omitempty"`
+	Children    []*Node          `json:"children,omitempty"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
@@ -88,6 +94,14 @@ type ConnectionInfo struct {
 	Language string `json:"language,omitempty"`
 	Version  int    `json:"version,omitempty"`
 	Inflight int64  `json:"inflight"`
+	// QueuedBytes and QueuedAnswers wait to be written to the client;
+	// ReadPaused is true while the client's requests are not read because
+	// they passed the write-buffer high-water mark (Backlogs counts how
+	// often that happened).
+	QueuedBytes   int64 `json:"queuedBytes"`
+	QueuedAnswers int   `json:"queuedAnswers"`
+	ReadPaused    bool  `json:"readPaused,omitempty"`
+	Backlogs      int64 `json:"backlogs,omitempty"`
 }
 
 // Walk calls fn for n and every node below it, depth first.
@@ -109,4 +123,39 @@ func (n *Node) Find(name string) *Node {
 		}
 	})
 	return found
+}
+
+// TransactionInfo is the transactional-message service: half messages
+// without a decision, the decisions taken, and the check-back
+// (TransactionalMessageCheckService) with its settings.
+type TransactionInfo struct {
+	// HalfPending counts half messages without a decision yet.
+	HalfPending int64 `json:"halfPending"`
+	// HalfOffset and OpOffset are the check's progress in the half and op
+	// queues (group CID_RMQ_SYS_TRANS); the Max offsets are the queues' ends.
+	HalfOffset    int64 `json:"halfOffset"`
+	HalfMaxOffset int64 `json:"halfMaxOffset"`
+	OpOffset      int64 `json:"opOffset"`
+	OpMaxOffset   int64 `json:"opMaxOffset"`
+	// InFlight counts decisions being stored (commit or op record).
+	InFlight   int    `json:"inFlight"`
+	Committed  uint64 `json:"committed"`
+	RolledBack uint64 `json:"rolledBack"`
+	// Duplicates are END_TRANSACTIONs repeating a decision already taken:
+	// nothing changed. Refused ones named no half message, or contradicted
+	// or came after a decision or discard; StoreFailures were not stored.
+	Duplicates    uint64 `json:"duplicates"`
+	Refused       uint64 `json:"refused"`
+	StoreFailures uint64 `json:"storeFailures"`
+	// ChecksSent counts CHECK_TRANSACTION_STATE sent to producers;
+	// ChecksUnsent the checks no live producer of the group could take.
+	ChecksSent   uint64 `json:"checksSent"`
+	ChecksUnsent uint64 `json:"checksUnsent"`
+	// Discarded counts half messages moved to TRANS_CHECK_MAX_TIME_TOPIC.
+	Discarded           uint64    `json:"discarded"`
+	CheckRounds         uint64    `json:"checkRounds"`
+	LastCheck           time.Time `json:"lastCheck"`
+	CheckIntervalMillis int64     `json:"checkIntervalMillis"`
+	TimeoutMillis       int64     `json:"timeoutMillis"`
+	CheckMax            int       `json:"checkMax"`
 }

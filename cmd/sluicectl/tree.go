@@ -402,6 +402,15 @@ func connectionSummary(c *tree.ConnectionInfo) string {
 		parts = append(parts, "client "+c.ClientID)
 	}
 	parts = append(parts, fmt.Sprintf("in flight %d", c.Inflight))
+	if c.QueuedAnswers > 0 {
+		parts = append(parts, fmt.Sprintf("unsent %d (%d B)", c.QueuedAnswers, c.QueuedBytes))
+	}
+	if c.ReadPaused {
+		parts = append(parts, "READS PAUSED: answers not drained")
+	}
+	if c.Backlogs > 0 {
+		parts = append(parts, fmt.Sprintf("backlogs %d", c.Backlogs))
+	}
 	return strings.Join(parts, "  ")
 }
 
