@@ -15,9 +15,9 @@ func TestStoredPropertiesAllocateNothingInTheCommonCase(t *testing.T) {
 		t.Fatalf("canonical properties changed: %q", got)
 	}
 	for in, want := range map[string]string{
-		"TAGS\x01a\x02TAGS\x01b\x02":          "TAGS\x01b\x02",
+		"TAGS\x01a\x02TAGS\x01b\x02":         "TAGS\x01b\x02",
 		"TAGS\x01a\x02CLUSTER\x01forged\x02": "TAGS\x01a\x02",
-		"TAGS\x01\x02KEYS\x01k\x02":           "KEYS\x01k\x02",
+		"TAGS\x01\x02KEYS\x01k\x02":          "KEYS\x01k\x02",
 	} {
 		if got := storedProperties(in); got != want {
 			t.Errorf("storedProperties(%q) = %q, want %q", in, got, want)
