@@ -124,6 +124,16 @@ type Config struct {
 	// with SyncFlush, warmed pages are forced to disk every this many pages,
 	// 4096 (16 MiB).
 	FlushLeastPagesWhenWarmMapedFile int
+	// MessageDelayLevel (messageDelayLevel): the delay of each level,
+	// space-separated, level 1 first, with units s, m, h, d (see
+	// ParseMessageDelayLevel); default DefaultMessageDelayLevel, 18 levels
+	// from 1s to 2h. The store times SCHEDULE_TOPIC_XXXX entries with it.
+	MessageDelayLevel string
+	// FlushDelayOffsetInterval (flushDelayOffsetInterval): ms between two
+	// writes of delayOffset.json, 10000. The store does not use it: the
+	// schedule service (actors/schedule) does, and it is here because it is
+	// a MessageStoreConfig key, which brokerconf binds to this struct.
+	FlushDelayOffsetInterval int64
 
 	// DiskUsage reports the used and total bytes of the file system holding
 	// path. Nil means fstatfs(2) of the commit-log directory. Tests and
@@ -157,6 +167,8 @@ func DefaultConfig() Config {
 
 		WarmMapedFileEnable:              false,
 		FlushLeastPagesWhenWarmMapedFile: 1024 / 4 * 16,
+		MessageDelayLevel:                DefaultMessageDelayLevel,
+		FlushDelayOffsetInterval:         10_000,
 	}
 }
 
@@ -218,6 +230,12 @@ func (c *Config) validate() error {
 	if c.FlushLeastPagesWhenWarmMapedFile <= 0 {
 		c.FlushLeastPagesWhenWarmMapedFile = d.FlushLeastPagesWhenWarmMapedFile
 	}
+	if c.MessageDelayLevel == "" {
+		c.MessageDelayLevel = d.MessageDelayLevel
+	}
+	if c.FlushDelayOffsetInterval <= 0 {
+		c.FlushDelayOffsetInterval = d.FlushDelayOffsetInterval
+	}
 	var errs []error
 	if c.MappedFileSizeCommitLog < 4096 {
 		errs = append(errs, fmt.Errorf("mappedFileSizeCommitLog %d is below 4096", c.MappedFileSizeCommitLog))
@@ -233,6 +251,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := parseDeleteWhen(c.DeleteWhen); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := ParseMessageDelayLevel(c.MessageDelayLevel); err != nil {
+		errs = append(errs, fmt.Errorf("messageDelayLevel %q: %w", c.MessageDelayLevel, err))
 	}
 	if c.FileReservedTime < 0 {
 		errs = append(errs, fmt.Errorf("fileReservedTime %d is negative", c.FileReservedTime))

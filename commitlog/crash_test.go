@@ -136,7 +136,11 @@ func runCrashChild(t *testing.T, dir, mode string, round int) []crashAck {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 1024)
+	// The reader keeps every line without ever blocking: a bounded channel
+	// here filled up when the child acknowledged more than it held before
+	// the kill, and the reader then never saw EOF.
+	var raw []string
+	firstLine := make(chan struct{})
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -146,25 +150,21 @@ func runCrashChild(t *testing.T, dir, mode string, round int) []crashAck {
 			if err != nil {
 				return // a partial last line was never fully acknowledged
 			}
-			lines <- line
+			raw = append(raw, line)
+			if len(raw) == 1 {
+				close(firstLine)
+			}
 		}
 	}()
-	var raw []string
-	first := time.After(20 * time.Second)
 	select {
-	case l := <-lines:
-		raw = append(raw, l)
+	case <-firstLine:
 	case <-readDone:
-	case <-first:
+	case <-time.After(20 * time.Second):
 	}
 	time.Sleep(time.Duration(20+rand.IntN(250)) * time.Millisecond)
 	cmd.Process.Kill() // SIGKILL
-	<-readDone
+	<-readDone         // raw is the reader's until here
 	cmd.Wait()
-	close(lines)
-	for l := range lines {
-		raw = append(raw, l)
-	}
 	var acks []crashAck
 	for _, l := range raw {
 		if !strings.HasPrefix(l, "ACK ") {

@@ -50,6 +50,17 @@
 // file, exactly as RocketMQ does. A PutRequest (one batch for one queue)
 // never spans two files.
 //
+// # Delay levels
+//
+// A consume-queue entry's tags code is the TAGS hash, except in
+// SCHEDULE_TOPIC_XXXX, where a record with DELAY=n > 0 gets its delivery
+// time, storeTimestamp + level n's delay from MessageDelayLevel (n capped
+// at the highest level), as RocketMQ's CommitLog#checkMessageAndReturnSize
+// lays it out. Dispatch, recovery and Open's verification and rebuild all
+// compute it the same way (delay_level.go). The schedule service that
+// reads those queues is actors/schedule; ReadQueueEntries is its view of
+// a queue.
+//
 // # Disk space
 //
 // A commit-log file is allocated whole (fallocate) when it is created, so

@@ -228,7 +228,10 @@ type recordInfo struct {
 	sysFlag     int32
 	storeTS     int64
 	topic       []byte // aliases the record
-	tagsCode    int64
+	props       []byte // aliases the record
+	// tagsCode is the TAGS hash; the consume-queue entry's tags code is
+	// delayTable.cqTagsCode (a delivery time for SCHEDULE_TOPIC_XXXX).
+	tagsCode int64
 }
 
 // parseRecord checks the record at the start of b (which may extend past it)
@@ -297,6 +300,7 @@ func parseRecord(b []byte, checkCRC bool) (recordInfo, error) {
 		sysFlag:     sysFlag,
 		storeTS:     int64(be.Uint64(r[tsOff:])),
 		topic:       topic,
+		props:       props,
 		tagsCode:    tagsCodeFromProperties(props),
 	}
 	return ri, nil

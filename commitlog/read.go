@@ -153,6 +153,42 @@ func (s *Store) readRecord(phys int64, size int32, minPhys int64) []byte {
 	return f.data[pos:end:end]
 }
 
+// QueueEntry is one consume-queue entry (RocketMQ's CQ store unit).
+type QueueEntry struct {
+	QueueOffset    int64
+	PhysicalOffset int64
+	// Size is the record's size; 0 marks a hole left by a skipped corrupt
+	// region, which readers pass over.
+	Size int32
+	// TagsCode is the TAGS hash, or for SCHEDULE_TOPIC_XXXX the delivery
+	// time in ms (see delay_level.go).
+	TagsCode int64
+}
+
+// ReadQueueEntries appends to dst the entries of the queue from queue
+// offset from on, at most limit and within the consume-queue file holding
+// from (ConsumeQueue#getIndexBuffer), and returns it. Nothing is appended
+// when the queue is missing, from is outside [MinOffsetInQueue,
+// MaxOffsetInQueue) or the store is closed. With a dst of enough capacity
+// it does not allocate.
+func (s *Store) ReadQueueEntries(topic string, queueID int32, from int64, limit int, dst []QueueEntry) []QueueEntry {
+	if !s.readGuard() {
+		return dst
+	}
+	defer s.readMu.RUnlock()
+	cq := s.cqs.find(stringBytes(topic), queueID)
+	if cq == nil || from < cq.minOffset() {
+		return dst
+	}
+	entries := cq.entriesFrom(from)
+	for i := 0; i+CQEntrySize <= len(entries) && limit > 0; i += CQEntrySize {
+		e := readEntry(entries[i:])
+		dst = append(dst, QueueEntry{QueueOffset: from + int64(i/CQEntrySize), PhysicalOffset: e.phys, Size: e.size, TagsCode: e.tagsCode})
+		limit--
+	}
+	return dst
+}
+
 // MaxOffsetInQueue is the queue offset the next message of the queue gets
 // (0 for an unknown queue).
 func (s *Store) MaxOffsetInQueue(topic string, queueID int32) int64 {

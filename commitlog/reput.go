@@ -88,7 +88,8 @@ const (
 )
 
 // nextRecord reads what starts at commit-log offset from (moved up to the
-// log's start if it is below). It does not allocate.
+// log's start if it is below); ri.tagsCode is the consume-queue entry's tags
+// code. It does not allocate.
 func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int, err error) {
 	if lo := s.clq.minOffset(); from < lo {
 		from = lo
@@ -115,6 +116,9 @@ func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int,
 	if ri, err = parseRecord(b, false); err != nil {
 		return ri, from, from, recNone, err
 	}
+	// Everything that writes consume-queue entries reads records here, so
+	// dispatch, catch-up and rebuild agree on a schedule entry's delivery time.
+	ri.tagsCode = s.delays.cqTagsCode(&ri)
 	return ri, from, from + int64(ri.size), recRecord, nil
 }
 

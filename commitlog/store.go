@@ -21,6 +21,9 @@ type Store struct {
 	clock       atomic.Pointer[func() time.Time] // time.Now; tests swap it
 	diskUsageFn atomic.Pointer[func(string) (uint64, uint64, error)]
 	deleteHours [24]bool
+	delays      delayTable // MessageDelayLevel, parsed
+
+	scheduleStarted atomic.Bool
 
 	lockFile *os.File
 	diskDir  *os.File       // the commit-log directory, for fstatfs
@@ -102,6 +105,8 @@ func Open(cfg Config, log zerolog.Logger) (*Store, error) {
 		s.setDiskUsage(statfsUsage) // until the commit-log directory is open
 	}
 	s.deleteHours, _ = parseDeleteWhen(cfg.DeleteWhen)
+	levels, _ := ParseMessageDelayLevel(cfg.MessageDelayLevel) // validated above
+	s.delays = newDelayTable(levels)
 	if err := s.open(); err != nil {
 		s.release()
 		s.unextend()

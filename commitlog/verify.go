@@ -127,7 +127,7 @@ func (s *Store) checkEntry(cq *consumeQueue, n int64, e cqEntry) int {
 	}
 	ri, err := parseRecord(f.data[pos:end], false)
 	if err != nil || ri.size != e.size || ri.physOffset != e.phys || ri.queueOffset != n ||
-		ri.queueID != cq.queueID || string(ri.topic) != cq.topic || ri.tagsCode != e.tagsCode ||
+		ri.queueID != cq.queueID || string(ri.topic) != cq.topic || s.delays.cqTagsCode(&ri) != e.tagsCode ||
 		isTxHalfOrRollback(ri.sysFlag) {
 		return entryBad
 	}

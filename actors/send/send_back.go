@@ -12,13 +12,14 @@ import (
 )
 
 // consumerSendMsgBack is SendMessageProcessor#asyncConsumerSendMsgBack: a
-// consumer returns a message it failed to consume; it is written again to
-// the group's retry topic, or to its dead-letter topic once it has been
-// retried maxReconsumeTimes times.
-//
-// RocketMQ delays a retry through SCHEDULE_TOPIC_XXXX by delay level
-// (10 s, 30 s, 1 min …). Sluice has no scheduled messages yet, so the
-// retry is delivered at once.
+// consumer returns a message it failed to consume. It goes to the group's
+// dead-letter topic once it has been retried maxReconsumeTimes times, or
+// at once when the consumer asks (delayLevel < 0); otherwise it is parked
+// in SCHEDULE_TOPIC_XXXX with REAL_TOPIC=%RETRY%<group> and comes back to
+// the retry topic when its delay level is due (delayLevel 0 means
+// 3 + reconsumeTimes: 10 s, 30 s, 1 min …, capped at the highest level).
+// While no schedule service runs (see delayHonoured) the retry is written
+// to the retry topic at once, as before delay levels existed.
 func (p *Handlers) consumerSendMsgBack(r *actors.Request) {
 	h, err := remoting.DecodeConsumerSendMsgBackRequestHeader(r.Cmd)
 	if err != nil {
@@ -62,19 +63,19 @@ func (p *Handlers) consumerSendMsgBack(r *actors.Request) {
 	if h.MaxReconsumeTimes != nil {
 		maxTimes = *h.MaxReconsumeTimes
 	}
+	dlq, level := sendBackRoute(msg.ReconsumeTimes, maxTimes, delayLevel)
 	topic := metadata.RetryTopic(group)
 	queueID := rand.Int32N(int32(sg.RetryQueueNums))
 	queueNums := sg.RetryQueueNums
-	if msg.ReconsumeTimes >= maxTimes || delayLevel < 0 {
+	if dlq {
 		topic, queueID, queueNums = metadata.DLQTopic(group), 0, 1
+		props = dlqProperties(props)
 	}
 	if _, _, err := p.Meta.Topics.CreateTopicInSendMessageBackMethod(topic, queueNums, metadata.PermRead|metadata.PermWrite, 0); err != nil {
 		r.ReplyCode(remoting.SystemError, "topic["+topic+"] not exist: "+err.Error())
 		return
 	}
 
-	j := p.getJob()
-	j.Req = r
 	m := commitlog.Message{
 		Topic:          topic,
 		QueueID:        queueID,
@@ -87,10 +88,33 @@ func (p *Handlers) consumerSendMsgBack(r *actors.Request) {
 		Body:           msg.Body,
 		Properties:     props,
 	}
+	if !dlq && p.delayHonoured() {
+		m.Properties = message.Set(m.Properties, message.PropertyDelayTimeLevel, strconv.Itoa(int(level)))
+		if _, err := p.parkDelayed(&m); err != nil {
+			r.ReplyCode(remoting.SystemError, err.Error())
+			return
+		}
+	}
+	j := p.getJob()
+	j.Req = r
 	if err := p.encode(j, &m); err != nil {
 		p.putJob(j)
 		r.ReplyCode(remoting.MessageIllegal, illegalRemark(err, p.ID.MaxMessageSize))
 		return
 	}
-	p.submit(j, topic, queueID, 1)
+	p.submit(j, m.Topic, m.QueueID, 1)
+}
+
+// sendBackRoute is consumerSendMsgBack's choice: the dead-letter topic
+// once reconsumeTimes reached maxReconsumeTimes or when the consumer asks
+// for it (a negative level), else the retry topic at delayLevel, where 0
+// means 3 + reconsumeTimes (the client's default backoff).
+func sendBackRoute(reconsumeTimes, maxReconsumeTimes, delayLevel int32) (dlq bool, level int32) {
+	if reconsumeTimes >= maxReconsumeTimes || delayLevel < 0 {
+		return true, 0
+	}
+	if delayLevel == 0 {
+		delayLevel = 3 + reconsumeTimes
+	}
+	return false, delayLevel
 }

@@ -36,5 +36,13 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.int64("flushIntervalConsumeQueue", &s.FlushIntervalConsumeQueue)
 	f.bool("warmMapedFileEnable", &s.WarmMapedFileEnable)
 	f.int("flushLeastPagesWhenWarmMapedFile", &s.FlushLeastPagesWhenWarmMapedFile)
+	f.custom("messageDelayLevel", func(v string) error {
+		if _, err := commitlog.ParseMessageDelayLevel(v); err != nil {
+			return fmt.Errorf("want delays such as \"1s 5s 10s 1m 2h 1d\", one space apart: %w", err)
+		}
+		s.MessageDelayLevel = v
+		return nil
+	}, func() string { return s.MessageDelayLevel })
+	f.int64("flushDelayOffsetInterval", &s.FlushDelayOffsetInterval)
 	f.custom("brokerRole", checkBrokerRole, func() string { return "ASYNC_MASTER" })
 }
