@@ -512,10 +512,14 @@ func (h *CheckTransactionStateRequestHeader) Encode(req *Command) {
 		"tranStateTableOffset": strconv.FormatInt(h.TranStateTableOffset, 10),
 		"commitLogOffset":      strconv.FormatInt(h.CommitLogOffset, 10),
 	}
-	for k, v := range map[string]string{"msgId": h.MsgID, "transactionId": h.TransactionID, "offsetMsgId": h.OffsetMsgID} {
-		if v != "" {
-			req.ExtFields[k] = v
-		}
+	if h.MsgID != "" {
+		req.ExtFields["msgId"] = h.MsgID
+	}
+	if h.TransactionID != "" {
+		req.ExtFields["transactionId"] = h.TransactionID
+	}
+	if h.OffsetMsgID != "" {
+		req.ExtFields["offsetMsgId"] = h.OffsetMsgID
 	}
 }
 

@@ -47,6 +47,12 @@ type Config struct {
 	WaitTimeMillsInAdminBrokerQueue int64 // 5000
 	SendQueueAdmissionControl       bool  // sendQueueAdmissionControl (ours): false
 
+	// Transactional messages (BrokerConfig).
+	TransactionTimeOut       int64 // transactionTimeOut: 6000 ms before a half message is first checked
+	TransactionCheckInterval int64 // transactionCheckInterval: 60000 ms between two checks
+	TransactionCheckMax      int   // transactionCheckMax: 15 checks, then TRANS_CHECK_MAX_TIME_TOPIC
+	RejectTransactionMessage bool  // rejectTransactionMessage: false; true refuses half messages (NO_PERMISSION)
+
 	AutoCreateTopicEnable           bool   // true
 	DefaultTopicQueueNums           int    // 8
 	AutoCreateSubscriptionGroup     bool   // true
@@ -118,6 +124,9 @@ func DefaultConfig() Config {
 		WaitTimeMillsInPullQueue:               5000,
 		WaitTimeMillsInHeartbeatQueue:          31000,
 		WaitTimeMillsInTransactionQueue:        3000,
+		TransactionTimeOut:                     6000,
+		TransactionCheckInterval:               60000,
+		TransactionCheckMax:                    15,
 		WaitTimeMillsInAdminBrokerQueue:        5000,
 		AutoCreateTopicEnable:                  true,
 		DefaultTopicQueueNums:                  8,

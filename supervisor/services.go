@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/admin"
@@ -14,6 +15,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/pull"
 	"github.com/sluice-mq/sluice/actors/send"
+	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -28,6 +30,7 @@ type services struct {
 	admin        *admin.Handlers
 	broker       *admin.BrokerHandlers
 	housekeeping *client.Housekeeping
+	tx           *transaction.Service
 
 	stopOnce sync.Once
 	stops    []func()
@@ -83,7 +86,7 @@ func (b *Broker) openServices() (*services, error) {
 	}
 	s := &services{meta: meta, holds: pull.NewHoldService()}
 	s.send = &send.Handlers{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping,
-		StoreReplyMessage: b.cfg.StoreReplyMessageEnable}
+		StoreReplyMessage: b.cfg.StoreReplyMessageEnable, RejectTransactionMessage: b.cfg.RejectTransactionMessage}
 	s.pull = &pull.Handlers{
 		ID: id, Store: b.store, Meta: meta, Holds: s.holds,
 		LongPollingEnable: b.cfg.LongPollingEnable,
@@ -97,6 +100,18 @@ func (b *Broker) openServices() (*services, error) {
 		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
 	}
 	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}
+	tc := transaction.DefaultConfig()
+	tc.TransactionTimeOut = millis(b.cfg.TransactionTimeOut)
+	tc.TransactionCheckInterval = millis(b.cfg.TransactionCheckInterval)
+	tc.TransactionCheckMax = b.cfg.TransactionCheckMax
+	tc.FileReservedTime = time.Duration(b.cfg.Store.FileReservedTime) * time.Hour
+	tc.MappedFileSizeCommitLog = b.cfg.Store.MappedFileSizeCommitLog
+	s.tx = transaction.New(transaction.Options{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Config: tc, Abort: b.stopping})
+	// Before any request: END_TRANSACTION needs the decisions taken before
+	// the restart.
+	if err := s.tx.Recover(); err != nil {
+		return nil, fmt.Errorf("recover transactional messages: %w", err)
+	}
 	return s, nil
 }
 
@@ -116,6 +131,10 @@ func (s *services) start(b *Broker) {
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
 	s.housekeeping.Start()
 	s.stops = append(s.stops, s.housekeeping.Stop)
+	s.tx.Start()
+	// The op records of decisions already stored get a moment to follow
+	// them; whatever is left, the next start finds (transaction.Recover).
+	s.stops = append(s.stops, func() { s.tx.Stop(2 * time.Second) })
 }
 
 // stop answers held pulls, stops the background work and persists the
@@ -139,7 +158,7 @@ func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, erro
 	h := map[remoting.RequestCode]actors.HandlerFunc{}
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
 		s.send.ByCode(), s.pull.ByCode(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
-		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(),
+		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(), s.tx.ByCode(),
 	} {
 		for c, f := range m {
 			if _, dup := h[c]; dup {

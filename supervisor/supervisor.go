@@ -56,6 +56,13 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		s.b.writer.Inspect(n)
 		n.Writer.OSPageCacheBusyTimeOutMills = s.b.cfg.Store.OSPageCacheBusyTimeOutMills
 	})
+	if tx := s.b.svc.tx; tx != nil {
+		pid, err := spawnTransactionCheck(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("spawn transaction check: %w", err)
+		}
+		s.b.inspectors.Register(pid.Id, tx.Inspect)
+	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}

@@ -2,13 +2,13 @@ package send
 
 import (
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/remoting/message"
@@ -16,8 +16,10 @@ import (
 
 // A send that asks for something Sluice does not do yet is refused with a
 // clear answer and a log line, never acknowledged and then treated as
-// something else: a transactional half message would be stored and never
-// delivered, a delayed one delivered at once.
+// something else: a delayed message would be delivered at once. So is a
+// transactional message Sluice cannot honour: in a batch (RocketMQ refuses
+// those too), by sysFlag alone (it would be stored where nothing reads
+// it), or any with rejectTransactionMessage=true.
 
 // unhonoured is one feature a send may ask for and Sluice refuses.
 type unhonoured int
@@ -53,13 +55,27 @@ func (rs *refusals) note(log zerolog.Logger, kind unhonoured, r *actors.Request,
 		Msg("send refused: the message asks for a feature Sluice does not implement yet")
 }
 
-// checkUnhonoured returns the refusal for a single send, if any: the
-// answer RocketMQ gives where it has one (rejectTransactionMessage=true for
-// a half message), MESSAGE_ILLEGAL naming the property otherwise.
-func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props string) (unhonoured, remoting.ResponseCode, string, bool) {
-	if v, ok := message.Lookup(props, message.PropertyTransactionPrepared); (ok && strings.EqualFold(v, "true")) || txHalf(h.SysFlag) {
-		return refusedTransaction, remoting.NoPermission,
-			"the broker[" + p.ID.StoreHost.Addr().String() + "] sending transaction message is forbidden", true
+// checkUnhonoured returns the refusal for a send, or for one message of a
+// batch: the answer RocketMQ gives where it has one
+// (rejectTransactionMessage=true for a half message, MESSAGE_ILLEGAL for a
+// transactional batch), MESSAGE_ILLEGAL naming the property otherwise. A
+// single message with TRAN_MSG=true is not refused: it is stored as a half
+// message (actors/transaction).
+func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props string, batch bool) (unhonoured, remoting.ResponseCode, string, bool) {
+	if tx := transaction.IsTransactional(props); tx || txHalf(h.SysFlag) {
+		switch {
+		case p.RejectTransactionMessage:
+			return refusedTransaction, remoting.NoPermission,
+				"the broker[" + p.ID.StoreHost.Addr().String() + "] sending transaction message is forbidden", true
+		case batch:
+			return refusedTransaction, remoting.MessageIllegal, "a batch cannot carry a transactional message (" +
+				message.PropertyTransactionPrepared + "=true or a prepared sysFlag), as RocketMQ's CommitLog#asyncPutMessages " +
+				"refuses; the message was not stored", true
+		case !tx:
+			return refusedTransaction, remoting.MessageIllegal, "sysFlag " + strconv.Itoa(int(h.SysFlag)) +
+				" marks a transactional half message but property " + message.PropertyTransactionPrepared +
+				" is not true: no consumer and no transaction check would ever read it; the message was not stored", true
+		}
 	}
 	if v, ok := message.Lookup(props, message.PropertyDelayTimeLevel); ok {
 		if level, err := strconv.Atoi(v); err != nil || level > 0 {
@@ -78,7 +94,8 @@ func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props s
 
 // txHalf reports a sysFlag that marks a prepared or rolled-back
 // transactional message: the store keeps such records out of consume
-// queues, so accepting one would acknowledge a message nobody can consume.
+// queues, so storing one as it is would acknowledge a message nobody can
+// consume.
 func txHalf(sysFlag int32) bool {
 	t := sysFlag & (commitlog.SysFlagTxPrepared | commitlog.SysFlagTxCommit)
 	return t == commitlog.SysFlagTxPrepared || t == commitlog.SysFlagTxRollback

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/remoting/message"
@@ -32,6 +33,9 @@ type Handlers struct {
 	// StoreReplyMessage (storeReplyMessageEnable) stores replies in their
 	// topic as well as pushing them to the requesting client.
 	StoreReplyMessage bool
+	// RejectTransactionMessage (rejectTransactionMessage) refuses half
+	// messages with NO_PERMISSION, as RocketMQ does.
+	RejectTransactionMessage bool
 
 	jobs sync.Pool
 
@@ -84,6 +88,12 @@ type sendJob struct {
 	buf   []byte
 	sizes []int32
 	reply *replyState // a reply's push result (SEND_REPLY_MESSAGE)
+	// A half message (TRAN_MSG=true) is stored in the half topic's queue 0;
+	// its answer names the queue the producer chose and the transaction id.
+	half        bool
+	realQueueID int32
+	txID        string
+	txProps     []byte // its property suffix (REAL_TOPIC, REAL_QID)
 }
 
 func (p *Handlers) getJob() *sendJob {
@@ -101,6 +111,7 @@ func (p *Handlers) putJob(j *sendJob) {
 		j.buf = nil // don't pin a rare big batch's buffer
 	}
 	j.Req, j.buf, j.sizes, j.reply = nil, j.buf[:0], j.sizes[:0], nil
+	j.half, j.realQueueID, j.txID, j.txProps = false, 0, "", j.txProps[:0]
 	j.Put = commitlog.PutRequest{}
 	p.jobs.Put(j)
 }
@@ -118,7 +129,7 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 	}
 	props := storedProperties(h.Properties)
 	batch := r.Cmd.RequestCode() == remoting.SendBatchMessage
-	if kind, code, remark, refused := p.checkUnhonoured(&h, props); refused {
+	if kind, code, remark, refused := p.checkUnhonoured(&h, props, batch); refused {
 		if batch {
 			code = remoting.MessageIllegal // CommitLog#asyncPutMessages
 		}
@@ -160,6 +171,13 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		Body:             r.Cmd.Body,
 		Properties:       props,
 		PropertiesSuffix: p.clusterProperty(),
+	}
+	if !batch && transaction.IsTransactional(props) {
+		// TransactionalMessageService#asyncPrepareMessage: stored as a
+		// half message, answered as the send it was.
+		j.txProps = transaction.ParseHalfMessageInner(&m, j.txProps)
+		j.half, j.realQueueID, j.txID = true, queueID, message.Get(props, message.PropertyUniqClientMessageIDKeyIdx)
+		topic, queueID = m.Topic, m.QueueID
 	}
 	var count int
 	if batch {
@@ -272,7 +290,7 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 		// Java refuses a batch whose wrapper asks for a delay or a
 		// transaction (MESSAGE_ILLEGAL); an inner message that does is
 		// refused too, since it would be stored and delivered at once.
-		if kind, _, remark, refused := p.checkUnhonoured(&remoting.SendMessageRequestHeader{SysFlag: one.SysFlag}, one.Properties); refused {
+		if kind, _, remark, refused := p.checkUnhonoured(&remoting.SendMessageRequestHeader{SysFlag: one.SysFlag}, one.Properties, true); refused {
 			return &innerRefusal{kind: kind, remark: "batch message " + strconv.Itoa(n) + ": " + remark}
 		}
 		n++
@@ -329,6 +347,11 @@ func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlo
 		QueueOffset: res.QueueOffset,
 		MsgRegion:   p.ID.RegionID,
 		TraceOn:     true,
+	}
+	if j.half {
+		// The producer's queue, the half message's offsets (which its
+		// END_TRANSACTION quotes), and RocketMQ 5's transactionId.
+		hdr.QueueID, hdr.TransactionID = j.realQueueID, j.txID
 	}
 	hdr.Encode(resp)
 	return resp

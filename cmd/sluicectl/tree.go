@@ -202,6 +202,9 @@ func (r *treeRenderer) node(n *tree.Node, lead, indent string, root bool) {
 	case n.Supervisor != nil:
 		r.t.add(row{cells: []cell{plain(name), kind}})
 		r.supervisorDetails(details, n.Supervisor)
+	case n.Transaction != nil:
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d half messages pending", n.Transaction.HalfPending))})
+		r.transactionDetails(details, n.Transaction)
 	case n.Kind == tree.KindListener:
 		conns := 0
 		for _, c := range n.Children {
@@ -311,6 +314,33 @@ func (r *treeRenderer) supervisorDetails(indent string, s *tree.SupervisorInfo) 
 	r.detail(indent, list("cleaned", items)...)
 }
 
+// transactionDetails shows the transaction service: decisions, the
+// check-back and how far it has got in the half and op queues.
+func (r *treeRenderer) transactionDetails(indent string, t *tree.TransactionInfo) {
+	warn := func(n uint64, label string) cell {
+		c := plain(fmt.Sprintf("%s %d", label, n))
+		if n > 0 {
+			c.color = colYellow
+		}
+		return c
+	}
+	r.detail(indent, list("ended", []cell{
+		plain(fmt.Sprintf("commit %d", t.Committed)), plain(fmt.Sprintf("rollback %d", t.RolledBack)),
+		plain(fmt.Sprintf("duplicate %d", t.Duplicates)), warn(t.Refused, "refused"), warn(t.StoreFailures, "not stored"),
+		plain(fmt.Sprintf("in flight %d", t.InFlight)),
+	})...)
+	last := "never"
+	if !t.LastCheck.IsZero() {
+		last = millis(max(0, r.s.TakenAt.Sub(t.LastCheck).Milliseconds())) + " ago"
+	}
+	r.detail(indent, list("checks", []cell{
+		plain(fmt.Sprintf("sent %d", t.ChecksSent)), warn(t.ChecksUnsent, "no producer"), warn(t.Discarded, "discarded"),
+		plain(fmt.Sprintf("rounds %d, last %s", t.CheckRounds, last)),
+	})...)
+	r.detail(indent, plain(fmt.Sprintf("every %s after %s, at most %d times; half queue %d/%d, op queue %d/%d",
+		millis(t.CheckIntervalMillis), millis(t.TimeoutMillis), t.CheckMax, t.HalfOffset, t.HalfMaxOffset, t.OpOffset, t.OpMaxOffset)))
+}
+
 func (r *treeRenderer) detail(indent string, parts ...cell) {
 	r.t.add(row{raw: true, cells: append([]cell{{indent, colDim}}, parts...)})
 }
@@ -418,7 +448,7 @@ func connectionSummary(c *tree.ConnectionInfo) string {
 // plumbing (listener, connections).
 var kindRank = map[string]int{
 	tree.KindSupervisor: 0, tree.KindProcessor: 1, tree.KindWriter: 2,
-	tree.KindListener: 3, tree.KindConnection: 4, tree.KindActor: 5,
+	tree.KindService: 3, tree.KindListener: 4, tree.KindConnection: 5, tree.KindActor: 6,
 }
 
 func displayOrder(nodes []*tree.Node) []*tree.Node {

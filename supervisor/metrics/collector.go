@@ -49,6 +49,17 @@ var (
 	descConns       = newDesc("connections", "Client connections, by client language.", "language")
 	descInflight    = newDesc("inflight_requests", "Requests received on all connections and not yet answered.")
 	descInfo        = newDesc("broker_info", "Always 1; labels name the broker.", "broker_name", "addr")
+
+	descTxPending   = newDesc("transaction_half_pending", "Transactional half messages without a decision yet.")
+	descTxEnded     = newDesc("transaction_ended_total", "Transactions ended by END_TRANSACTION, by decision (commit, rollback).", "decision")
+	descTxDup       = newDesc("transaction_end_duplicates_total", "END_TRANSACTIONs repeating a decision already taken (nothing changed).")
+	descTxRefused   = newDesc("transaction_end_refused_total", "END_TRANSACTIONs refused: no such half message, or a contradicting or late decision.")
+	descTxFailures  = newDesc("transaction_store_failures_total", "Commits or op records the store did not take.")
+	descTxInFlight  = newDesc("transaction_decisions_in_flight", "Decisions being stored (commit, then op record).")
+	descTxChecks    = newDesc("transaction_checks_total", "CHECK_TRANSACTION_STATE requests, by outcome: sent, or unsent (no live producer of the group).", "outcome")
+	descTxDiscarded = newDesc("transaction_discarded_total", "Half messages moved to TRANS_CHECK_MAX_TIME_TOPIC after transactionCheckMax checks.")
+	descTxRounds    = newDesc("transaction_check_rounds_total", "Rounds of the transaction check (every transactionCheckInterval).")
+	descTxLag       = newDesc("transaction_check_lag_messages", "Half-queue entries the check has not reached yet, by queue (half, op).", "queue")
 )
 
 var treeDescs = []*prometheus.Desc{
@@ -57,6 +68,8 @@ var treeDescs = []*prometheus.Desc{
 	descPoolEnabled, descPoolFree, descPoolTotal, descPoolDef,
 	descFFEnabled, descFFPeriod, descFFLast, descFFCleaned, descBusyPeriods, descInBusy,
 	descConns, descInflight, descInfo,
+	descTxPending, descTxEnded, descTxDup, descTxRefused, descTxFailures, descTxInFlight, descTxChecks,
+	descTxDiscarded, descTxRounds, descTxLag,
 }
 
 // treeCollector turns one fresh snapshot per scrape into metrics.
@@ -99,6 +112,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectWriter(ch, n.Writer)
 		case n.Supervisor != nil && once("supervisor"):
 			collectSupervisor(ch, n.Supervisor)
+		case n.Transaction != nil && once("transaction"):
+			collectTransaction(ch, n.Transaction)
 		case n.Connection != nil:
 			lang := n.Connection.Language
 			if lang == "" {
@@ -159,6 +174,22 @@ func collectSupervisor(ch chan<- prometheus.Metric, s *tree.SupervisorInfo) {
 	}
 	ch <- prometheus.MustNewConstMetric(descBusyPeriods, prometheus.CounterValue, float64(s.BusyPeriods))
 	ch <- prometheus.MustNewConstMetric(descInBusy, prometheus.GaugeValue, boolValue(s.InBusyPeriod))
+}
+
+func collectTransaction(ch chan<- prometheus.Metric, t *tree.TransactionInfo) {
+	ch <- prometheus.MustNewConstMetric(descTxPending, prometheus.GaugeValue, float64(t.HalfPending))
+	ch <- prometheus.MustNewConstMetric(descTxEnded, prometheus.CounterValue, float64(t.Committed), "commit")
+	ch <- prometheus.MustNewConstMetric(descTxEnded, prometheus.CounterValue, float64(t.RolledBack), "rollback")
+	ch <- prometheus.MustNewConstMetric(descTxDup, prometheus.CounterValue, float64(t.Duplicates))
+	ch <- prometheus.MustNewConstMetric(descTxRefused, prometheus.CounterValue, float64(t.Refused))
+	ch <- prometheus.MustNewConstMetric(descTxFailures, prometheus.CounterValue, float64(t.StoreFailures))
+	ch <- prometheus.MustNewConstMetric(descTxInFlight, prometheus.GaugeValue, float64(t.InFlight))
+	ch <- prometheus.MustNewConstMetric(descTxChecks, prometheus.CounterValue, float64(t.ChecksSent), "sent")
+	ch <- prometheus.MustNewConstMetric(descTxChecks, prometheus.CounterValue, float64(t.ChecksUnsent), "unsent")
+	ch <- prometheus.MustNewConstMetric(descTxDiscarded, prometheus.CounterValue, float64(t.Discarded))
+	ch <- prometheus.MustNewConstMetric(descTxRounds, prometheus.CounterValue, float64(t.CheckRounds))
+	ch <- prometheus.MustNewConstMetric(descTxLag, prometheus.GaugeValue, float64(max(0, t.HalfMaxOffset-t.HalfOffset)), "half")
+	ch <- prometheus.MustNewConstMetric(descTxLag, prometheus.GaugeValue, float64(max(0, t.OpMaxOffset-t.OpOffset)), "op")
 }
 
 // cumulativeBuckets converts the tree's per-bucket counts (each bucket

@@ -34,6 +34,16 @@
 //	connections{language}                  gauge
 //	inflight_requests                      gauge    requests received and not yet answered, all connections
 //	broker_info{broker_name,addr}          gauge    always 1
+//	transaction_half_pending               gauge    half messages without a decision
+//	transaction_ended_total{decision}      counter  commit, rollback
+//	transaction_end_duplicates_total       counter  END_TRANSACTION repeating a decision (nothing changed)
+//	transaction_end_refused_total          counter  no such half message, or a contradicting or late decision
+//	transaction_store_failures_total       counter  commits or op records the store did not take
+//	transaction_decisions_in_flight        gauge
+//	transaction_checks_total{outcome}      counter  CHECK_TRANSACTION_STATE sent, or unsent (no live producer)
+//	transaction_discarded_total            counter  moved to TRANS_CHECK_MAX_TIME_TOPIC
+//	transaction_check_rounds_total         counter
+//	transaction_check_lag_messages{queue}  gauge    half and op entries the check has not passed yet
 //	runtime_<key>                          gauge    every numeric runtime-info value, under RocketMQ's key name
 //
 // Durations are in seconds, as Prometheus expects; the RocketMQ names in

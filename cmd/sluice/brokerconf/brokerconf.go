@@ -122,6 +122,11 @@ func (c *Config) validate() error {
 	positive("clientManagerThreadPoolQueueCapacity", int64(b.ClientManagerThreadPoolQueueCapacity))
 	positive("consumerManagerThreadPoolQueueCapacity", int64(b.ConsumerManagerThreadPoolQueueCapacity))
 	positive("endTransactionPoolQueueCapacity", int64(b.EndTransactionPoolQueueCapacity))
+	positive("transactionCheckInterval", b.TransactionCheckInterval)
+	positive("transactionCheckMax", int64(b.TransactionCheckMax))
+	if b.TransactionTimeOut < 0 {
+		errs = append(errs, fmt.Errorf("transactionTimeOut = %d: must not be negative", b.TransactionTimeOut))
+	}
 	positive("adminBrokerThreadPoolQueueCapacity", int64(b.AdminBrokerThreadPoolQueueCapacity))
 	positive("brokerFastFailurePeriodMillis", b.BrokerFastFailurePeriodMillis)
 	positive("remotingFrameMaxLength", int64(b.RemotingFrameMaxLength))
@@ -182,6 +187,10 @@ func (c *Config) fields() fields {
 	f.int64("waitTimeMillsInPullQueue", &b.WaitTimeMillsInPullQueue)
 	f.int64("waitTimeMillsInHeartbeatQueue", &b.WaitTimeMillsInHeartbeatQueue)
 	f.int64("waitTimeMillsInTransactionQueue", &b.WaitTimeMillsInTransactionQueue)
+	f.int64("transactionTimeOut", &b.TransactionTimeOut)
+	f.int64("transactionCheckInterval", &b.TransactionCheckInterval)
+	f.int("transactionCheckMax", &b.TransactionCheckMax)
+	f.bool("rejectTransactionMessage", &b.RejectTransactionMessage)
 	f.int64("waitTimeMillsInAdminBrokerQueue", &b.WaitTimeMillsInAdminBrokerQueue)
 	f.bool("sendQueueAdmissionControl", &b.SendQueueAdmissionControl)
 	f.bool("autoCreateTopicEnable", &b.AutoCreateTopicEnable)
