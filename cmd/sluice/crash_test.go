@@ -560,7 +560,8 @@ func (l *crashLog) recoveryLines() []string {
 		}
 		msg, _ := rec["message"].(string)
 		if msg == "store opened" || strings.Contains(msg, "stop") || strings.Contains(msg, "recover") ||
-			strings.Contains(msg, "torn") || strings.Contains(msg, "corrupt") {
+			strings.Contains(msg, "torn") || strings.Contains(msg, "corrupt") || strings.Contains(msg, "consume") ||
+			strings.Contains(msg, "rebuild") {
 			delete(rec, "time")
 			b, _ := json.Marshal(rec)
 			out = append(out, string(b))
