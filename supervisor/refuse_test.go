@@ -35,13 +35,6 @@ func TestUnhonouredSendsAreRefused(t *testing.T) {
 		t.Fatalf("plain send: %v %v", res, err)
 	}
 
-	delayed := primitive.NewMessage(topic, []byte("delayed"))
-	delayed.WithDelayTimeLevel(3)
-	_, err := p.SendSync(context.Background(), delayed)
-	if err == nil || !strings.Contains(err.Error(), "CODE: 13") || !strings.Contains(err.Error(), "DELAY=3") {
-		t.Fatalf("delayed send: err = %v, want MESSAGE_ILLEGAL naming DELAY", err)
-	}
-
 	timer := primitive.NewMessage(topic, []byte("timer"))
 	timer.WithProperty("TIMER_DELAY_SEC", "5")
 	if _, err := p.SendSync(context.Background(), timer); err == nil || !strings.Contains(err.Error(), "TIMER_DELAY_SEC=5") {

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/client"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/pull"
+	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
@@ -31,6 +33,8 @@ type services struct {
 	broker       *admin.BrokerHandlers
 	housekeeping *client.Housekeeping
 	tx           *transaction.Service
+	sched        *schedule.ScheduleMessageService
+	schedKick    scheduleKick
 
 	stopOnce sync.Once
 	stops    []func()
@@ -112,6 +116,17 @@ func (b *Broker) openServices() (*services, error) {
 	if err := s.tx.Recover(); err != nil {
 		return nil, fmt.Errorf("recover transactional messages: %w", err)
 	}
+	// ScheduleMessageService: from here on delayed sends and consumer
+	// retries are parked in SCHEDULE_TOPIC_XXXX and delivered when due.
+	s.sched, err = schedule.New(schedule.Config{
+		Store: b.store, Writer: b.writer, Dir: mc.Dir,
+		FlushDelayOffsetInterval: millis(b.cfg.Store.FlushDelayOffsetInterval),
+		Wake:                     func() { s.schedKick.kick() },
+		Log:                      b.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the schedule message service: %w", err)
+	}
 	return s, nil
 }
 
@@ -142,11 +157,16 @@ func (s *services) start(b *Broker) {
 func (s *services) stop() error {
 	var err error
 	s.stopOnce.Do(func() {
+		if s.sched != nil {
+			// While the writer still runs: Stop waits for its puts and
+			// writes delayOffset.json.
+			err = s.sched.Stop()
+		}
 		s.holds.Stop()
 		for _, f := range s.stops {
 			f()
 		}
-		err = s.meta.Persist()
+		err = errors.Join(err, s.meta.Persist())
 	})
 	return err
 }

@@ -63,6 +63,11 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		}
 		s.b.inspectors.Register(pid.Id, tx.Inspect)
 	}
+	if sched := s.b.svc.sched; sched != nil {
+		if _, err := spawnSchedule(ctx, sched, &s.b.svc.schedKick); err != nil {
+			return fmt.Errorf("spawn schedule: %w", err)
+		}
+	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}

@@ -78,9 +78,23 @@ func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props s
 		}
 	}
 	if v, ok := message.Lookup(props, message.PropertyDelayTimeLevel); ok {
-		if level, err := strconv.Atoi(v); err != nil || level > 0 {
-			return refusedDelay, remoting.MessageIllegal, "delayed messages are not supported by this broker yet (property " +
+		level, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			return refusedDelay, remoting.MessageIllegal, "property " + message.PropertyDelayTimeLevel + "=" + v +
+				" is not a delay level; the message was not stored", true
+		case level <= 0:
+		case batch:
+			return refusedDelay, remoting.MessageIllegal, "a batch cannot carry a delayed message (" +
+				message.PropertyDelayTimeLevel + "=" + v + "), as RocketMQ's CommitLog#asyncPutMessages refuses; the message was not stored", true
+		case transaction.IsTransactional(props):
+			// Java delays the message when it is committed; Sluice's commit
+			// path does not yet, so it is refused rather than delivered at once.
+			return refusedDelay, remoting.MessageIllegal, "a transactional message cannot carry a delay level here yet (" +
 				message.PropertyDelayTimeLevel + "=" + v + "); the message was not stored", true
+		case !p.delayHonoured():
+			return refusedDelay, remoting.MessageIllegal, "delayed messages are not served by this broker now (property " +
+				message.PropertyDelayTimeLevel + "=" + v + "): the schedule service is not running; the message was not stored", true
 		}
 	}
 	for _, name := range [...]string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec, message.PropertyTimerDelayMS} {

@@ -91,6 +91,7 @@ type sendJob struct {
 	// A half message (TRAN_MSG=true) is stored in the half topic's queue 0;
 	// its answer names the queue the producer chose and the transaction id.
 	half        bool
+	parked      bool // a delayed message, in SCHEDULE_TOPIC_XXXX until due
 	realQueueID int32
 	txID        string
 	txProps     []byte // its property suffix (REAL_TOPIC, REAL_QID)
@@ -111,7 +112,7 @@ func (p *Handlers) putJob(j *sendJob) {
 		j.buf = nil // don't pin a rare big batch's buffer
 	}
 	j.Req, j.buf, j.sizes, j.reply = nil, j.buf[:0], j.sizes[:0], nil
-	j.half, j.realQueueID, j.txID, j.txProps = false, 0, "", j.txProps[:0]
+	j.half, j.parked, j.realQueueID, j.txID, j.txProps = false, false, 0, "", j.txProps[:0]
 	j.Put = commitlog.PutRequest{}
 	p.jobs.Put(j)
 }
@@ -142,6 +143,7 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		queueID = rand.Int32N(int32(max(tc.WriteQueueNums, 1)))
 	}
 	topic := h.Topic
+	toDLQ := false
 	if metadata.IsRetryTopic(topic) {
 		// A retry the consumer sent as a plain message (the Go client's
 		// fallback): past its limit it goes to the dead-letter queue.
@@ -154,6 +156,7 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 				return
 			}
 			topic, queueID = dlq.TopicName, 0
+			toDLQ = true
 		}
 	}
 
@@ -178,6 +181,23 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		j.txProps = transaction.ParseHalfMessageInner(&m, j.txProps)
 		j.half, j.realQueueID, j.txID = true, queueID, message.Get(props, message.PropertyUniqClientMessageIDKeyIdx)
 		topic, queueID = m.Topic, m.QueueID
+	}
+	if !batch && !j.half {
+		if toDLQ {
+			m.Properties = dlqProperties(m.Properties) // never delayed again
+		}
+		parked, err := p.parkDelayed(&m)
+		if err != nil {
+			p.putJob(j)
+			r.ReplyCode(remoting.MessageIllegal, err.Error())
+			return
+		}
+		if parked {
+			// Stored in SCHEDULE_TOPIC_XXXX until due, answered with the
+			// producer's queue as Java answers (setQueueId(queueIdInt)).
+			j.parked, j.realQueueID = true, queueID
+			topic, queueID = m.Topic, m.QueueID
+		}
 	}
 	var count int
 	if batch {
@@ -352,6 +372,9 @@ func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlo
 		// The producer's queue, the half message's offsets (which its
 		// END_TRANSACTION quotes), and RocketMQ 5's transactionId.
 		hdr.QueueID, hdr.TransactionID = j.realQueueID, j.txID
+	}
+	if j.parked {
+		hdr.QueueID = j.realQueueID
 	}
 	hdr.Encode(resp)
 	return resp
