@@ -30,14 +30,8 @@ type replyState struct {
 // stored in its topic (<cluster>_REPLY_TOPIC). The answer's code says
 // whether the push succeeded, as Java's does.
 func (p *Handlers) sendReplyMessage(r *actors.Request) {
-	h, err := remoting.DecodeSendMessageRequestHeader(r.Cmd)
-	if err != nil {
-		r.ReplyCode(remoting.SystemError, err.Error())
-		return
-	}
-	tc, code, remark := p.msgCheck(r, &h)
-	if code != remoting.Success {
-		r.ReplyCode(code, remark)
+	h, tc, ok := p.decodeAndCheck(r)
+	if !ok {
 		return
 	}
 	queueID := h.QueueID

@@ -117,15 +117,25 @@ func (p *Handlers) putJob(j *sendJob) {
 	p.jobs.Put(j)
 }
 
-func (p *Handlers) sendMessage(r *actors.Request) {
+// decodeAndCheck decodes a send's header and runs msgCheck, answering the
+// request itself when either fails.
+func (p *Handlers) decodeAndCheck(r *actors.Request) (remoting.SendMessageRequestHeader, metadata.TopicConfig, bool) {
 	h, err := remoting.DecodeSendMessageRequestHeader(r.Cmd)
 	if err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
-		return
+		return h, metadata.TopicConfig{}, false
 	}
 	tc, code, remark := p.msgCheck(r, &h)
 	if code != remoting.Success {
 		r.ReplyCode(code, remark)
+		return h, tc, false
+	}
+	return h, tc, true
+}
+
+func (p *Handlers) sendMessage(r *actors.Request) {
+	h, tc, ok := p.decodeAndCheck(r)
+	if !ok {
 		return
 	}
 	props := storedProperties(h.Properties)
@@ -200,6 +210,7 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		}
 	}
 	var count int
+	var err error
 	if batch {
 		count, err = p.encodeBatch(j, &m)
 	} else {
