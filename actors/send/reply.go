@@ -109,18 +109,8 @@ func (p *Handlers) storeReply(r *actors.Request, h *remoting.SendMessageRequestH
 	j := p.getJob()
 	j.Req = r
 	j.reply = &st
-	m := commitlog.Message{
-		Topic:          h.Topic,
-		QueueID:        queueID,
-		Flag:           h.Flag,
-		SysFlag:        h.SysFlag,
-		BornTimestamp:  h.BornTimestamp,
-		BornHost:       bornHost(r),
-		StoreHost:      p.ID.StoreHost,
-		ReconsumeTimes: h.ReconsumeTimes,
-		Body:           r.Cmd.Body,
-		Properties:     props,
-	}
+	// ReplyMessageProcessor stores the reply as sent: no CLUSTER added.
+	m := p.headerMessage(r, h, h.Topic, queueID, props)
 	if err := p.encode(j, &m); err != nil {
 		// Java logs the store failure and answers with the push's result.
 		p.putJob(j)

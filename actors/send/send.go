@@ -117,6 +117,23 @@ func (p *Handlers) putJob(j *sendJob) {
 	p.jobs.Put(j)
 }
 
+// headerMessage is the message a send's header and body describe, for
+// topic and queueID (the header's or where routing put it).
+func (p *Handlers) headerMessage(r *actors.Request, h *remoting.SendMessageRequestHeader, topic string, queueID int32, props string) commitlog.Message {
+	return commitlog.Message{
+		Topic:          topic,
+		QueueID:        queueID,
+		Flag:           h.Flag,
+		SysFlag:        h.SysFlag,
+		BornTimestamp:  h.BornTimestamp,
+		BornHost:       bornHost(r),
+		StoreHost:      p.ID.StoreHost,
+		ReconsumeTimes: h.ReconsumeTimes,
+		Body:           r.Cmd.Body,
+		Properties:     props,
+	}
+}
+
 // decodeAndCheck decodes a send's header and runs msgCheck, answering the
 // request itself when either fails.
 func (p *Handlers) decodeAndCheck(r *actors.Request) (remoting.SendMessageRequestHeader, metadata.TopicConfig, bool) {
@@ -172,19 +189,8 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 
 	j := p.getJob()
 	j.Req = r
-	m := commitlog.Message{
-		Topic:            topic,
-		QueueID:          queueID,
-		Flag:             h.Flag,
-		SysFlag:          h.SysFlag,
-		BornTimestamp:    h.BornTimestamp,
-		BornHost:         bornHost(r),
-		StoreHost:        p.ID.StoreHost,
-		ReconsumeTimes:   h.ReconsumeTimes,
-		Body:             r.Cmd.Body,
-		Properties:       props,
-		PropertiesSuffix: p.clusterProperty(),
-	}
+	m := p.headerMessage(r, &h, topic, queueID, props)
+	m.PropertiesSuffix = p.clusterProperty()
 	if !batch && transaction.IsTransactional(props) {
 		// TransactionalMessageService#asyncPrepareMessage: stored as a
 		// half message, answered as the send it was.
