@@ -154,9 +154,9 @@ func (c *Connection) Closed() bool {
 }
 
 // Backlogged reports whether the client is not reading its answers fast
-// enough: its queued answers passed a high-water mark and have not yet
-// drained below the low one.
-func (c *Connection) Backlogged() bool { return c.conn.Backlogged() }
+// enough: answers past a high-water mark wait behind the one being
+// written (remoting.Conn.AnswersWaiting).
+func (c *Connection) Backlogged() bool { return c.conn.AnswersWaiting() }
 
 // Close closes the connection (a client silent for too long).
 func (c *Connection) Close(reason error) { c.conn.Close(reason) }

@@ -137,6 +137,8 @@ type Conn struct {
 	// holds, until their write has returned.
 	queuedBytes  int64
 	queuedFrames int
+	// waitingBytes counts pending alone: the frames no write has begun on.
+	waitingBytes int64
 	// backlogged is set when a high mark is passed and cleared below the
 	// low marks. While it is set, resume is open (ReadLoop waits on it) and
 	// drainTimer runs.
@@ -270,6 +272,7 @@ func (c *Conn) Send(cmd *Command) error {
 	c.pending = append(c.pending, outFrame{cmd, size})
 	c.queuedBytes += int64(size)
 	c.queuedFrames++
+	c.waitingBytes += int64(size)
 	if !c.backlogged && (c.queuedBytes > int64(c.opts.WriteBufferHighWaterMark) ||
 		c.queuedFrames > c.opts.WriteBufferHighWaterCount) {
 		c.startBacklogLocked()
@@ -378,6 +381,20 @@ func (c *Conn) Backlogged() bool {
 	return c.backlogged
 }
 
+// AnswersWaiting reports whether, besides what is being written, frames
+// past a high water mark wait for the writer: the peer is not taking its
+// answers as fast as they come. Unlike Backlogged it ignores the frames
+// of a write that has begun, so a peer that has read an answer and asks
+// again before the writer has counted that answer off (a write returns
+// after the bytes are in the kernel) is not taken for a slow one, however
+// large the answer was.
+func (c *Conn) AnswersWaiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.backlogged && (c.waitingBytes > int64(c.opts.WriteBufferHighWaterMark) ||
+		len(c.pending) > c.opts.WriteBufferHighWaterCount)
+}
+
 // Backlogs counts the times the queue has passed a high water mark.
 func (c *Conn) Backlogs() int64 {
 	c.mu.Lock()
@@ -399,7 +416,7 @@ func (c *Conn) Close(reason error) {
 	}
 	c.closed, c.reason = true, reason
 	c.pending = nil
-	c.queuedBytes, c.queuedFrames = 0, 0
+	c.queuedBytes, c.queuedFrames, c.waitingBytes = 0, 0, 0
 	c.endBacklogLocked()
 	c.mu.Unlock()
 	close(c.done)
@@ -443,6 +460,7 @@ func (c *Conn) writeLoop() {
 			c.mu.Lock()
 			batch, c.pending = c.pending, batch[:0]
 			c.writing = len(batch) > 0
+			c.waitingBytes = 0
 			c.mu.Unlock()
 			if len(batch) == 0 {
 				break
