@@ -127,6 +127,7 @@ func (b *Broker) openServices() (*services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the schedule message service: %w", err)
 	}
+	s.broker.RunningStats = append(s.broker.RunningStats, s.sched.BuildRunningStats)
 	return s, nil
 }
 

@@ -64,9 +64,11 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		s.b.inspectors.Register(pid.Id, tx.Inspect)
 	}
 	if sched := s.b.svc.sched; sched != nil {
-		if _, err := spawnSchedule(ctx, sched, &s.b.svc.schedKick); err != nil {
+		pid, err := spawnSchedule(ctx, sched, &s.b.svc.schedKick)
+		if err != nil {
 			return fmt.Errorf("spawn schedule: %w", err)
 		}
+		s.b.inspectors.Register(pid.Id, sched.InspectNode)
 	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)

@@ -31,7 +31,11 @@ type BrokerHandlers struct {
 	Writer *actors.Writer
 	// FaultInjectionEnable allows SLUICE_SET_FAULT (faultInjectionEnable).
 	FaultInjectionEnable bool
-	Log                  zerolog.Logger
+	// RunningStats add a service's keys to GET_BROKER_RUNTIME_INFO, as
+	// DefaultMessageStore#getRuntimeInfo asks ScheduleMessageService's
+	// buildRunningStats (scheduleMessageOffset_<level>).
+	RunningStats []func(map[string]string)
+	Log          zerolog.Logger
 }
 
 // ByCode maps each request code served here to its handler.
@@ -74,7 +78,15 @@ func (b *BrokerHandlers) RuntimeInfo() map[string]string {
 	if b.HeldPulls != nil {
 		info["heldPullRequests"] = strconv.Itoa(b.HeldPulls())
 	}
+	b.addRunningStats(info)
 	return info
+}
+
+// addRunningStats lets each service add its keys.
+func (b *BrokerHandlers) addRunningStats(info map[string]string) {
+	for _, build := range b.RunningStats {
+		build(info)
+	}
 }
 
 // EndTransactionKey is the end-transaction queue's RuntimeInfoKey, which

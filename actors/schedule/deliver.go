@@ -29,6 +29,7 @@ type deliverJob struct {
 	queueOffset int64
 	due         int64 // ms
 	sent        int64 // ms, by Tick's clock
+	submitted   int64 // ms, by the wall clock the store stamps records with
 	buf         []byte
 }
 
@@ -41,7 +42,7 @@ func (lv *delayLevel) job(i int) *deliverJob {
 	j.Done = j.done
 	// The fast-failure sweep takes back only jobs with a request to answer,
 	// so this does not happen; if it did, the put simply did not happen.
-	j.Cancelled = func(*actors.AppendJob) { j.finish(false, 0, "taken back from the writer before the put") }
+	j.Cancelled = func(*actors.AppendJob) { j.finish(false, false, 0, "taken back from the writer before the put") }
 	lv.jobs = append(lv.jobs, j)
 	return j
 }
@@ -50,7 +51,7 @@ func (lv *delayLevel) job(i int) *deliverJob {
 func (j *deliverJob) done(*actors.AppendJob) {
 	res := j.Put.Result
 	if res.Status == commitlog.PutOK {
-		j.finish(true, res.StoreTimestamp, "")
+		j.finish(true, false, res.StoreTimestamp, "")
 		return
 	}
 	// FLUSH_DISK_TIMEOUT too: RocketMQ's delivery wants PUT_OK, so the
@@ -59,12 +60,12 @@ func (j *deliverJob) done(*actors.AppendJob) {
 	if res.Err != nil {
 		failure += ": " + res.Err.Error()
 	}
-	j.finish(false, 0, failure)
+	j.finish(false, res.Status == commitlog.PutOSPageCacheBusy, 0, failure)
 }
 
 // finish records one put's outcome; the level's offset moves only past
 // delivered entries. The last job of a batch wakes the broker's actor.
-func (j *deliverJob) finish(ok bool, storeTS int64, failure string) {
+func (j *deliverJob) finish(ok, busy bool, storeTS int64, failure string) {
 	lv := j.lv
 	s := lv.s
 	if cap(j.buf) > keepBufferBytes {
@@ -73,15 +74,18 @@ func (j *deliverJob) finish(ok bool, storeTS int64, failure string) {
 	lv.mu.Lock()
 	if ok {
 		lv.complete(j.queueOffset)
-		lv.delivered++
-		lv.lastDelivery = storeTS
-		lv.lateness = j.sent - j.due
+		lv.delivered.Add(1)
+		lv.lastDelivery.Store(storeTS)
+		// Tick's wait (by its clock, which tests set) plus the writer's.
+		late := max(0, j.sent-j.due) + max(0, storeTS-j.submitted)
+		lv.lateness.Store(late)
+		s.lateness.observe(late)
 	} else {
 		lv.failures++
-		lv.lastErr = failure
+		lv.busyFail = lv.busyFail || busy
+		lv.lastErr.Store(&failure)
 	}
-	lv.inFlight--
-	last := lv.inFlight == 0
+	last := lv.inFlight.Add(-1) == 0
 	lv.mu.Unlock()
 	// j is the level's again from here on (Tick reuses it once inFlight is 0).
 	s.pending.Done()
@@ -93,41 +97,48 @@ func (j *deliverJob) finish(ok bool, storeTS int64, failure string) {
 // complete marks the entry at qoff delivered (or passed over), moving the
 // offset over it and over the entries delivered ahead of it. Under lv.mu.
 func (lv *delayLevel) complete(qoff int64) {
-	if qoff != lv.offset {
-		if qoff > lv.offset {
+	off := lv.offset.Load()
+	if qoff != off {
+		if qoff > off {
 			lv.ahead[qoff] = struct{}{}
 		}
 		return
 	}
-	lv.offset++
+	off++
 	for {
-		if _, ok := lv.ahead[lv.offset]; !ok {
+		if _, ok := lv.ahead[off]; !ok {
 			break
 		}
-		delete(lv.ahead, lv.offset)
-		lv.offset++
+		delete(lv.ahead, off)
+		off++
 	}
+	lv.offset.Store(off)
 	lv.s.version.Add(1)
 }
 
 // passOver skips an entry nothing can deliver. Under lv.mu.
 func (lv *delayLevel) passOver(qoff int64) {
-	lv.passedOver++
+	lv.passedOver.Add(1)
 	lv.complete(qoff)
 }
 
 // retryLater makes the level wait DelayForAWhile (RocketMQ's
 // scheduleNextTimerTask(offset, DELAY_FOR_A_WHILE) after a failed
-// delivery), logging at most once per retryLogEvery. Under lv.mu.
-func (s *ScheduleMessageService) retryLater(lv *delayLevel, now time.Time, reason string) {
-	lv.retryAt = now.Add(DelayForAWhile)
-	lv.retries++
-	lv.lastErr = reason
+// delivery), logging at most once per retryLogEvery. busy says the page
+// cache was busy: the back-off flow control asks for, counted apart from
+// failures. Under lv.mu.
+func (s *ScheduleMessageService) retryLater(lv *delayLevel, now time.Time, reason string, busy bool) {
+	lv.retryAt.Store(now.Add(DelayForAWhile).UnixNano())
+	retries := lv.retries.Add(1)
+	if busy {
+		lv.busyBackoffs.Add(1)
+	}
+	lv.lastErr.Store(&reason)
 	if now.Sub(lv.lastLog) < retryLogEvery {
 		return
 	}
 	lv.lastLog = now
-	s.log.Warn().Int32("level", lv.level).Int64("offset", lv.offset).Str("reason", reason).Uint64("retries", lv.retries).
+	s.log.Warn().Int32("level", lv.level).Int64("offset", lv.offset.Load()).Str("reason", reason).Uint64("retries", retries).
 		Msg("delayed messages not delivered yet; trying again in 100 ms")
 }
 
@@ -146,25 +157,30 @@ func correctDeliverTimestamp(now, deliverTimestamp, delay int64) int64 {
 // batch handed to the writer; the first entry not yet due ends the pass.
 func (s *ScheduleMessageService) executeOnTimeup(lv *delayLevel, now time.Time) {
 	lv.mu.Lock()
-	if lv.inFlight > 0 {
+	if lv.inFlight.Load() > 0 {
 		lv.mu.Unlock()
 		return
 	}
 	if lv.failures > 0 {
 		lv.failures = 0
-		s.retryLater(lv, now, lv.lastErr)
+		reason := ""
+		if e := lv.lastErr.Load(); e != nil {
+			reason = *e
+		}
+		s.retryLater(lv, now, reason, lv.busyFail)
+		lv.busyFail = false
 	}
-	if now.Before(lv.retryAt) {
+	if now.UnixNano() < lv.retryAt.Load() {
 		lv.mu.Unlock()
 		return
 	}
 	s.correctDelayOffset(lv)
 	hi := s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
-	lv.nextDue = 0
+	var nextDue, headDue int64
 	nowMs := now.UnixMilli()
 	batch := s.cfg.BatchSize
 	jobs, bytes := 0, 0
-	next := lv.offset
+	next := lv.offset.Load()
 scan:
 	for jobs < batch && bytes < batchBytes && next < hi {
 		s.entries = s.store.ReadQueueEntries(metadata.RMQSysScheduleTopic, lv.queueID, next, batch-jobs+len(lv.ahead), s.entries[:0])
@@ -181,15 +197,18 @@ scan:
 				continue
 			}
 			due := correctDeliverTimestamp(nowMs, e.TagsCode, lv.delay)
+			if headDue == 0 {
+				headDue = due
+			}
 			if due > nowMs {
-				lv.nextDue = due
+				nextDue = due
 				break scan
 			}
 			j := lv.job(jobs)
 			if err := s.messageTimeup(j, e, due, nowMs); err != nil {
 				var pass *passOverError
 				if !errors.As(err, &pass) {
-					s.retryLater(lv, now, err.Error())
+					s.retryLater(lv, now, err.Error(), false)
 					break scan
 				}
 				s.log.Error().Int32("level", lv.level).Int64("queueOffset", e.QueueOffset).Int64("commitLogOffset", e.PhysicalOffset).
@@ -204,6 +223,12 @@ scan:
 			}
 		}
 	}
+	lv.nextDue.Store(nextDue)
+	if headDue != 0 || next >= hi {
+		// Unchanged when the pass ended before it saw an entry (a
+		// failed read): the head is still the one last seen.
+		lv.headDue.Store(headDue)
+	}
 	if jobs == 0 {
 		lv.mu.Unlock()
 		return
@@ -212,11 +237,11 @@ scan:
 	// (PC_SYNCHRONIZED): a busy page cache or a full disk would only fail
 	// the puts; wait instead.
 	if st := s.store.CheckStoreStatus(); st != commitlog.PutOK {
-		s.retryLater(lv, now, "store "+st.String())
+		s.retryLater(lv, now, "store "+st.String(), st == commitlog.PutOSPageCacheBusy)
 		lv.mu.Unlock()
 		return
 	}
-	lv.inFlight = jobs
+	lv.inFlight.Store(int32(jobs))
 	todo := lv.jobs[:jobs]
 	lv.mu.Unlock()
 	s.pending.Add(jobs)
@@ -224,7 +249,7 @@ scan:
 		if !s.writer.Submit(&j.AppendJob, s.stop) {
 			// Stopping: the rest never reach the writer.
 			for _, k := range todo[i:] {
-				k.finish(false, 0, "stopped before the put")
+				k.finish(false, false, 0, "stopped before the put")
 			}
 			return
 		}
@@ -284,5 +309,6 @@ func (s *ScheduleMessageService) messageTimeup(j *deliverJob, e commitlog.QueueE
 	}
 	j.Put = commitlog.PutRequest{Topic: topic, QueueID: int32(qid), Records: j.buf, Count: 1}
 	j.queueOffset, j.due, j.sent = e.QueueOffset, due, now
+	j.submitted = time.Now().UnixMilli()
 	return nil
 }

@@ -36,9 +36,7 @@ func (s *ScheduleMessageService) Persist() error {
 		w.OffsetTable = map[int32]int64{}
 	}
 	for _, lv := range s.levels {
-		lv.mu.Lock()
-		off := lv.offset
-		lv.mu.Unlock()
+		off := lv.offset.Load()
 		// A level that never moved stays out, as in RocketMQ's table.
 		if off > 0 || lv.loaded {
 			w.OffsetTable[lv.level] = off

@@ -85,6 +85,9 @@ type ScheduleMessageService struct {
 	lastPersist time.Time
 	entries     []commitlog.QueueEntry
 
+	// lateness counts deliveries by how late they were stored.
+	lateness latenessHistogram
+
 	version   atomic.Int64 // bumped by every offset change
 	persistMu sync.Mutex
 	persisted int64 // version last written (under persistMu)
@@ -103,26 +106,33 @@ type delayLevel struct {
 	// inFlight is 0.
 	jobs []*deliverJob
 
+	// mu serialises the level's changes: Tick's pass and the writer's Done
+	// callbacks. Readers (Inspect, Persist, BuildRunningStats, other
+	// goroutines) take no lock: what they show is in atomics, written
+	// under mu.
 	mu sync.Mutex
 	// offset is the next queue offset to deliver: every entry below it
 	// was put back (or passed over); this is what delayOffset.json holds.
-	offset int64
+	offset atomic.Int64
 	// ahead holds queue offsets above offset already delivered: a later
 	// put of a batch answered PutOK while an earlier one failed. They are
 	// not put again when the failed one is retried. At most a batch.
 	ahead    map[int64]struct{}
-	inFlight int
-	failures int // puts of the batch that failed
-	retryAt  time.Time
-	lastErr  string
+	inFlight atomic.Int32
+	failures int          // puts of the batch that failed
+	busyFail bool         // one of them because the page cache was busy
+	retryAt  atomic.Int64 // UnixNano; the level waits until then
+	lastErr  atomic.Pointer[string]
 	lastLog  time.Time
-	// For Inspect: as of the last pass.
-	nextDue      int64 // ms; 0: nothing waiting was seen
-	lateness     int64 // ms: the last delivery's handover to the writer after its due time
-	delivered    uint64
-	retries      uint64
-	passedOver   uint64
-	lastDelivery int64 // ms
+	// For Inspect: as of the last pass (ms; 0: not known).
+	nextDue      atomic.Int64 // the first entry not yet due
+	headDue      atomic.Int64 // the first entry not yet delivered
+	lateness     atomic.Int64 // ms: the last delivery's store time after its due time
+	lastDelivery atomic.Int64
+	delivered    atomic.Uint64
+	retries      atomic.Uint64
+	busyBackoffs atomic.Uint64
+	passedOver   atomic.Uint64
 }
 
 // New loads delayOffset.json (or its .bak), corrects each level's offset
@@ -164,7 +174,9 @@ func New(cfg Config) (*ScheduleMessageService, error) {
 	for level := int32(1); level <= maxLevel; level++ {
 		d, _ := s.store.DelayTime(level)
 		lv := &delayLevel{s: s, level: level, queueID: QueueID(level), delay: d.Milliseconds(), ahead: map[int64]struct{}{}}
-		lv.offset, lv.loaded = table[level]
+		off, loaded := table[level]
+		lv.offset.Store(off)
+		lv.loaded = loaded
 		delete(table, level)
 		s.correctDelayOffset(lv)
 		s.levels = append(s.levels, lv)
@@ -184,19 +196,20 @@ func New(cfg Config) (*ScheduleMessageService, error) {
 func (s *ScheduleMessageService) correctDelayOffset(lv *delayLevel) bool {
 	lo := s.store.MinOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
 	hi := s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
-	off := lv.offset
+	cur := lv.offset.Load()
+	off := cur
 	switch {
 	case off < lo:
 		off = lo
 	case off > hi:
 		off = hi
 	}
-	if off == lv.offset {
+	if off == cur {
 		return false
 	}
-	s.log.Error().Int32("level", lv.level).Int64("offset", lv.offset).Int64("cqMinOffset", lo).Int64("cqMaxOffset", hi).
+	s.log.Error().Int32("level", lv.level).Int64("offset", cur).Int64("cqMinOffset", lo).Int64("cqMaxOffset", hi).
 		Int64("corrected", off).Msg("schedule CQ offset invalid; corrected")
-	lv.offset = off
+	lv.offset.Store(off)
 	clear(lv.ahead)
 	s.version.Add(1)
 	return true
@@ -259,57 +272,95 @@ type LevelStats struct {
 	// queue's end; Waiting the messages between them.
 	Offset, MaxOffset, Waiting int64
 	// NextDue is when the first message not yet due is due, as of the
-	// last pass; zero when none was waiting.
-	NextDue time.Time
+	// last pass; zero when none was waiting. HeadDue is when the oldest
+	// message not yet delivered was due (or is due), as of the last pass
+	// that looked at it: in the past while deliveries are held up.
+	NextDue, HeadDue time.Time
 	// LastDelivery is when the last message was stored back in its real
-	// topic; LatenessMillis how long after its due time Tick handed it to
-	// the writer (by Tick's clock).
+	// topic; LatenessMillis how long after its due time that was: the
+	// wait for Tick (by Tick's clock), plus the wait in the writer.
 	LastDelivery   time.Time
 	LatenessMillis int64
 	InFlight       int
 	// Delivered counts messages put back; Retries the passes that found
-	// the store busy or a put failed, and waited DelayForAWhile;
-	// PassedOver the entries skipped because their record is gone or
-	// names no real topic.
-	Delivered, Retries, PassedOver uint64
+	// the store busy or a put failed, and waited DelayForAWhile (of
+	// them, BusyBackoffs because the page cache was busy); PassedOver
+	// the entries skipped because their record is gone or names no real
+	// topic.
+	Delivered, Retries, BusyBackoffs, PassedOver uint64
 	// LastError is the last failure; RetryAt when the level goes on.
 	LastError string
 	RetryAt   time.Time
 }
 
-// Inspect describes every level, for the actor tree and the metrics.
+// Inspect describes every level, for the actor tree and the metrics. It
+// takes no lock a pass or the writer holds (only atomics and the store's
+// queue ends), so it is cheap from any goroutine; its figures are each
+// current, not one consistent instant.
 func (s *ScheduleMessageService) Inspect() []LevelStats {
 	out := make([]LevelStats, 0, len(s.levels))
 	for _, lv := range s.levels {
-		hi := s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
-		lv.mu.Lock()
-		st := LevelStats{
-			Level: lv.level, QueueID: lv.queueID, Delay: time.Duration(lv.delay) * time.Millisecond,
-			Offset: lv.offset, MaxOffset: hi, Waiting: max(0, hi-lv.offset),
-			LatenessMillis: lv.lateness, InFlight: lv.inFlight,
-			Delivered: lv.delivered, Retries: lv.retries, PassedOver: lv.passedOver,
-			LastError: lv.lastErr, RetryAt: lv.retryAt,
-		}
-		if lv.nextDue > 0 {
-			st.NextDue = time.UnixMilli(lv.nextDue)
-		}
-		if lv.lastDelivery > 0 {
-			st.LastDelivery = time.UnixMilli(lv.lastDelivery)
-		}
-		lv.mu.Unlock()
-		out = append(out, st)
+		out = append(out, lv.stats())
 	}
 	return out
 }
 
-// BuildRunningStats adds ScheduleMessageService#buildRunningStats's keys
-// to a GET_BROKER_RUNTIME_INFO table: scheduleMessageOffset_<level> =
-// "<offset>,<maxOffset>", for the levels that have any messages.
+func (lv *delayLevel) stats() LevelStats {
+	hi := lv.s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
+	off := lv.offset.Load()
+	st := LevelStats{
+		Level: lv.level, QueueID: lv.queueID, Delay: time.Duration(lv.delay) * time.Millisecond,
+		Offset: off, MaxOffset: hi, Waiting: max(0, hi-off),
+		NextDue: unixMilli(lv.nextDue.Load()), HeadDue: unixMilli(lv.headDue.Load()),
+		LastDelivery: unixMilli(lv.lastDelivery.Load()), LatenessMillis: lv.lateness.Load(),
+		InFlight:  int(lv.inFlight.Load()),
+		Delivered: lv.delivered.Load(), Retries: lv.retries.Load(), BusyBackoffs: lv.busyBackoffs.Load(),
+		PassedOver: lv.passedOver.Load(),
+	}
+	if st.Waiting == 0 {
+		st.HeadDue = time.Time{} // what the last pass saw is delivered
+	}
+	if e := lv.lastErr.Load(); e != nil {
+		st.LastError = *e
+	}
+	if ns := lv.retryAt.Load(); ns > 0 {
+		st.RetryAt = time.Unix(0, ns)
+	}
+	return st
+}
+
+// unixMilli is the zero time for 0.
+func unixMilli(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// BuildRunningStats is ScheduleMessageService#buildRunningStats for a
+// GET_BROKER_RUNTIME_INFO table: scheduleMessageOffset_<level> =
+// "<offset>,<maxOffset>" (String.format("%d,%d", delayOffset, maxOffset)).
+// RocketMQ lists the levels of its offset table — those delayOffset.json
+// had, or that delivered something; here also the levels holding
+// messages that none was delivered from yet, so that waiting messages
+// show. Levels delayOffset.json has that messageDelayLevel no longer has
+// are listed too, as RocketMQ's table keeps them.
 func (s *ScheduleMessageService) BuildRunningStats(stats map[string]string) {
-	for _, st := range s.Inspect() {
-		if st.Offset == 0 && st.MaxOffset == 0 {
+	for _, lv := range s.levels {
+		off := lv.offset.Load()
+		hi := s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, lv.queueID)
+		if off == 0 && hi == 0 && !lv.loaded {
 			continue
 		}
-		stats["scheduleMessageOffset_"+strconv.Itoa(int(st.Level))] = strconv.FormatInt(st.Offset, 10) + "," + strconv.FormatInt(st.MaxOffset, 10)
+		stats[runningStatsKey(lv.level)] = strconv.FormatInt(off, 10) + "," + strconv.FormatInt(hi, 10)
 	}
+	for level, off := range s.other {
+		hi := s.store.MaxOffsetInQueue(metadata.RMQSysScheduleTopic, QueueID(level))
+		stats[runningStatsKey(level)] = strconv.FormatInt(off, 10) + "," + strconv.FormatInt(hi, 10)
+	}
+}
+
+// runningStatsKey is RunningStats.scheduleMessageOffset's key for a level.
+func runningStatsKey(level int32) string {
+	return "scheduleMessageOffset_" + strconv.Itoa(int(level))
 }

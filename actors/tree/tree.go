@@ -11,7 +11,7 @@ const (
 	KindConnection = "connection"
 	KindActor      = "actor" // an actor with no inspector of its own
 	// KindService is an actor that runs a broker service on a timer (the
-	// transaction check).
+	// transaction check, the schedule message service).
 	KindService = "service"
 )
 
@@ -35,7 +35,10 @@ type Node struct {
 	// Transaction is the transactional-message service, on the actor
 	// that runs its check.
 	Transaction *TransactionInfo `json:"transaction,omitempty"`
-	Children    []*Node          `json:"children,omitempty"`
+	// Schedule is the schedule message service (delay levels), on the
+	// actor that delivers its due messages.
+	Schedule *ScheduleInfo `json:"schedule,omitempty"`
+	Children []*Node       `json:"children,omitempty"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
@@ -158,4 +161,46 @@ type TransactionInfo struct {
 	CheckIntervalMillis int64     `json:"checkIntervalMillis"`
 	TimeoutMillis       int64     `json:"timeoutMillis"`
 	CheckMax            int       `json:"checkMax"`
+}
+
+// ScheduleInfo is RocketMQ's ScheduleMessageService: messages parked in
+// SCHEDULE_TOPIC_XXXX by delay level, and how their delivery to their real
+// topics is going.
+type ScheduleInfo struct {
+	Levels []ScheduleLevelInfo `json:"levels"`
+	// Lateness counts deliveries by how long after their due time they
+	// were stored in their real topic (LeMillis -1: unbounded);
+	// LatenessSumMillis is their total.
+	Lateness          []Bucket `json:"lateness"`
+	LatenessSumMillis float64  `json:"latenessSumMillis"`
+}
+
+// ScheduleLevelInfo is one delay level.
+type ScheduleLevelInfo struct {
+	Level       int32 `json:"level"`
+	DelayMillis int64 `json:"delayMillis"`
+	// Offset is the level's progress in its queue (delayOffset.json),
+	// MaxOffset the queue's end; Waiting the messages between them.
+	Offset    int64 `json:"offset"`
+	MaxOffset int64 `json:"maxOffset"`
+	Waiting   int64 `json:"waiting"`
+	// HeadDue is when the oldest message not yet delivered is (or was)
+	// due; NextDue when the first one not yet due is due. Zero: none.
+	HeadDue time.Time `json:"headDue"`
+	NextDue time.Time `json:"nextDue"`
+	// LatenessMillis is how long after its due time the last delivery
+	// was stored; LastDelivery when.
+	LatenessMillis int64     `json:"latenessMillis"`
+	LastDelivery   time.Time `json:"lastDelivery"`
+	InFlight       int       `json:"inFlight"`
+	Delivered      uint64    `json:"delivered"`
+	// Retries counts passes that waited 100 ms (DELAY_FOR_A_WHILE)
+	// instead of delivering: BusyBackoffs because the page cache was
+	// busy, the rest because a put failed.
+	Retries      uint64 `json:"retries"`
+	BusyBackoffs uint64 `json:"busyBackoffs"`
+	// PassedOver counts entries skipped: record deleted, or no real topic.
+	PassedOver uint64    `json:"passedOver"`
+	LastError  string    `json:"lastError,omitempty"`
+	RetryAt    time.Time `json:"retryAt"`
 }

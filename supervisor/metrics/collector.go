@@ -60,6 +60,14 @@ var (
 	descTxDiscarded = newDesc("transaction_discarded_total", "Half messages moved to TRANS_CHECK_MAX_TIME_TOPIC after transactionCheckMax checks.")
 	descTxRounds    = newDesc("transaction_check_rounds_total", "Rounds of the transaction check (every transactionCheckInterval).")
 	descTxLag       = newDesc("transaction_check_lag_messages", "Half-queue entries the check has not reached yet, by queue (half, op).", "queue")
+
+	descSchedDelay      = newDesc("schedule_level_delay_seconds", "The delay of each level (messageDelayLevel).", "level")
+	descSchedWaiting    = newDesc("schedule_messages_waiting", "Delayed messages in SCHEDULE_TOPIC_XXXX not delivered yet, by delay level.", "level")
+	descSchedDeliveries = newDesc("schedule_deliveries_total", "Delayed messages stored back in their real topic, by delay level.", "level")
+	descSchedOverdue    = newDesc("schedule_overdue_seconds", "How long past its due time the level's oldest undelivered message is; 0 when none is overdue.", "level")
+	descSchedBackoffs   = newDesc("schedule_backoffs_total", "Passes of a level that waited 100 ms (DELAY_FOR_A_WHILE) instead of delivering, by reason: busy (page cache busy) or failed (a put failed).", "level", "reason")
+	descSchedPassed     = newDesc("schedule_passed_over_total", "Delayed messages skipped: record deleted by retention before due, or no real topic.", "level")
+	descSchedLateness   = newDesc("schedule_delivery_lateness_seconds", "Delayed messages by how long after their due time they were stored in their real topic.")
 )
 
 var treeDescs = []*prometheus.Desc{
@@ -70,6 +78,7 @@ var treeDescs = []*prometheus.Desc{
 	descConns, descInflight, descInfo,
 	descTxPending, descTxEnded, descTxDup, descTxRefused, descTxFailures, descTxInFlight, descTxChecks,
 	descTxDiscarded, descTxRounds, descTxLag,
+	descSchedDelay, descSchedWaiting, descSchedDeliveries, descSchedOverdue, descSchedBackoffs, descSchedPassed, descSchedLateness,
 }
 
 // treeCollector turns one fresh snapshot per scrape into metrics.
@@ -114,6 +123,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectSupervisor(ch, n.Supervisor)
 		case n.Transaction != nil && once("transaction"):
 			collectTransaction(ch, n.Transaction)
+		case n.Schedule != nil && once("schedule"):
+			collectSchedule(ch, n.Schedule, s.TakenAt)
 		case n.Connection != nil:
 			lang := n.Connection.Language
 			if lang == "" {
@@ -190,6 +201,27 @@ func collectTransaction(ch chan<- prometheus.Metric, t *tree.TransactionInfo) {
 	ch <- prometheus.MustNewConstMetric(descTxRounds, prometheus.CounterValue, float64(t.CheckRounds))
 	ch <- prometheus.MustNewConstMetric(descTxLag, prometheus.GaugeValue, float64(max(0, t.HalfMaxOffset-t.HalfOffset)), "half")
 	ch <- prometheus.MustNewConstMetric(descTxLag, prometheus.GaugeValue, float64(max(0, t.OpMaxOffset-t.OpOffset)), "op")
+}
+
+func collectSchedule(ch chan<- prometheus.Metric, sc *tree.ScheduleInfo, at time.Time) {
+	for _, lv := range sc.Levels {
+		level := strconv.Itoa(int(lv.Level))
+		overdue := 0.0
+		if lv.Waiting > 0 && !lv.HeadDue.IsZero() && at.After(lv.HeadDue) {
+			overdue = at.Sub(lv.HeadDue).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(descSchedDelay, prometheus.GaugeValue, millisToSeconds(lv.DelayMillis), level)
+		ch <- prometheus.MustNewConstMetric(descSchedWaiting, prometheus.GaugeValue, float64(lv.Waiting), level)
+		ch <- prometheus.MustNewConstMetric(descSchedDeliveries, prometheus.CounterValue, float64(lv.Delivered), level)
+		ch <- prometheus.MustNewConstMetric(descSchedOverdue, prometheus.GaugeValue, overdue, level)
+		ch <- prometheus.MustNewConstMetric(descSchedBackoffs, prometheus.CounterValue, float64(lv.BusyBackoffs), level, "busy")
+		ch <- prometheus.MustNewConstMetric(descSchedBackoffs, prometheus.CounterValue, float64(lv.Retries-min(lv.Retries, lv.BusyBackoffs)), level, "failed")
+		ch <- prometheus.MustNewConstMetric(descSchedPassed, prometheus.CounterValue, float64(lv.PassedOver), level)
+	}
+	if len(sc.Lateness) > 0 {
+		count, buckets := cumulativeBuckets(sc.Lateness)
+		ch <- prometheus.MustNewConstHistogram(descSchedLateness, count, sc.LatenessSumMillis/1000, buckets)
+	}
 }
 
 // cumulativeBuckets converts the tree's per-bucket counts (each bucket

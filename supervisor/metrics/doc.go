@@ -44,6 +44,13 @@
 //	transaction_discarded_total            counter  moved to TRANS_CHECK_MAX_TIME_TOPIC
 //	transaction_check_rounds_total         counter
 //	transaction_check_lag_messages{queue}  gauge    half and op entries the check has not passed yet
+//	schedule_level_delay_seconds{level}    gauge    messageDelayLevel's delay of each level
+//	schedule_messages_waiting{level}       gauge    delayed messages in SCHEDULE_TOPIC_XXXX not delivered yet
+//	schedule_deliveries_total{level}       counter  delayed messages stored back in their real topic
+//	schedule_overdue_seconds{level}        gauge    how far past due the level's oldest undelivered message is (0: none)
+//	schedule_backoffs_total{level,reason}  counter  passes that waited 100 ms: busy (page cache), failed (a put failed)
+//	schedule_passed_over_total{level}      counter  entries skipped: record already deleted, or no real topic
+//	schedule_delivery_lateness_seconds     histogram of deliveries by store time after due time
 //	runtime_<key>                          gauge    every numeric runtime-info value, under RocketMQ's key name
 //
 // Durations are in seconds, as Prometheus expects; the RocketMQ names in
