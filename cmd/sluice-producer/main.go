@@ -43,8 +43,11 @@ type config struct {
 	bodySize int
 	senders  int
 	keys     bool
-	duration time.Duration
-	count    int64
+	// delayLevel, when positive, sends every message with DELAY=n (RocketMQ
+	// benchmark Producer's -e delayLevel).
+	delayLevel int
+	duration   time.Duration
+	count      int64
 	// window is how many sends each sender keeps in flight: 1 for
 	// synchronous sends, --async N otherwise.
 	window  int
@@ -68,6 +71,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.bodySize, "s", 128, "message body size in bytes")
 	fs.IntVar(&c.senders, "w", 64, "concurrent senders")
 	fs.BoolVar(&c.keys, "k", false, "give every message a KEYS property")
+	fs.IntVar(&c.delayLevel, "delay-level", 0, "send every message delayed by this delay level (property DELAY; 0: not delayed)")
 	fs.DurationVar(&c.duration, "d", 0, "run for this long (default: until -c messages, or until interrupted)")
 	fs.Int64Var(&c.count, "c", 0, "send this many messages in all (default: no limit)")
 	fs.IntVar(&async, "async", 0, "send asynchronously with this many sends in flight per sender (0: synchronous)")
@@ -98,8 +102,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-s must be at least 1")
 	case c.senders < 1:
 		return nil, errors.New("-w must be at least 1")
-	case c.count < 0 || c.duration < 0 || async < 0 || c.retries < 0:
-		return nil, errors.New("-c, -d, --async and --retries must not be negative")
+	case c.count < 0 || c.duration < 0 || async < 0 || c.retries < 0 || c.delayLevel < 0:
+		return nil, errors.New("-c, -d, --async, --retries and --delay-level must not be negative")
 	case c.timeout <= 0 || c.interval <= 0 || c.routeRefresh <= 0:
 		return nil, errors.New("--timeout, --interval and --route-refresh must be positive")
 	}

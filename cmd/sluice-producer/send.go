@@ -179,6 +179,9 @@ func (p *producer) send() {
 	if p.cfg.keys {
 		pb = message.Append(pb, message.PropertyKeys, id)
 	}
+	if p.cfg.delayLevel > 0 {
+		pb = message.Append(pb, message.PropertyDelayTimeLevel, strconv.Itoa(p.cfg.delayLevel))
+	}
 	props := string(pb)
 	p.stats.attempted.Add(1)
 	avoid := ""

@@ -205,6 +205,13 @@ func (r *treeRenderer) node(n *tree.Node, lead, indent string, root bool) {
 	case n.Transaction != nil:
 		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d half messages pending", n.Transaction.HalfPending))})
 		r.transactionDetails(details, n.Transaction)
+	case n.Schedule != nil:
+		var waiting int64
+		for _, lv := range n.Schedule.Levels {
+			waiting += lv.Waiting
+		}
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d delayed messages waiting", waiting))})
+		r.scheduleDetails(details, n.Schedule)
 	case n.Kind == tree.KindListener:
 		conns := 0
 		for _, c := range n.Children {
@@ -339,6 +346,125 @@ func (r *treeRenderer) transactionDetails(indent string, t *tree.TransactionInfo
 	})...)
 	r.detail(indent, plain(fmt.Sprintf("every %s after %s, at most %d times; half queue %d/%d, op queue %d/%d",
 		millis(t.CheckIntervalMillis), millis(t.TimeoutMillis), t.CheckMax, t.HalfOffset, t.HalfMaxOffset, t.OpOffset, t.OpMaxOffset)))
+}
+
+// scheduleDetails shows the schedule message service: one line per delay
+// level with something to say (messages waiting, delivered, held up), the
+// idle levels in one line, and the lateness histogram.
+func (r *treeRenderer) scheduleDetails(indent string, sc *tree.ScheduleInfo) {
+	var idle []int32
+	for _, lv := range sc.Levels {
+		if lv.Waiting == 0 && lv.Delivered == 0 && lv.Retries == 0 && lv.InFlight == 0 && lv.PassedOver == 0 {
+			idle = append(idle, lv.Level)
+			continue
+		}
+		items := []cell{plain(fmt.Sprintf("waiting %d", lv.Waiting))}
+		switch {
+		case lv.Waiting > 0 && !lv.HeadDue.IsZero() && !lv.HeadDue.After(r.s.TakenAt):
+			// Due and not yet delivered: waiting for its pass, or held up.
+			over := r.s.TakenAt.Sub(lv.HeadDue).Milliseconds()
+			c := plain("overdue " + duration(over))
+			if over > 1000 {
+				c.color = colYellow
+			}
+			items = append(items, c)
+			if !lv.NextDue.IsZero() {
+				items = append(items, plain("next due in "+duration(max(0, lv.NextDue.Sub(r.s.TakenAt).Milliseconds()))))
+			}
+		case lv.Waiting > 0 && !lv.HeadDue.IsZero():
+			items = append(items, plain("next due in "+duration(lv.HeadDue.Sub(r.s.TakenAt).Milliseconds())))
+		}
+		items = append(items, plain(fmt.Sprintf("delivered %d", lv.Delivered)))
+		if !lv.LastDelivery.IsZero() {
+			items = append(items, plain("lateness "+duration(lv.LatenessMillis)))
+		}
+		if lv.InFlight > 0 {
+			items = append(items, plain(fmt.Sprintf("in flight %d", lv.InFlight)))
+		}
+		if lv.BusyBackoffs > 0 {
+			items = append(items, cell{fmt.Sprintf("busy back-offs %d", lv.BusyBackoffs), colYellow})
+		}
+		if failed := lv.Retries - min(lv.Retries, lv.BusyBackoffs); failed > 0 {
+			items = append(items, cell{fmt.Sprintf("failed puts %d", failed), colYellow})
+		}
+		if lv.PassedOver > 0 {
+			items = append(items, cell{fmt.Sprintf("passed over %d", lv.PassedOver), colRed})
+		}
+		items = append(items, plain(fmt.Sprintf("offset %d/%d", lv.Offset, lv.MaxOffset)))
+		if lv.RetryAt.After(r.s.TakenAt) && lv.LastError != "" {
+			items = append(items, cell{"RETRYING: " + lv.LastError, colRed})
+		}
+		r.detail(indent, list(fmt.Sprintf("level %d (%s)", lv.Level, levelDelay(lv.DelayMillis)), items)...)
+	}
+	if len(idle) > 0 {
+		r.detail(indent, cell{"idle " + levelRanges(idle), colDim})
+	}
+	var items []cell
+	var prevBound int64
+	for _, bk := range sc.Lateness {
+		label := "≤" + duration(bk.LeMillis)
+		if bk.LeMillis < 0 {
+			label = ">" + duration(prevBound)
+		}
+		prevBound = bk.LeMillis
+		if bk.Count == 0 {
+			continue
+		}
+		c := plain(fmt.Sprintf("%s %d", label, bk.Count))
+		// Past a second late: more than the 100 ms pass explains.
+		if bk.LeMillis < 0 || bk.LeMillis > 1000 {
+			c.color = colYellow
+		}
+		items = append(items, c)
+	}
+	if len(items) == 0 {
+		r.detail(indent, plain("lateness: nothing delivered yet"))
+	} else {
+		r.detail(indent, list("lateness", items)...)
+	}
+}
+
+// levelDelay writes a level's delay as messageDelayLevel does (1s, 5m, 2h).
+func levelDelay(ms int64) string {
+	switch {
+	case ms > 0 && ms%3_600_000 == 0:
+		return strconv.FormatInt(ms/3_600_000, 10) + "h"
+	case ms > 0 && ms%60_000 == 0:
+		return strconv.FormatInt(ms/60_000, 10) + "m"
+	case ms > 0 && ms%1000 == 0:
+		return strconv.FormatInt(ms/1000, 10) + "s"
+	}
+	return millis(ms)
+}
+
+// duration writes ms as 250ms under a second, else 1.5s, 2m30s.
+func duration(ms int64) string {
+	if ms < 1000 {
+		return millis(ms)
+	}
+	return (time.Duration(ms) * time.Millisecond).Round(100 * time.Millisecond).String()
+}
+
+// levelRanges writes sorted levels as "levels 1, 4–18".
+func levelRanges(levels []int32) string {
+	var parts []string
+	for i := 0; i < len(levels); {
+		j := i
+		for j+1 < len(levels) && levels[j+1] == levels[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d–%d", levels[i], levels[j]))
+		} else {
+			parts = append(parts, strconv.Itoa(int(levels[i])))
+		}
+		i = j + 1
+	}
+	word := "levels "
+	if len(levels) == 1 {
+		word = "level "
+	}
+	return word + strings.Join(parts, ", ")
 }
 
 func (r *treeRenderer) detail(indent string, parts ...cell) {

@@ -244,3 +244,30 @@ func TestWatchReconnects(t *testing.T) {
 		t.Errorf("no error frame between them:\n%s", r.stdout)
 	}
 }
+
+// The schedule service: one line per level with something to say — a
+// level held up by a busy page cache (overdue, busy back-offs, retrying),
+// one on time (next due), one with a failed put and a passed-over record —
+// the idle levels in one line, and the lateness histogram's non-empty
+// buckets.
+func TestRenderScheduleGolden(t *testing.T) {
+	s := loadSnapshot(t, "testdata/schedule.json")
+	out := renderTree(s, renderOptions{})
+	golden(t, "schedule.golden", out)
+	for _, want := range []string{
+		"253 delayed messages waiting", // 250 + 3, on the row
+		"level 1 (1s) waiting 250  overdue 2.2s  next due in 650ms  delivered 1200  lateness 1.5s  busy back-offs 17",
+		"level 3 (10s) waiting 3  next due in 3.8s  delivered 40  lateness 62ms",
+		"failed puts 1  passed over 1",
+		"idle levels 2, 4–5, 7–18",
+		"lateness ≤5ms 3  ≤10ms 20  ≤25ms 110  ≤50ms 300  ≤100ms 790  ≤250ms 12  ≤2.5s 5",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	strip := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	if colored := renderTree(s, renderOptions{color: true}); strip.ReplaceAllString(colored, "") != out {
+		t.Errorf("coloured output without escapes differs from plain")
+	}
+}
