@@ -437,12 +437,16 @@ func levelDelay(ms int64) string {
 	return millis(ms)
 }
 
-// duration writes ms as 250ms under a second, else 1.5s, 2m30s.
+// duration writes ms as 250ms under a second, else 1.5s, 2m30s, 1m.
 func duration(ms int64) string {
 	if ms < 1000 {
 		return millis(ms)
 	}
-	return (time.Duration(ms) * time.Millisecond).Round(100 * time.Millisecond).String()
+	d := (time.Duration(ms) * time.Millisecond).Round(100 * time.Millisecond).String()
+	if strings.HasSuffix(d, "m0s") {
+		d = strings.TrimSuffix(d, "0s")
+	}
+	return d
 }
 
 // levelRanges writes sorted levels as "levels 1, 4–18".
