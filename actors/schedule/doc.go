@@ -34,6 +34,15 @@
 // batch of puts in the writer at a time; the writer's window bounds the
 // rest.
 //
+// # What operators see
+//
+// Inspect (per level: waiting, next and oldest due, lateness, deliveries,
+// busy back-offs), InspectNode (the same plus the lateness histogram, for
+// the actor tree and so the metrics) and BuildRunningStats
+// (scheduleMessageOffset_<level> for GET_BROKER_RUNTIME_INFO) are called
+// from other goroutines at any time: they read atomics that a pass and the
+// writer's callbacks set under the level's lock, and never take that lock.
+//
 // It may use actors (the writer's job), metadata (config files, topic
 // names), commitlog and remoting/message; it must not import protoactor,
 // supervisor or cmd.
