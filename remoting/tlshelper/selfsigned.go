@@ -7,9 +7,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"time"
 )
 
@@ -58,4 +60,33 @@ func Issue(commonName string, dnsNames []string, ips []net.IP, ca *tls.Certifica
 		return tls.Certificate{}, fmt.Errorf("parse certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// WriteKeyPair writes cert's chain and its (unencrypted, PKCS#8) key as
+// PEM files, the key readable by its owner only. Each file is written
+// beside itself and renamed, so a reload never reads half a file.
+func WriteKeyPair(certPath, keyPath string, cert tls.Certificate) error {
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("encode key: %w", err)
+	}
+	if err := writeAtomically(certPath, chain, 0o644); err != nil {
+		return err
+	}
+	return writeAtomically(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+func writeAtomically(path string, data []byte, perm os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
 }
