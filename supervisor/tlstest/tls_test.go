@@ -3,10 +3,7 @@ package tlstest
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"net"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,64 +27,6 @@ var instanceSeq atomic.Int64
 
 func instance(t testing.TB) string {
 	return fmt.Sprintf("%s-%d", t.Name(), instanceSeq.Add(1))
-}
-
-// pki is a CA and a server certificate for 127.0.0.1 it issued, on disk.
-type pki struct {
-	dir               string
-	ca                tls.Certificate
-	caPath            string
-	certPath, keyPath string
-	pool              *x509.CertPool
-}
-
-func newPKI(t testing.TB) *pki {
-	t.Helper()
-	dir := t.TempDir()
-	ca, err := tlshelper.SelfSigned("sluice test CA", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{dir: dir, ca: ca, caPath: filepath.Join(dir, "ca.pem"), certPath: filepath.Join(dir, "server.pem"), keyPath: filepath.Join(dir, "server.key")}
-	if err := tlshelper.WriteKeyPair(p.caPath, filepath.Join(dir, "ca.key"), ca); err != nil {
-		t.Fatal(err)
-	}
-	p.issueServer(t, "sluice-server")
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca.Leaf)
-	return p
-}
-
-// issueServer (re)writes the server's certificate files.
-func (p *pki) issueServer(t testing.TB, cn string) {
-	t.Helper()
-	cert, err := tlshelper.Issue(cn, []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, &p.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tlshelper.WriteKeyPair(p.certPath, p.keyPath, cert); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// client issues a client certificate.
-func (p *pki) client(t testing.TB) tls.Certificate {
-	t.Helper()
-	cert, err := tlshelper.Issue("sluice-client", nil, nil, &p.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-// server is the TLS configuration of a broker or name server in mode.
-func (p *pki) server(mode tlshelper.Mode) tlshelper.Config {
-	return tlshelper.Config{Mode: mode, ModeSet: true, ServerCertPath: p.certPath, ServerKeyPath: p.keyPath}
-}
-
-// verifying is a client configuration that checks the server against the CA.
-func (p *pki) verifying() *tls.Config {
-	return &tls.Config{RootCAs: p.pool, MinVersion: tls.VersionTLS12}
 }
 
 func startNameServer(t testing.TB, cfg tlshelper.Config) *supervisor.NameServer {
@@ -145,15 +84,15 @@ func send(c *remoting.Client, ctx context.Context, topic, body string) error {
 // client and a plain one send through the same port, and both messages
 // are stored.
 func TestPermissiveServesPlainAndTLSOnOnePort(t *testing.T) {
-	p := newPKI(t)
+	p := brokertest.NewPKI(t)
 	cfg := brokertest.Config(t)
-	cfg.TLS = tlshelper.Config{ServerCertPath: p.certPath, ServerKeyPath: p.keyPath}
+	cfg.TLS = tlshelper.Config{ServerCertPath: p.CertPath, ServerKeyPath: p.KeyPath}
 	b := brokertest.Start(t, cfg, supervisor.Options{})
 	plain, err := dial(t, b.Addr(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secure, err := dial(t, b.Addr(), p.verifying())
+	secure, err := dial(t, b.Addr(), p.Verifying())
 	if err != nil {
 		t.Fatalf("TLS dial (the server's certificate verified against the CA): %v", err)
 	}
@@ -172,9 +111,9 @@ func TestPermissiveServesPlainAndTLSOnOnePort(t *testing.T) {
 // Enforcing mode: a plain client is closed without an answer, and the
 // broker says why; nothing it sent is stored. A TLS client is served.
 func TestEnforcingRefusesPlain(t *testing.T) {
-	p := newPKI(t)
+	p := brokertest.NewPKI(t)
 	cfg := brokertest.Config(t)
-	cfg.TLS = p.server(tlshelper.Enforcing)
+	cfg.TLS = p.Server(tlshelper.Enforcing)
 	b := brokertest.Start(t, cfg, supervisor.Options{})
 	plain, err := dial(t, b.Addr(), nil)
 	if err != nil {
@@ -184,7 +123,7 @@ func TestEnforcingRefusesPlain(t *testing.T) {
 		t.Fatal("a plain client was served in enforcing mode")
 	}
 	poll.Until(t, "", func() bool { return b.Logs.Count("plain (non-TLS) connection refused") > 0 })
-	secure, err := dial(t, b.Addr(), p.verifying())
+	secure, err := dial(t, b.Addr(), p.Verifying())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,13 +139,13 @@ func TestEnforcingRefusesPlain(t *testing.T) {
 // client without a certificate is refused, one with a certificate of the
 // trusted CA is served.
 func TestClientAuthRefusesClientWithoutCertificate(t *testing.T) {
-	p := newPKI(t)
+	p := brokertest.NewPKI(t)
 	cfg := brokertest.Config(t)
-	cfg.TLS = p.server(tlshelper.Enforcing)
+	cfg.TLS = p.Server(tlshelper.Enforcing)
 	for k, v := range map[string]string{
 		tlshelper.KeyServerNeedClientAuth: "require",
 		tlshelper.KeyServerAuthClient:     "true",
-		tlshelper.KeyServerTrustCertPath:  p.caPath,
+		tlshelper.KeyServerTrustCertPath:  p.CAPath,
 	} {
 		if err := cfg.TLS.Set(k, v); err != nil {
 			t.Fatal(err)
@@ -216,14 +155,14 @@ func TestClientAuthRefusesClientWithoutCertificate(t *testing.T) {
 	// TLS 1.3 completes the client's side of the handshake before the
 	// server checks its certificate: the refusal may show at dial or at
 	// the first call.
-	if c, err := dial(t, b.Addr(), p.verifying()); err == nil {
+	if c, err := dial(t, b.Addr(), p.Verifying()); err == nil {
 		if err := send(c, t.Context(), "AuthTopic", "anonymous"); err == nil {
 			t.Fatal("a client without a certificate was served")
 		}
 	}
 	poll.Until(t, "", func() bool { return b.Logs.Count("TLS handshake") > 0 })
-	withCert := p.verifying()
-	withCert.Certificates = []tls.Certificate{p.client(t)}
+	withCert := p.Verifying()
+	withCert.Certificates = []tls.Certificate{p.Client(t)}
 	c, err := dial(t, b.Addr(), withCert)
 	if err != nil {
 		t.Fatal(err)
@@ -239,26 +178,26 @@ func TestClientAuthRefusesClientWithoutCertificate(t *testing.T) {
 // ReloadTLS (what SIGHUP calls) swaps the certificate: a new handshake
 // sees the new one, a connection made before goes on.
 func TestReloadSwapsCertificate(t *testing.T) {
-	p := newPKI(t)
+	p := brokertest.NewPKI(t)
 	cfg := brokertest.Config(t)
-	cfg.TLS = p.server(tlshelper.Enforcing)
+	cfg.TLS = p.Server(tlshelper.Enforcing)
 	b := brokertest.Start(t, cfg, supervisor.Options{})
 	peer := func() string {
-		tc, err := tls.Dial("tcp", b.Addr(), &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"})
+		tc, err := tls.Dial("tcp", b.Addr(), &tls.Config{RootCAs: p.Pool, ServerName: "127.0.0.1"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tc.Close()
 		return tc.ConnectionState().PeerCertificates[0].Subject.CommonName
 	}
-	before, err := dial(t, b.Addr(), p.verifying())
+	before, err := dial(t, b.Addr(), p.Verifying())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := peer(); got != "sluice-server" {
 		t.Fatalf("certificate %q", got)
 	}
-	p.issueServer(t, "sluice-server-renewed")
+	p.IssueServer(t, "sluice-server-renewed")
 	if err := b.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +214,8 @@ func TestReloadSwapsCertificate(t *testing.T) {
 // broker registers with over TLS (useTLS follows enforcing mode). A plain
 // client is refused by that name server.
 func TestGoClientWithTLSProducesAndConsumes(t *testing.T) {
-	p := newPKI(t)
-	ns, b := startCluster(t, p.server(tlshelper.Enforcing))
+	p := brokertest.NewPKI(t)
+	ns, b := startCluster(t, p.Server(tlshelper.Enforcing))
 	if plain, err := dial(t, ns.Addr(), nil); err == nil {
 		resp, err := plain.Invoke(t.Context(), remoting.NewRequest(remoting.GetBrokerClusterInfo, nil, nil), 5*time.Second)
 		if err == nil {
@@ -345,5 +284,27 @@ func TestGoClientWithTLSProducesAndConsumes(t *testing.T) {
 	})
 	if b.Logs.Count("plain (non-TLS) connection refused") != 0 {
 		t.Fatalf("the broker refused a plain connection: a client or its registration did not use TLS:\n%s", b.Logs.String())
+	}
+}
+
+// Disabled mode (no TLS key set): a TLS handshake is refused — its first
+// bytes read as a frame length far over the limit — and a plain client is
+// served as always.
+func TestDisabledRefusesTLS(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t), supervisor.Options{})
+	if c, err := dial(t, b.Addr(), &tls.Config{InsecureSkipVerify: true}); err == nil {
+		if err := send(c, t.Context(), "PlainTopic", "tls"); err == nil {
+			t.Fatal("a TLS client was served in disabled mode")
+		}
+	}
+	plain, err := dial(t, b.Addr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(plain, t.Context(), "PlainTopic", "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.Store().MaxOffsetInQueue("PlainTopic", 0); n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
 	}
 }
