@@ -97,17 +97,17 @@ func (d *detectConn) Write(p []byte) (int, error) {
 	return d.conn.Write(p)
 }
 
-// Close closes the socket; a detection under way fails at once.
+// Close closes the socket; a detection under way fails at once. A TLS
+// connection is closed without its close_notify alert: tls.Conn.Close
+// writes that alert under a 5-second deadline of its own, and the
+// connections the broker closes are mostly those whose peer stopped
+// reading (a write backlog), where the alert would only wait out the
+// deadline on the caller's goroutine — an actor's. Peers see the end of
+// the stream, as after any abrupt close.
 func (d *detectConn) Close() error {
-	if d.settled.Load() && d.conn != nil {
-		return d.conn.Close()
-	}
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()
-	if d.settled.Load() && d.conn != nil {
-		return d.conn.Close()
-	}
 	return d.raw.Close()
 }
 

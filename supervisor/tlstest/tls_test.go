@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -306,5 +307,28 @@ func TestDisabledRefusesTLS(t *testing.T) {
 	}
 	if n := b.Store().MaxOffsetInQueue("PlainTopic", 0); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
+
+// A peer that connects and says nothing holds up no one: the first byte is
+// awaited on its own connection's goroutine, not in the accept loop.
+func TestSilentPeerHoldsNoAcceptSlot(t *testing.T) {
+	p := brokertest.NewPKI(t)
+	cfg := brokertest.Config(t)
+	cfg.TLS = p.Server(tlshelper.Enforcing)
+	b := brokertest.Start(t, cfg, supervisor.Options{})
+	for i := 0; i < 4; i++ {
+		silent, err := net.Dial("tcp", b.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer silent.Close()
+	}
+	c, err := dial(t, b.Addr(), p.Verifying())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := send(c, t.Context(), "SilentTopic", "served"); err != nil {
+		t.Fatal(err)
 	}
 }
