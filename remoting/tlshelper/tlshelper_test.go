@@ -18,7 +18,7 @@ import (
 
 // pair is a certificate written to files.
 type pair struct {
-	cert           tls.Certificate
+	cert          tls.Certificate
 	certPath, key string
 }
 
