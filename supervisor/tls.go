@@ -48,6 +48,9 @@ func newTLSState(cfg tlshelper.Config, metricsCert, metricsKey string, log zerol
 		}
 	}
 	ev.Bool("clientTLS", t.client != nil).Msg("remoting server is running in TLS mode")
+	if t.server != nil && t.server.Mode() == tlshelper.Permissive && cfg.NeedClientAuth == tlshelper.ClientAuthRequire {
+		log.Warn().Str("key", tlshelper.KeyServerNeedClientAuth).Msg("client certificates are required of TLS connections only: permissive mode still serves plain ones without any; set tls.server.mode=enforcing")
+	}
 	if t.server != nil && t.server.TestMode() {
 		log.Warn().Str("key", tlshelper.KeyTestModeEnable).Msg("TLS test mode: serving a self-signed certificate made at start; clients cannot authenticate this server")
 	}
