@@ -404,3 +404,44 @@ func TestClientFlags(t *testing.T) {
 		t.Fatal("--tls-cert without --tls-key accepted")
 	}
 }
+
+// The broker's client side: RocketMQ's default does not verify the
+// server; tls.client.authServer with a trust path does, and refuses a
+// server the CA did not issue.
+func TestClientTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := writePair(t, dir, "ca", nil)
+	srv := writePair(t, dir, "server", &ca.cert)
+	other := writePair(t, dir, "other", nil)
+	var c tlshelper.Config
+	if tc, err := c.ClientTLS(); tc != nil || err != nil {
+		t.Fatalf("client TLS with nothing set: %v %v", tc, err)
+	}
+	if err := c.Set(tlshelper.KeyEnable, "true"); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := c.ClientTLS()
+	if err != nil || tc == nil || !tc.InsecureSkipVerify {
+		t.Fatalf("tls.enable=true: %+v %v; want RocketMQ's unverified default", tc, err)
+	}
+	c.ClientAuthServer, c.ClientTrustCertPath = true, ca.certPath
+	if tc, err = c.ClientTLS(); err != nil || tc.InsecureSkipVerify || tc.RootCAs == nil {
+		t.Fatalf("authServer: %+v %v", tc, err)
+	}
+	for _, p := range []struct {
+		pair pair
+		ok   bool
+	}{{srv, true}, {other, false}} {
+		s := newServer(t, tlshelper.Config{ServerCertPath: p.pair.certPath, ServerKeyPath: p.pair.key})
+		addr, _ := echoServer(t, s)
+		cfg := tc.Clone()
+		cfg.ServerName = "127.0.0.1"
+		conn, err := tls.Dial("tcp", addr, cfg)
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != p.ok {
+			t.Errorf("server %s: dial error %v, want ok=%v", p.pair.certPath, err, p.ok)
+		}
+	}
+}
