@@ -445,3 +445,48 @@ func TestClientTLS(t *testing.T) {
 		}
 	}
 }
+
+// Once settled, a plain connection on a permissive port reads through
+// the wrapper without allocating.
+func TestSettledPlainReadAllocatesNothing(t *testing.T) {
+	p := writePair(t, t.TempDir(), "server", nil)
+	s := newServer(t, tlshelper.Config{ServerCertPath: p.certPath, ServerKeyPath: p.key})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.WrapConn(nc)
+	defer w.Close()
+	msg := []byte{0, 0, 0, 8}
+	buf := make([]byte, 4)
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(w, buf); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(w, buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.SetReadDeadline(time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per read", allocs)
+	}
+}
