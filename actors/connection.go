@@ -29,6 +29,11 @@ type ServerOptions struct {
 	// Draining, once true, makes connections answer new requests with
 	// SERVICE_NOT_AVAILABLE while queued ones finish (graceful shutdown).
 	Draining *atomic.Bool
+	// WrapConn, if set, wraps each accepted connection before anything is
+	// read from it (TLS: remoting/tlshelper's Server.WrapConn). It must
+	// not block: a handshake belongs in the wrapper's first Read, which
+	// runs on the connection's own reading goroutine. Nil costs nothing.
+	WrapConn func(net.Conn) net.Conn
 }
 
 // connectionActor owns one TCP connection. A decoder goroutine reads frames

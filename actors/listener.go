@@ -111,10 +111,14 @@ func (a *listenerActor) Receive(ctx actor.Context) {
 		}()
 	case *accepted:
 		a.next++
+		nc := m.nc
+		if wrap := a.l.opts.WrapConn; wrap != nil {
+			nc = wrap(nc)
+		}
 		// The Conn exists before the actor does, so the inspector (which
 		// may run before the actor's first turn) reads it without a race.
-		ca := &connectionActor{nc: m.nc, remote: m.nc.RemoteAddr().String(), routes: a.l.routes, opts: a.l.opts, log: a.l.log,
-			conn: remoting.NewConn(m.nc, a.l.opts.Conn)}
+		ca := &connectionActor{nc: nc, remote: nc.RemoteAddr().String(), routes: a.l.routes, opts: a.l.opts, log: a.l.log,
+			conn: remoting.NewConn(nc, a.l.opts.Conn)}
 		name := "conn-" + strconv.Itoa(a.next)
 		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ca }), name)
 		if err != nil {

@@ -2,6 +2,7 @@ package remoting
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,10 @@ type ClientOptions struct {
 	// at all, with Client.Send. When nil, such requests are answered
 	// REQUEST_CODE_NOT_SUPPORTED unless they are one-way, as Java does.
 	OnRequest func(c *Client, req *Command)
+	// TLS, when not nil, makes the connection a TLS one, its handshake
+	// bounded by DialTimeout. An empty ServerName (with verification on)
+	// takes the host of the address dialled.
+	TLS *tls.Config
 }
 
 // Client is one connection to a RocketMQ-speaking server with calls
@@ -74,6 +79,11 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
+	if opts.TLS != nil {
+		if nc, err = handshake(ctx, nc, addr, opts); err != nil {
+			return nil, err
+		}
+	}
 	// A client never stops reading answers for its own backlog of
 	// requests: the server may be waiting for it to read them before it
 	// reads more (see ConnOptions.NeverPauseReads).
@@ -88,6 +98,27 @@ func Dial(ctx context.Context, addr string, opts ClientOptions) (*Client, error)
 	}
 	go c.readLoop()
 	return c, nil
+}
+
+// handshake runs the client side of TLS on nc within the dial timeout.
+func handshake(ctx context.Context, nc net.Conn, addr string, opts ClientOptions) (net.Conn, error) {
+	cfg := opts.TLS
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		cfg = cfg.Clone()
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			host = addr
+		}
+		cfg.ServerName = host
+	}
+	tc := tls.Client(nc, cfg)
+	hctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
 }
 
 // Addr is the address the client dialled.

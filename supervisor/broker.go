@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -49,6 +50,7 @@ type Broker struct {
 	namesrv    *nameServer
 	registrar  *namesrv.Registrar
 	metrics    *metrics.Server
+	tls        *tlsState
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -77,6 +79,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			b.abortStart()
 		}
 	}()
+	if b.tls, err = newTLSState(cfg.TLS, cfg.MetricsTLSCertPath, cfg.MetricsTLSKeyPath, b.log); err != nil {
+		return nil, err
+	}
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
 	connOpts := connOptions(&cfg)
 	ln, err := actors.Listen(addr, actors.ServerOptions{
@@ -84,6 +89,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		Draining:   &b.draining,
 		Inspectors: b.inspectors,
 		OnClose:    b.connectionClosed,
+		WrapConn:   b.tls.wrapConn(),
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -93,7 +99,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
 		// The embedded name server's connections share the broker's frame
 		// budget: one bound for the process.
-		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.log, b.inspectors); err != nil {
+		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.tls.wrapConn(), b.log, b.inspectors); err != nil {
 			return nil, err
 		}
 	}
@@ -136,7 +142,11 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	svc.start(b)
 	if cfg.MetricsPromExporterPort != 0 {
 		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
-		if b.metrics, err = metrics.Serve(maddr, b.Tree, b.RuntimeInfo, b.log); err != nil {
+		var mtls *tls.Config
+		if b.tls.metrics != nil {
+			mtls = b.tls.metrics.TLSConfig()
+		}
+		if b.metrics, err = metrics.ServeTLS(maddr, mtls, b.Tree, b.RuntimeInfo, b.log); err != nil {
 			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 // Config is the broker's configuration, one field per broker.conf key. The
@@ -82,6 +83,15 @@ type Config struct {
 	RemotingFrameMaxLength int // 16777216
 
 	MetricsPromExporterPort int // metricsPromExporterPort: 5557, 0 disables
+	// The metrics endpoint serves HTTPS with this certificate and key when
+	// both are set (ours); reloaded with the remoting ones on SIGHUP.
+	MetricsTLSCertPath string // metricsTlsCertPath: ""
+	MetricsTLSKeyPath  string // metricsTlsKeyPath: ""
+
+	// TLS is the tls.* keys (RocketMQ's TlsSystemConfig) and useTLS: TLS
+	// on the remoting port and the embedded name server's, and on the
+	// broker's connections to its name servers.
+	TLS tlshelper.Config
 
 	// WriterWindowSize bounds the sends handed to the writer and not yet in
 	// one of its batches (ours): the rest of a backlog waits in the send

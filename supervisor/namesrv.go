@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 // namesrvQueueCapacity bounds the name server's request queue
@@ -31,8 +32,8 @@ type nameServer struct {
 }
 
 // openNameServer binds addr; nothing is served until spawn.
-func openNameServer(addr string, conn remoting.ConnOptions, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
-	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors}, log)
+func openNameServer(addr string, conn remoting.ConnOptions, wrap func(net.Conn) net.Conn, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
+	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, WrapConn: wrap}, log)
 	if err != nil {
 		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
 	}
@@ -83,19 +84,38 @@ type NameServer struct {
 	sys  *actor.ActorSystem
 	root *actor.PID
 	log  zerolog.Logger
+	tls  *tlsState
+}
+
+// NameServerOptions configure a standalone name server beyond its address.
+type NameServerOptions struct {
+	// TLS is the tls.* keys of its port (the tls.client.* ones and useTLS
+	// mean nothing to a name server, which dials no one).
+	TLS tlshelper.Config
 }
 
 // StartNameServer serves the name server protocol on addr (host:port).
 func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
+	return StartNameServerWithOptions(addr, log, NameServerOptions{})
+}
+
+// StartNameServerWithOptions is StartNameServer with TLS.
+func StartNameServerWithOptions(addr string, log zerolog.Logger, opts NameServerOptions) (*NameServer, error) {
 	in := actors.NewInspectors()
 	// A standalone name server takes the broker's default bounds (the
 	// 120 s idle limit included, as RocketMQ's name server has).
 	defaults := DefaultConfig()
-	ns, err := openNameServer(addr, connOptions(&defaults), log, in)
+	serverOnly := opts.TLS
+	serverOnly.UseTLS, serverOnly.UseTLSSet = false, true
+	tlsState, err := newTLSState(serverOnly, "", "", log)
 	if err != nil {
 		return nil, err
 	}
-	n := &NameServer{ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log}
+	ns, err := openNameServer(addr, connOptions(&defaults), tlsState.wrapConn(), log, in)
+	if err != nil {
+		return nil, err
+	}
+	n := &NameServer{ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log, tls: tlsState}
 	spawned := make(chan error, 1)
 	props := actor.PropsFromProducer(func() actor.Actor { return &nameServerActor{n: n, started: spawned, inspectors: in} })
 	pid, err := n.sys.Root.SpawnNamed(props, "namesrv-root")
@@ -162,6 +182,7 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 	}
 	return namesrv.NewRegistrar(namesrv.RegistrarConfig{
 		NamesrvAddrs: addrs,
+		TLS:          b.tls.client,
 		ClusterName:  b.cfg.BrokerClusterName,
 		BrokerName:   b.cfg.BrokerName,
 		BrokerID:     b.cfg.BrokerID,

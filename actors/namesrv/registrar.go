@@ -2,6 +2,7 @@ package namesrv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -46,6 +47,9 @@ type RegistrarConfig struct {
 	// called from the registrar's goroutines, once per name server per
 	// registration, and must be safe for that; nil registers no topics.
 	Topics func() (topicConfigs []metadata.TopicConfig, dataVersion metadata.DataVersion)
+	// TLS, when not nil, is used for every connection to a name server
+	// (useTLS / tls.enable).
+	TLS *tls.Config
 }
 
 // ParseNamesrvAddrs splits RocketMQ's namesrvAddr ("host:port;host:port"),
@@ -262,7 +266,7 @@ func (r *Registrar) invoke(parent context.Context, ns *nameServer, req *remoting
 		}
 	}
 	if ns.client == nil {
-		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout})
+		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout, TLS: r.cfg.TLS})
 		if err != nil {
 			return nil, fmt.Errorf("connect to name server: %w", err)
 		}

@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 func main() {
@@ -58,6 +61,9 @@ type config struct {
 	// is asked for again (the Go client's 30 s).
 	interval     time.Duration
 	routeRefresh time.Duration
+	// tls is the TLS of every connection (name servers and brokers); nil
+	// for plain ones.
+	tls *tls.Config
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -65,6 +71,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	var namesrv string
 	var async int
+	var tf tlshelper.ClientFlags
+	tf.Register(fs)
 	c := &config{}
 	fs.StringVar(&namesrv, "n", "127.0.0.1:9876", "name server address list, host:port;host:port")
 	fs.StringVar(&c.topic, "t", "BenchmarkTest", "topic")
@@ -93,6 +101,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	c.window = max(1, async)
+	var err error
+	if c.tls, err = tf.Config(); err != nil {
+		return nil, err
+	}
 	switch {
 	case len(c.namesrv) == 0:
 		return nil, errors.New("-n names no name server")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sort"
@@ -118,6 +119,7 @@ type router struct {
 	namesrv []string
 	topic   string
 	timeout time.Duration
+	tls     *tls.Config
 
 	queues   atomic.Pointer[[]publishQueue]
 	fallback atomic.Bool // using TBW102's route
@@ -171,7 +173,7 @@ func (r *router) lookup(ctx context.Context, topic string) (*topicRoute, error) 
 }
 
 func (r *router) lookupAt(ctx context.Context, addr, topic string) (*topicRoute, error) {
-	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: r.timeout})
+	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: r.timeout, TLS: r.tls})
 	if err != nil {
 		return nil, fmt.Errorf("name server %s not reachable: %w", addr, dialCause(err))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,8 +36,8 @@ type producer struct {
 func newProducer(ctx context.Context, cfg *config, warn io.Writer) (*producer, error) {
 	p := &producer{
 		cfg:    cfg,
-		router: &router{namesrv: cfg.namesrv, topic: cfg.topic, timeout: cfg.timeout},
-		pool:   &clientPool{dialTimeout: cfg.timeout, clients: map[string]*poolEntry{}},
+		router: &router{namesrv: cfg.namesrv, topic: cfg.topic, timeout: cfg.timeout, tls: cfg.tls},
+		pool:   &clientPool{dialTimeout: cfg.timeout, tls: cfg.tls, clients: map[string]*poolEntry{}},
 		stats:  newStats(),
 		warn:   warn,
 		body:   makeBody(cfg.bodySize),
@@ -292,6 +293,7 @@ func (p *producer) refreshRoutes(ctx context.Context) {
 // of connections.
 type clientPool struct {
 	dialTimeout time.Duration
+	tls         *tls.Config
 	mu          sync.Mutex
 	clients     map[string]*poolEntry
 	closed      bool
@@ -329,7 +331,7 @@ func (cp *clientPool) get(addr string) (*remoting.Client, error) {
 			return e.client, nil
 		}
 	}
-	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout})
+	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout, TLS: cp.tls})
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 // Command sluice runs the broker, or a standalone name server.
 //
 //	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info]
-//	sluice namesrv [-listen 127.0.0.1:9876] [-log-level info]
+//	sluice namesrv [-listen 127.0.0.1:9876] [-tls-config tls.properties] [-log-level info]
 //
 // With no flags it starts the broker on embedded defaults: remoting on
 // 127.0.0.1:10911, advertised as 127.0.0.1, with an embedded name server on
@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/cmd/sluice/brokerconf"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 	"github.com/sluice-mq/sluice/supervisor"
 )
 
@@ -61,6 +62,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	tlsFile, tlsWarnings, err := cfg.LoadTLSFile()
+	for _, w := range tlsWarnings {
+		log.Warn().Str("file", tlsFile).Int("line", w.Line).Str("key", w.Key).Msg("not a TLS key; ignored")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	if tlsFile != "" {
+		log.Info().Str("file", tlsFile).Msg("TLS config file read")
+	}
 	if *namesrv != "" {
 		if err := cfg.Set("namesrvAddr", *namesrv); err != nil {
 			fmt.Fprintf(stderr, "sluice: -n: %v\n", err)
@@ -85,20 +97,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("broker failed to start")
 		return 1
 	}
-	return waitAndShutdown(log, sig, b.Shutdown)
+	return waitAndShutdown(log, sig, b.ReloadTLS, b.Shutdown)
 }
 
-// notifyShutdown delivers SIGINT and SIGTERM to the returned channel.
+// notifyShutdown delivers SIGINT and SIGTERM (shut down) and SIGHUP
+// (reload the TLS certificates) to the returned channel.
 func notifyShutdown() chan os.Signal {
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	return sig
 }
 
-// waitAndShutdown blocks until SIGINT or SIGTERM arrives on sig, then
-// shuts down with a 30-second budget.
-func waitAndShutdown(log zerolog.Logger, sig <-chan os.Signal, shutdown func(context.Context) error) int {
+// waitAndShutdown reloads on every SIGHUP (a failed reload is logged and
+// keeps the previous certificates) until SIGINT or SIGTERM arrives on sig,
+// then shuts down with a 30-second budget.
+func waitAndShutdown(log zerolog.Logger, sig <-chan os.Signal, reload func() error, shutdown func(context.Context) error) int {
 	s := <-sig
+	for s == syscall.SIGHUP {
+		log.Info().Msg("SIGHUP: reloading TLS certificates")
+		_ = reload() // logs its own outcome
+		s = <-sig
+	}
 	log.Info().Stringer("signal", s).Msg("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -115,6 +134,7 @@ func runNamesrv(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:9876", "address to listen on (host:port; port 0 picks one)")
 	levelName := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	tlsConfig := fs.String("tls-config", "", "tls.properties file (RocketMQ's tls.* keys, tls.server.mode included; default: /etc/rocketmq/tls.properties if it exists)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -124,14 +144,30 @@ func runNamesrv(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, level)
+	var opts supervisor.NameServerOptions
+	path := *tlsConfig
+	if path == "" {
+		path = tlshelper.DefaultConfigFile
+	}
+	tlsFile, tlsWarnings, err := brokerconf.LoadTLSProperties(path, &opts.TLS, *tlsConfig != "")
+	for _, w := range tlsWarnings {
+		log.Warn().Str("file", tlsFile).Int("line", w.Line).Str("key", w.Key).Msg("not a TLS key; ignored")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice namesrv: %v\n", err)
+		return 1
+	}
+	if tlsFile != "" {
+		log.Info().Str("file", tlsFile).Msg("TLS config file read")
+	}
 	sig := notifyShutdown()
 	defer signal.Stop(sig)
-	ns, err := supervisor.StartNameServer(*listen, log)
+	ns, err := supervisor.StartNameServerWithOptions(*listen, log, opts)
 	if err != nil {
 		log.Error().Err(err).Msg("name server failed to start")
 		return 1
 	}
-	return waitAndShutdown(log, sig, ns.Shutdown)
+	return waitAndShutdown(log, sig, ns.ReloadTLS, ns.Shutdown)
 }
 
 // newLogger writes console lines to a terminal and JSON lines otherwise.

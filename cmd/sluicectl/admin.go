@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 // admin is one connection to a broker or name server, for a command's
@@ -22,8 +23,12 @@ type admin struct {
 // dialAdmin connects to addr. Failing to connect is the commonest error
 // there is, so it gets the plainest message: what could not be reached, and
 // the operating system's reason.
-func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration) (*admin, error) {
-	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout})
+func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration, tf *tlshelper.ClientFlags) (*admin, error) {
+	tlsConf, err := tf.Config()
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout, TLS: tlsConf})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s not reachable: %w", role, addr, dialCause(err))
 	}
@@ -101,7 +106,7 @@ func (a *admin) answerErr(code remoting.RequestCode, resp *remoting.Command) err
 // withBroker dials the broker named by f, runs fn and closes the
 // connection.
 func withBroker(ctx context.Context, f *brokerFlags, fn func(*admin) error) error {
-	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout)
+	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout, &f.tls)
 	if err != nil {
 		return err
 	}

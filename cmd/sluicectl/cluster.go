@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 // clusterInfo is the body of GET_BROKER_CLUSTER_INFO (ClusterInfo.java).
@@ -28,7 +29,9 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	var addrs string
 	var timeout time.Duration
 	var asJSON bool
-	fs := newFlags(e, "cluster", "cluster [-n host:port[;host:port]] [--json]")
+	var tf tlshelper.ClientFlags
+	fs := newFlags(e, "cluster", "cluster [-n host:port[;host:port]] [--json] [--tls …]")
+	tf.Register(fs)
 	fs.StringVar(&addrs, "n", defaultNamesrv, "name server address list, host:port;host:port (the first that answers is used)")
 	fs.DurationVar(&timeout, "timeout", defaultTimeout, "how long to wait for each answer")
 	fs.BoolVar(&asJSON, "json", false, "print GET_BROKER_CLUSTER_INFO's body as JSON")
@@ -39,7 +42,7 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q", rest[0])
 	}
-	info, raw, err := fetchClusterInfo(ctx, splitAddrs(addrs), timeout)
+	info, raw, err := fetchClusterInfo(ctx, splitAddrs(addrs), timeout, &tf)
 	if err != nil {
 		return err
 	}
@@ -52,13 +55,13 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 
 // fetchClusterInfo asks each name server in turn until one answers, as
 // RocketMQ clients do.
-func fetchClusterInfo(ctx context.Context, addrs []string, timeout time.Duration) (*clusterInfo, []byte, error) {
+func fetchClusterInfo(ctx context.Context, addrs []string, timeout time.Duration, tf *tlshelper.ClientFlags) (*clusterInfo, []byte, error) {
 	if len(addrs) == 0 {
 		return nil, nil, usagef("-n names no name server")
 	}
 	var lastErr error
 	for _, addr := range addrs {
-		a, err := dialAdmin(ctx, "name server", addr, timeout)
+		a, err := dialAdmin(ctx, "name server", addr, timeout, tf)
 		if err != nil {
 			lastErr = err
 			continue

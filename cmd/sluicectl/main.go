@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
 // Defaults: RocketMQ's ports on loopback, where a Sluice started without a
@@ -174,11 +176,13 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 type brokerFlags struct {
 	addr    string
 	timeout time.Duration
+	tls     tlshelper.ClientFlags
 }
 
 func (b *brokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.addr, "b", defaultBroker, "broker address host:port")
 	fs.DurationVar(&b.timeout, "timeout", defaultTimeout, "how long to wait for each answer")
+	b.tls.Register(fs)
 }
 
 // oneLine keeps an error to the single line the contract promises even

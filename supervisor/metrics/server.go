@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,12 +49,21 @@ func NewRegistry(snapshot func() *tree.Snapshot, runtimeInfo func() map[string]s
 // at all: metricsPromExporterPort=0 means "disabled" to the broker, while
 // here port 0 means "any port", which is what tests want.
 func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
+	return ServeTLS(addr, nil, snapshot, runtimeInfo, log)
+}
+
+// ServeTLS is Serve over HTTPS with tlsConf (plain HTTP when nil). The
+// handshake is bounded by the header timeout, as any slow request is.
+func ServeTLS(addr string, tlsConf *tls.Config, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
 	if snapshot == nil {
 		return nil, errors.New("metrics: no snapshot function")
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	reg := NewRegistry(snapshot, runtimeInfo)
 	mux := http.NewServeMux()
@@ -88,7 +98,7 @@ func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[s
 			log.Error().Err(err).Str("addr", ln.Addr().String()).Msg("metrics server stopped")
 		}
 	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("path", Path).Msg("prometheus exporter listening")
+	log.Info().Str("addr", ln.Addr().String()).Str("path", Path).Bool("tls", tlsConf != nil).Msg("prometheus exporter listening")
 	return s, nil
 }
 

@@ -126,7 +126,7 @@ func unwrapAll(err error) error {
 func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
 		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1", "haMasterAddress=10.0.0.1:10912",
-		"aclEnable=true", "tlsEnable=true", "tls.server.mode=enforcing", "tls.server.mode=permissive",
+		"aclEnable=true", "tlsEnable=true",
 		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true", "timerWheelEnable=true",
 	} {
 		cfg := Default()

@@ -22,10 +22,10 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return nonEmpty("no replication yet: a broker with a master to follow is a slave, and Sluice runs masters only"), true
 	case "aclEnable":
 		return isTrue("no ACL yet: every client would be admitted; leave aclEnable=false and keep the port private"), true
-	case "tlsEnable", "tls.enable", "tlsTestModeEnable", "tls.test.mode.enable":
-		return isTrue("no TLS on the remoting port yet"), true
-	case "tls.server.mode":
-		return oneOf("no TLS on the remoting port yet", "disabled"), true
+	case "tlsEnable", "tlsTestModeEnable":
+		// RocketMQ 5's proxy keys: a broker ignores them, and whoever
+		// wrote them meant the broker's tls.* keys.
+		return isTrue("a RocketMQ proxy key, which a broker ignores: use tls.server.mode / tls.enable / tls.test.mode.enable (README \"TLS\")"), true
 	case "enableDLegerCommitLog":
 		return isTrue("no DLedger commit log: Sluice's store is a plain commit log"), true
 	case "enableControllerMode":
@@ -67,16 +67,5 @@ func nonEmpty(why string) func(string) error {
 			return fmt.Errorf("%s", why)
 		}
 		return nil
-	}
-}
-
-func oneOf(why string, allowed ...string) func(string) error {
-	return func(v string) error {
-		for _, a := range allowed {
-			if strings.EqualFold(strings.TrimSpace(v), a) {
-				return nil
-			}
-		}
-		return fmt.Errorf("%s", why)
 	}
 }
