@@ -29,6 +29,9 @@ type ServerOptions struct {
 	// Draining, once true, makes connections answer new requests with
 	// SERVICE_NOT_AVAILABLE while queued ones finish (graceful shutdown).
 	Draining *atomic.Bool
+	// Gate, if set, admits or refuses every request before it is routed
+	// (the plain ACL).
+	Gate RequestGate
 }
 
 // connectionActor owns one TCP connection. A decoder goroutine reads frames
@@ -125,6 +128,12 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	}
 	a.language.Store(int32(cmd.Language))
 	a.version.Store(int32(cmd.Version))
+	if g := a.opts.Gate; g != nil {
+		if code, remark, ok := g.Admit(cmd, a.remote); !ok {
+			a.reply(cmd, code, remark)
+			return
+		}
+	}
 	code := cmd.RequestCode()
 	p, ok := a.routes.Lookup(code)
 	if !ok {

@@ -26,6 +26,9 @@ type ClientOptions struct {
 	// at all, with Client.Send. When nil, such requests are answered
 	// REQUEST_CODE_NOT_SUPPORTED unless they are one-way, as Java does.
 	OnRequest func(c *Client, req *Command)
+	// Credentials, when set, sign every request this client sends
+	// (RocketMQ's AclClientRPCHook), for a broker or name server with ACL.
+	Credentials *Credentials
 }
 
 // Client is one connection to a RocketMQ-speaking server with calls
@@ -166,6 +169,7 @@ func (c *Client) InvokeOneway(req *Command) error {
 	r := *req
 	r.Opaque = c.nextOpaque()
 	r.Flag = (r.Flag | FlagOneway) &^ FlagResponse
+	c.sign(&r)
 	if err := checkSerialize(&r); err != nil {
 		return c.invokeErr(req.RequestCode(), err)
 	}
@@ -193,6 +197,7 @@ func (c *Client) Send(cmd *Command) error {
 func (c *Client) start(req *Command, cl *call) error {
 	r := *req
 	r.Flag &^= FlagOneway | FlagResponse
+	c.sign(&r)
 	if err := checkSerialize(&r); err != nil {
 		return c.invokeErr(cl.code, err)
 	}
@@ -233,6 +238,13 @@ func (c *Client) start(req *Command, cl *call) error {
 		return r.err
 	}
 	return nil
+}
+
+// sign signs a copy of a request when the client has credentials.
+func (c *Client) sign(r *Command) {
+	if c.opts.Credentials != nil && !c.opts.Credentials.Empty() {
+		c.opts.Credentials.Sign(r)
+	}
 }
 
 func (c *Client) nextOpaque() int32 {

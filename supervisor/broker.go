@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
@@ -49,6 +50,7 @@ type Broker struct {
 	namesrv    *nameServer
 	registrar  *namesrv.Registrar
 	metrics    *metrics.Server
+	acl        *acl.PlainPermissionManager
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -79,11 +81,16 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}()
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
 	connOpts := connOptions(&cfg)
+	gate, nsGate, err := b.openACL()
+	if err != nil {
+		return nil, fmt.Errorf("acl: %w", err)
+	}
 	ln, err := actors.Listen(addr, actors.ServerOptions{
 		Conn:       connOpts,
 		Draining:   &b.draining,
 		Inspectors: b.inspectors,
 		OnClose:    b.connectionClosed,
+		Gate:       gate,
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -93,7 +100,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
 		// The embedded name server's connections share the broker's frame
 		// budget: one bound for the process.
-		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.log, b.inspectors); err != nil {
+		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.log, b.inspectors, nsGate); err != nil {
 			return nil, err
 		}
 	}
@@ -106,6 +113,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.aclHandlers(handlers)
 	procs := standardProcessors(&cfg, handlers, b.rejectSend)
 	procs = append(procs, opts.Processors...)
 	for _, p := range procs {
@@ -136,7 +144,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	svc.start(b)
 	if cfg.MetricsPromExporterPort != 0 {
 		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
-		if b.metrics, err = metrics.Serve(maddr, b.Tree, b.RuntimeInfo, b.log); err != nil {
+		if b.metrics, err = metrics.ServeAuth(maddr, cfg.MetricsPromExporterBearerToken, b.Tree, b.RuntimeInfo, b.log); err != nil {
 			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
 		}
 	}
@@ -184,6 +192,9 @@ func (b *Broker) abortStart() {
 	}
 	if b.listener != nil {
 		_ = b.listener.StopAccepting()
+	}
+	if b.acl != nil {
+		b.acl.Stop()
 	}
 	_ = b.store.Close()
 }
@@ -247,6 +258,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.writer.Stop()
 	b.sys.Shutdown()
 	errStore := b.store.Close()
+	if b.acl != nil {
+		b.acl.Stop()
+	}
 	b.log.Info().Msg("broker stopped")
 	return errors.Join(errAccept, errSvc, err, errStore)
 }

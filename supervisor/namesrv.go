@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
@@ -31,8 +32,9 @@ type nameServer struct {
 }
 
 // openNameServer binds addr; nothing is served until spawn.
-func openNameServer(addr string, conn remoting.ConnOptions, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
-	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors}, log)
+// gate, if not nil, checks every request (the ACL in name-server mode).
+func openNameServer(addr string, conn remoting.ConnOptions, log zerolog.Logger, inspectors *actors.Inspectors, gate actors.RequestGate) (*nameServer, error) {
+	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, Gate: gate}, log)
 	if err != nil {
 		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
 	}
@@ -79,6 +81,7 @@ func (n *nameServer) stop() error {
 // NameServer is a standalone name server (`sluice namesrv`), for clusters
 // of several brokers.
 type NameServer struct {
+	acl  *acl.PlainPermissionManager
 	ns   *nameServer
 	sys  *actor.ActorSystem
 	root *actor.PID
@@ -87,15 +90,41 @@ type NameServer struct {
 
 // StartNameServer serves the name server protocol on addr (host:port).
 func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
+	return StartNameServerOpts(addr, NameServerOptions{}, log)
+}
+
+// NameServerOptions configure a standalone name server.
+type NameServerOptions struct {
+	// ACL, when set, turns on authentication: REGISTER_BROKER and the
+	// other route changes need an admin account's signature (ours;
+	// RocketMQ's name server checks nothing).
+	ACL *acl.Config
+}
+
+// StartNameServerOpts is StartNameServer with options.
+func StartNameServerOpts(addr string, opts NameServerOptions, log zerolog.Logger) (*NameServer, error) {
 	in := actors.NewInspectors()
 	// A standalone name server takes the broker's default bounds (the
 	// 120 s idle limit included, as RocketMQ's name server has).
 	defaults := DefaultConfig()
-	ns, err := openNameServer(addr, connOptions(&defaults), log, in)
+	var gate actors.RequestGate
+	var m *acl.PlainPermissionManager
+	if opts.ACL != nil {
+		var err error
+		if m, err = acl.NewPlainPermissionManager(*opts.ACL, log); err != nil {
+			return nil, fmt.Errorf("name server: %w", err)
+		}
+		m.Start()
+		gate = acl.NewPlainAccessValidator(m, acl.ModeNamesrv, log)
+	}
+	ns, err := openNameServer(addr, connOptions(&defaults), log, in, gate)
 	if err != nil {
+		if m != nil {
+			m.Stop()
+		}
 		return nil, err
 	}
-	n := &NameServer{ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log}
+	n := &NameServer{acl: m, ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log}
 	spawned := make(chan error, 1)
 	props := actor.PropsFromProducer(func() actor.Actor { return &nameServerActor{n: n, started: spawned, inspectors: in} })
 	pid, err := n.sys.Root.SpawnNamed(props, "namesrv-root")
@@ -104,6 +133,9 @@ func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
 	}
 	if err != nil {
 		_ = ns.stop()
+		if m != nil {
+			m.Stop()
+		}
 		return nil, err
 	}
 	n.root = pid
@@ -122,6 +154,9 @@ func (n *NameServer) Shutdown(context.Context) error {
 	err := n.ns.stop()
 	errStop := n.sys.Root.StopFuture(n.root).Wait()
 	n.sys.Shutdown()
+	if n.acl != nil {
+		n.acl.Stop()
+	}
 	n.log.Info().Msg("name server stopped")
 	return errors.Join(err, errStop)
 }
@@ -172,6 +207,7 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
 			return advertisedTopics(meta, b.cfg.BrokerPermission)
 		},
+		Credentials: b.credentials(),
 	}, b.log)
 }
 

@@ -46,6 +46,9 @@ type RegistrarConfig struct {
 	// called from the registrar's goroutines, once per name server per
 	// registration, and must be safe for that; nil registers no topics.
 	Topics func() (topicConfigs []metadata.TopicConfig, dataVersion metadata.DataVersion)
+	// Credentials, when set, sign every registration (a name server with
+	// ACL admits REGISTER_BROKER from admin accounts only).
+	Credentials *remoting.Credentials
 }
 
 // ParseNamesrvAddrs splits RocketMQ's namesrvAddr ("host:port;host:port"),
@@ -262,7 +265,7 @@ func (r *Registrar) invoke(parent context.Context, ns *nameServer, req *remoting
 		}
 	}
 	if ns.client == nil {
-		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout})
+		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout, Credentials: r.cfg.Credentials})
 		if err != nil {
 			return nil, fmt.Errorf("connect to name server: %w", err)
 		}

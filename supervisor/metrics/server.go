@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,13 @@ func NewRegistry(snapshot func() *tree.Snapshot, runtimeInfo func() map[string]s
 // at all: metricsPromExporterPort=0 means "disabled" to the broker, while
 // here port 0 means "any port", which is what tests want.
 func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
+	return ServeAuth(addr, "", snapshot, runtimeInfo, log)
+}
+
+// ServeAuth is Serve with a bearer token: when token is not empty, every
+// request must carry "Authorization: Bearer <token>" or is answered 401
+// (metricsPromExporterBearerToken). The comparison is constant-time.
+func ServeAuth(addr, token string, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
 	if snapshot == nil {
 		return nil, errors.New("metrics: no snapshot function")
 	}
@@ -72,10 +80,14 @@ func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[s
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "Sluice broker metrics: %s\n", Path)
 	})
+	var handler http.Handler = mux
+	if token != "" {
+		handler = bearer(token, mux)
+	}
 	s := &Server{
 		ln: ln,
 		http: &http.Server{
-			Handler:           mux,
+			Handler:           handler,
 			ReadHeaderTimeout: 5 * time.Second,
 			WriteTimeout:      scrapeTimeout + 5*time.Second,
 		},
@@ -90,6 +102,19 @@ func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[s
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Str("path", Path).Msg("prometheus exporter listening")
 	return s, nil
+}
+
+// bearer admits requests that carry the token.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the address the server listens on, with the port it got.

@@ -142,6 +142,10 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("writeBufferLowWaterCount = %d: must be between 0 and writeBufferHighWaterCount (%d)", b.WriteBufferLowWaterCount, b.WriteBufferHighWaterCount))
 	}
 	positive("writerWindowSize", int64(b.WriterWindowSize))
+	positive("aclFileWatchIntervalMillis", b.AclFileWatchIntervalMillis)
+	if (b.BrokerAccessKey == "") != (b.BrokerSecretKey == "") {
+		errs = append(errs, fmt.Errorf("brokerAccessKey and brokerSecretKey: set both or neither"))
+	}
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
 	if b.TraceTopicEnable {
@@ -215,6 +219,13 @@ func (c *Config) fields() fields {
 	f.int("remotingFrameBudget", &b.RemotingFrameBudget)
 	f.int("remotingConnFrameBudget", &b.RemotingConnFrameBudget)
 	f.int("metricsPromExporterPort", &b.MetricsPromExporterPort)
+	f.str("metricsPromExporterBearerToken", &b.MetricsPromExporterBearerToken)
+	f.bool("aclEnable", &b.AclEnable)
+	f.str("rocketmqHome", &b.RocketmqHome)
+	f.str("aclPlainFile", &b.AclPlainFile)
+	f.int64("aclFileWatchIntervalMillis", &b.AclFileWatchIntervalMillis)
+	f.str("brokerAccessKey", &b.BrokerAccessKey)
+	f.str("brokerSecretKey", &b.BrokerSecretKey)
 	f.int("writerWindowSize", &b.WriterWindowSize)
 	f.bool("faultInjectionEnable", &b.FaultInjectionEnable)
 	f.int64("faultAppendStallMillis", &b.FaultAppendStallMillis)
