@@ -199,23 +199,36 @@ func checkPerm(class codeClass, code remoting.RequestCode, needs []need, owner *
 	return "", true
 }
 
+// field is an ext field and whether the request has it: RocketMQ skips a
+// resource whose field is absent (null) but checks an empty one.
+type field struct {
+	v  string
+	ok bool
+}
+
+func ext(cmd *remoting.Command, key string) field {
+	v, ok := cmd.ExtFields[key]
+	return field{v, ok}
+}
+
 // addTopic adds a topic, or the group of a retry topic, as RocketMQ's
 // resource map holds %RETRY%group for the group.
-func addTopic(needs []need, topic string, perm byte) []need {
-	if topic == "" {
+func addTopic(needs []need, f field, perm byte) []need {
+	if !f.ok {
 		return needs
 	}
+	topic := f.v
 	if g, ok := strings.CutPrefix(topic, retryGroupTopicPrefix); ok {
 		return append(needs, need{name: g, group: true, perm: perm})
 	}
 	return append(needs, need{name: topic, perm: perm})
 }
 
-func addGroup(needs []need, group string, perm byte) []need {
-	if group == "" {
+func addGroup(needs []need, f field, perm byte) []need {
+	if !f.ok {
 		return needs
 	}
-	return append(needs, need{name: group, group: true, perm: perm})
+	return append(needs, need{name: f.v, group: true, perm: perm})
 }
 
 // parseNeeds is the switch of PlainAccessValidator#parse. Batch sends and
@@ -224,34 +237,34 @@ func addGroup(needs []need, group string, perm byte) []need {
 func parseNeeds(needs []need, cmd *remoting.Command) ([]need, error) {
 	switch cmd.RequestCode() {
 	case remoting.SendMessage, remoting.SendReplyMessage:
-		return sendNeeds(needs, cmd.Ext("topic"), cmd.Ext("group")), nil
+		return sendNeeds(needs, ext(cmd, "topic"), ext(cmd, "group")), nil
 	case remoting.SendMessageV2, remoting.SendBatchMessage, remoting.SendReplyMessageV2:
-		if cmd.Ext("b") == "" && cmd.Ext("topic") != "" {
+		if !ext(cmd, "b").ok && ext(cmd, "topic").ok {
 			// A batch or reply sent with the long header.
-			return sendNeeds(needs, cmd.Ext("topic"), cmd.Ext("group")), nil
+			return sendNeeds(needs, ext(cmd, "topic"), ext(cmd, "group")), nil
 		}
-		return sendNeeds(needs, cmd.Ext("b"), cmd.Ext("a")), nil
+		return sendNeeds(needs, ext(cmd, "b"), ext(cmd, "a")), nil
 	case remoting.ConsumerSendMsgBack:
-		return addGroup(needs, cmd.Ext("group"), PermSub), nil
+		return addGroup(needs, ext(cmd, "group"), PermSub), nil
 	case remoting.PullMessage:
-		needs = addTopic(needs, cmd.Ext("topic"), PermSub)
-		return addGroup(needs, cmd.Ext("consumerGroup"), PermSub), nil
+		needs = addTopic(needs, ext(cmd, "topic"), PermSub)
+		return addGroup(needs, ext(cmd, "consumerGroup"), PermSub), nil
 	case remoting.QueryMessage:
-		return addTopic(needs, cmd.Ext("topic"), PermSub), nil
+		return addTopic(needs, ext(cmd, "topic"), PermSub), nil
 	case remoting.UnregisterClient, remoting.GetConsumerListByGroup:
-		return addGroup(needs, cmd.Ext("consumerGroup"), PermSub), nil
+		return addGroup(needs, ext(cmd, "consumerGroup"), PermSub), nil
 	case remoting.UpdateConsumerOffset:
-		needs = addGroup(needs, cmd.Ext("consumerGroup"), PermSub)
-		return addTopic(needs, cmd.Ext("topic"), PermSub), nil
+		needs = addGroup(needs, ext(cmd, "consumerGroup"), PermSub)
+		return addTopic(needs, ext(cmd, "topic"), PermSub), nil
 	case remoting.HeartBeat:
 		var hb heartbeatData
 		if err := json.Unmarshal(cmd.Body, &hb); err != nil {
 			return needs, fmt.Errorf("decode heartbeat: %w", err)
 		}
 		for _, c := range hb.ConsumerDataSet {
-			needs = addGroup(needs, c.GroupName, PermSub)
+			needs = addGroup(needs, field{c.GroupName, true}, PermSub)
 			for _, sd := range c.SubscriptionDataSet {
-				needs = addTopic(needs, sd.Topic, PermSub)
+				needs = addTopic(needs, field{sd.Topic, true}, PermSub)
 			}
 		}
 	}
@@ -261,8 +274,8 @@ func parseNeeds(needs []need, cmd *remoting.Command) ([]need, error) {
 // sendNeeds: a send to a retry topic is a consumer's retry, SUB on the
 // group the header names ("group" of SEND_MESSAGE, which its header does
 // not have; "a", the producer group, of SEND_MESSAGE_V2), as RocketMQ reads it.
-func sendNeeds(needs []need, topic, group string) []need {
-	if strings.HasPrefix(topic, retryGroupTopicPrefix) {
+func sendNeeds(needs []need, topic, group field) []need {
+	if strings.HasPrefix(topic.v, retryGroupTopicPrefix) {
 		return addGroup(needs, group, PermSub)
 	}
 	return addTopic(needs, topic, PermPub)
@@ -291,5 +304,3 @@ func (v *PlainAccessValidator) logRefusal(cmd *remoting.Command, remoteAddr, why
 		Stringer("code", cmd.RequestCode()).Str("reason", why).Int64("notLogged", v.suppressed.Swap(0)).
 		Msg("acl: request refused")
 }
-
-
