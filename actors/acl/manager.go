@@ -71,6 +71,10 @@ type PlainPermissionManager struct {
 	// handlers) and reloads.
 	mu         sync.Mutex
 	failed     [sha256.Size]byte // digest of the last load that failed, logged once
+	// seen is the digest the previous poll saw: a change is loaded only
+	// once two polls agree, so that a file caught half written by an
+	// editor (truncated, say: no accounts at all) is never loaded.
+	seen [sha256.Size]byte
 	stop, done chan struct{}
 }
 
@@ -98,7 +102,8 @@ func NewPlainPermissionManager(cfg Config, log zerolog.Logger) (*PlainPermission
 	return m, nil
 }
 
-// Start polls the files every WatchInterval and reloads them on a change.
+// Start polls the files every WatchInterval and reloads them on a change
+// that two polls in a row see.
 func (m *PlainPermissionManager) Start() {
 	m.stop, m.done = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -110,7 +115,7 @@ func (m *PlainPermissionManager) Start() {
 			case <-m.stop:
 				return
 			case <-t.C:
-				m.Reload()
+				m.poll()
 			}
 		}
 	}()
@@ -131,18 +136,32 @@ func (m *PlainPermissionManager) Stop() {
 func (m *PlainPermissionManager) Reload() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_ = m.reloadLocked()
+	_ = m.reloadLocked(false)
 }
 
-func (m *PlainPermissionManager) reloadLocked() error {
+// poll is one tick of the watch: Reload, once the files have stayed the
+// same since the previous tick.
+func (m *PlainPermissionManager) poll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_ = m.reloadLocked(true)
+}
+
+func (m *PlainPermissionManager) reloadLocked(settle bool) error {
 	files, digest, err := m.fingerprint()
 	if err != nil {
 		m.log.Error().Err(err).Msg("acl: cannot read the ACL files; keeping the accounts loaded before")
 		return err
 	}
 	if digest == m.snap.Load().digest {
+		m.seen = digest
 		return nil
 	}
+	if settle && digest != m.seen {
+		m.seen = digest
+		return nil
+	}
+	m.seen = digest
 	s, err := m.parse(files, digest)
 	if err != nil {
 		if digest != m.failed {
@@ -313,7 +332,7 @@ func (m *PlainPermissionManager) writeFile(path string, doc aclFile) error {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := m.reloadLocked(); err != nil {
+	if err := m.reloadLocked(false); err != nil {
 		return fmt.Errorf("reload after writing %s: %w", path, err)
 	}
 	return nil
