@@ -351,4 +351,3 @@ func TestACLAdminCodes(t *testing.T) {
 		t.Fatalf("file after the admin codes (%v):\n%s", err, b)
 	}
 }
-

@@ -48,8 +48,13 @@ func (c Config) DefaultFile() string {
 	return filepath.Join(c.Home, p)
 }
 
-// Dir is the multi-file directory, home/conf/acl.
-func (c Config) Dir() string { return filepath.Join(c.Home, "conf", "acl") }
+// Dir is the multi-file directory, home/conf/acl; "" without a home.
+func (c Config) Dir() string {
+	if c.Home == "" {
+		return ""
+	}
+	return filepath.Join(c.Home, "conf", "acl")
+}
 
 // snapshot is one consistent load of every ACL file; requests read it
 // without locks and a reload replaces it whole.
@@ -69,12 +74,12 @@ type PlainPermissionManager struct {
 	snap atomic.Pointer[snapshot]
 	// mu serialises rewrites of the files (RocketMQ's synchronized
 	// handlers) and reloads.
-	mu         sync.Mutex
-	failed     [sha256.Size]byte // digest of the last load that failed, logged once
+	mu     sync.Mutex
+	failed [sha256.Size]byte // digest of the last load that failed, logged once
 	// seen is the digest the previous poll saw: a change is loaded only
 	// once two polls agree, so that a file caught half written by an
 	// editor (truncated, say: no accounts at all) is never loaded.
-	seen [sha256.Size]byte
+	seen       [sha256.Size]byte
 	stop, done chan struct{}
 }
 
@@ -187,21 +192,22 @@ func (m *PlainPermissionManager) load() (*snapshot, error) {
 // default file if it is not among them.
 func (m *PlainPermissionManager) aclFiles() ([]string, error) {
 	var files []string
-	dir := m.cfg.Dir()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == dir && errors.Is(err, fs.ErrNotExist) {
-				return filepath.SkipDir
+	if dir := m.cfg.Dir(); dir != "" {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if p == dir && errors.Is(err, fs.ErrNotExist) {
+					return filepath.SkipDir
+				}
+				return err
 			}
-			return err
+			if !d.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("acl: list %s: %w", dir, err)
 		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("acl: list %s: %w", dir, err)
 	}
 	if def := m.cfg.DefaultFile(); !slices.Contains(files, def) {
 		if _, err := os.Stat(def); err == nil {

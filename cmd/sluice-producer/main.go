@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluice-mq/sluice/remoting"
 )
 
 func main() {
@@ -55,6 +57,8 @@ type config struct {
 	// is asked for again (the Go client's 30 s).
 	interval     time.Duration
 	routeRefresh time.Duration
+	// credentials sign every send when the broker has aclEnable=true.
+	credentials *remoting.Credentials
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -77,6 +81,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 3*time.Second, "timeout of one send attempt")
 	fs.DurationVar(&c.interval, "interval", time.Second, "reporting period")
 	fs.DurationVar(&c.routeRefresh, "route-refresh", 30*time.Second, "how often to ask the name server for the route again")
+	var accessKey, secretKey string
+	fs.StringVar(&accessKey, "access-key", os.Getenv("SLUICE_ACCESS_KEY"), "ACL accessKey to sign sends with (default $SLUICE_ACCESS_KEY)")
+	fs.StringVar(&secretKey, "secret-key", os.Getenv("SLUICE_SECRET_KEY"), "ACL secretKey (default $SLUICE_SECRET_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -102,6 +109,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-c, -d, --async and --retries must not be negative")
 	case c.timeout <= 0 || c.interval <= 0 || c.routeRefresh <= 0:
 		return nil, errors.New("--timeout, --interval and --route-refresh must be positive")
+	case (accessKey == "") != (secretKey == ""):
+		return nil, errors.New("--access-key and --secret-key go together")
+	}
+	if accessKey != "" {
+		c.credentials = &remoting.Credentials{AccessKey: accessKey, SecretKey: secretKey}
 	}
 	return c, nil
 }

@@ -36,7 +36,7 @@ func newProducer(ctx context.Context, cfg *config, warn io.Writer) (*producer, e
 	p := &producer{
 		cfg:    cfg,
 		router: &router{namesrv: cfg.namesrv, topic: cfg.topic, timeout: cfg.timeout},
-		pool:   &clientPool{dialTimeout: cfg.timeout, clients: map[string]*poolEntry{}},
+		pool:   &clientPool{dialTimeout: cfg.timeout, credentials: cfg.credentials, clients: map[string]*poolEntry{}},
 		stats:  newStats(),
 		warn:   warn,
 		body:   makeBody(cfg.bodySize),
@@ -289,6 +289,7 @@ func (p *producer) refreshRoutes(ctx context.Context) {
 // of connections.
 type clientPool struct {
 	dialTimeout time.Duration
+	credentials *remoting.Credentials // sign every send (aclEnable)
 	mu          sync.Mutex
 	clients     map[string]*poolEntry
 	closed      bool
@@ -326,7 +327,7 @@ func (cp *clientPool) get(addr string) (*remoting.Client, error) {
 			return e.client, nil
 		}
 	}
-	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout})
+	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout, Credentials: cp.credentials})
 	if err != nil {
 		return nil, err
 	}

@@ -22,8 +22,10 @@ type admin struct {
 // dialAdmin connects to addr. Failing to connect is the commonest error
 // there is, so it gets the plainest message: what could not be reached, and
 // the operating system's reason.
-func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration) (*admin, error) {
-	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout})
+// creds, when not nil, sign every request (a broker or name server with
+// aclEnable=true).
+func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration, creds *remoting.Credentials) (*admin, error) {
+	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout, Credentials: creds})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s not reachable: %w", role, addr, dialCause(err))
 	}
@@ -101,7 +103,7 @@ func (a *admin) answerErr(code remoting.RequestCode, resp *remoting.Command) err
 // withBroker dials the broker named by f, runs fn and closes the
 // connection.
 func withBroker(ctx context.Context, f *brokerFlags, fn func(*admin) error) error {
-	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout)
+	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout, f.credentials())
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func fetchClusterInfo(ctx context.Context, addrs []string, timeout time.Duration
 	}
 	var lastErr error
 	for _, addr := range addrs {
-		a, err := dialAdmin(ctx, "name server", addr, timeout)
+		a, err := dialAdmin(ctx, "name server", addr, timeout, nil)
 		if err != nil {
 			lastErr = err
 			continue
