@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +62,7 @@ type aclCluster struct {
 // startACLCluster starts a name server and a broker, both with ACL on over
 // the same plain_acl.yml (polled every 20 ms), the broker registering with
 // its own admin account.
-func startACLCluster(t *testing.T, content string) *aclCluster {
+func startACLCluster(t testing.TB, content string) *aclCluster {
 	t.Helper()
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, "conf"), 0o755); err != nil {
@@ -350,4 +352,78 @@ func TestACLAdminCodes(t *testing.T) {
 	if err != nil || strings.Contains(string(b), "createdAK") || !strings.Contains(string(b), "192.168.0.1-2") || !strings.Contains(string(b), "counter: 3") {
 		t.Fatalf("file after the admin codes (%v):\n%s", err, b)
 	}
+}
+
+// BenchmarkGoClientSendACL is the Go client's SendSync (64 senders, 1 KiB
+// bodies, async flush) with ACL off and on in the same run: the price of
+// signing on the client and verifying on the broker, end to end. To tell
+// the two apart: SLUICE_ACL_BENCH_WHITE=1 white-lists 127.0.0.1 (the broker
+// admits before verifying), SLUICE_ACL_BENCH_NOSIGN=1 gives the client no
+// credentials.
+//
+//	go test -run '^$' -bench BenchmarkGoClientSendACL -benchtime 20000x -count 5 ./supervisor/
+func BenchmarkGoClientSendACL(b *testing.B) {
+	for _, on := range aclBenchOrder() {
+		name := "acl=off"
+		if on {
+			name = "acl=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			var nsAddr string
+			var opts []producer.Option
+			if on {
+				file := aclTestFile
+				if os.Getenv("SLUICE_ACL_BENCH_WHITE") != "" {
+					file = "globalWhiteRemoteAddresses: [127.0.0.1]\n" + file
+				}
+				c := startACLCluster(b, file)
+				nsAddr = c.ns.Addr()
+				if os.Getenv("SLUICE_ACL_BENCH_NOSIGN") == "" {
+					opts = append(opts, producer.WithCredentials(producerCreds))
+				}
+			} else {
+				ns, _ := startCluster(b, nil)
+				nsAddr = ns.Addr()
+			}
+			p := newProducer(b, nsAddr, opts...)
+			body := make([]byte, 1024)
+			send := func() error {
+				_, err := p.SendSync(context.Background(), primitive.NewMessage("AclTopic", body))
+				return err
+			}
+			for i := 0; i < 8; i++ {
+				if err := send(); err != nil {
+					b.Fatalf("warm-up: %v", err)
+				}
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for s := 0; s < 64; s++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(b.N) {
+						if err := send(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// aclBenchOrder runs off before on unless SLUICE_ACL_BENCH_ORDER=reverse:
+// the clients of the first run are never shut down (see newProducer) and
+// keep a little of the CPU, so the order is worth checking.
+func aclBenchOrder() []bool {
+	if os.Getenv("SLUICE_ACL_BENCH_ORDER") == "reverse" {
+		return []bool{true, false}
+	}
+	return []bool{false, true}
 }
