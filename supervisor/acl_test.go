@@ -304,6 +304,11 @@ func TestACLEmbeddedNamesrvNeedsBrokerCredentials(t *testing.T) {
 	}
 	cfg.BrokerAccessKey, cfg.BrokerSecretKey = adminCreds.AccessKey, adminCreds.SecretKey
 	b := brokertest.Start(t, cfg, supervisor.Options{})
+	// The broker's signed registration reaches its embedded name server.
+	poll.Until(t, "broker registered", func() bool {
+		info := aclInvoke(t, b.NamesrvAddr(), nil, remoting.NewRequest(remoting.GetBrokerClusterInfo, nil, nil))
+		return info.ResponseCode() == remoting.Success && strings.Contains(string(info.Body), b.Addr())
+	})
 	p := newProducer(t, b.NamesrvAddr(), producer.WithCredentials(producerCreds))
 	if res, err := p.SendSync(context.Background(), primitive.NewMessage("AclTopic", []byte("x"))); err != nil || res.Status != primitive.SendOK {
 		t.Fatalf("send through the embedded name server: %v %v", err, res)
