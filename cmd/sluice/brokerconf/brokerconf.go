@@ -93,6 +93,11 @@ func (c *Config) Set(key, value string) error {
 	return nil
 }
 
+// isSecret names the keys Print masks.
+func isSecret(key string) bool {
+	return key == "brokerSecretKey" || key == "metricsPromExporterBearerToken"
+}
+
 // Print writes the effective configuration as a properties file, keys
 // sorted, as mqbroker -p does.
 func (c *Config) Print(w io.Writer) error {
@@ -101,7 +106,12 @@ func (c *Config) Print(w io.Writer) error {
 	for _, k := range table.keys() {
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(table[k].get())
+		v := table[k].get()
+		if isSecret(k) && v != "" {
+			// -p output ends up in tickets and chat; a secret must not.
+			v = "******"
+		}
+		b.WriteString(v)
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())

@@ -184,6 +184,11 @@ func TestACLKeysLoad(t *testing.T) {
 		b.BrokerAccessKey != "brokerAK1" || b.BrokerSecretKey != "brokerSK1" || b.MetricsPromExporterBearerToken != "tok" {
 		t.Fatalf("config = %+v", b)
 	}
+	var out strings.Builder
+	if err := cfg.Print(&out); err != nil || strings.Contains(out.String(), "brokerSK1") || strings.Contains(out.String(), "=tok\n") ||
+		!strings.Contains(out.String(), "brokerSecretKey=******\n") || !strings.Contains(out.String(), "aclEnable=true\n") {
+		t.Fatalf("Print: %v\n%s", err, out.String())
+	}
 	cfg = Default()
 	if _, err := cfg.Load(strings.NewReader("brokerAccessKey=onlyOne\n")); err == nil {
 		t.Fatal("brokerAccessKey without brokerSecretKey loaded")
