@@ -34,6 +34,9 @@ type ServerOptions struct {
 	// not block: a handshake belongs in the wrapper's first Read, which
 	// runs on the connection's own reading goroutine. Nil costs nothing.
 	WrapConn func(net.Conn) net.Conn
+	// Gate, if set, admits or refuses every request before it is routed
+	// (the plain ACL).
+	Gate RequestGate
 }
 
 // connectionActor owns one TCP connection. A decoder goroutine reads frames
@@ -130,6 +133,12 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	}
 	a.language.Store(int32(cmd.Language))
 	a.version.Store(int32(cmd.Version))
+	if g := a.opts.Gate; g != nil {
+		if code, remark, ok := g.Admit(cmd, a.remote); !ok {
+			a.reply(cmd, code, remark)
+			return
+		}
+	}
 	code := cmd.RequestCode()
 	p, ok := a.routes.Lookup(code)
 	if !ok {

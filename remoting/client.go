@@ -31,6 +31,9 @@ type ClientOptions struct {
 	// bounded by DialTimeout. An empty ServerName (with verification on)
 	// takes the host of the address dialled.
 	TLS *tls.Config
+	// Credentials, when set, sign every request this client sends
+	// (RocketMQ's AclClientRPCHook), for a broker or name server with ACL.
+	Credentials *Credentials
 }
 
 // Client is one connection to a RocketMQ-speaking server with calls
@@ -197,6 +200,7 @@ func (c *Client) InvokeOneway(req *Command) error {
 	r := *req
 	r.Opaque = c.nextOpaque()
 	r.Flag = (r.Flag | FlagOneway) &^ FlagResponse
+	c.sign(&r)
 	if err := checkSerialize(&r); err != nil {
 		return c.invokeErr(req.RequestCode(), err)
 	}
@@ -224,6 +228,7 @@ func (c *Client) Send(cmd *Command) error {
 func (c *Client) start(req *Command, cl *call) error {
 	r := *req
 	r.Flag &^= FlagOneway | FlagResponse
+	c.sign(&r)
 	if err := checkSerialize(&r); err != nil {
 		return c.invokeErr(cl.code, err)
 	}
@@ -264,6 +269,13 @@ func (c *Client) start(req *Command, cl *call) error {
 		return r.err
 	}
 	return nil
+}
+
+// sign signs a copy of a request when the client has credentials.
+func (c *Client) sign(r *Command) {
+	if c.opts.Credentials != nil && !c.opts.Credentials.Empty() {
+		c.opts.Credentials.Sign(r)
+	}
 }
 
 func (c *Client) nextOpaque() int32 {

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
@@ -51,6 +51,7 @@ type Broker struct {
 	registrar  *namesrv.Registrar
 	metrics    *metrics.Server
 	tls        *tlsState
+	acl        *acl.PlainPermissionManager
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -84,12 +85,17 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
 	connOpts := connOptions(&cfg)
+	gate, nsGate, err := b.openACL()
+	if err != nil {
+		return nil, fmt.Errorf("acl: %w", err)
+	}
 	ln, err := actors.Listen(addr, actors.ServerOptions{
 		Conn:       connOpts,
 		Draining:   &b.draining,
 		Inspectors: b.inspectors,
 		OnClose:    b.connectionClosed,
 		WrapConn:   b.tls.wrapConn(),
+		Gate:       gate,
 	}, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -99,7 +105,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		nsAddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.NamesrvListenPort))
 		// The embedded name server's connections share the broker's frame
 		// budget: one bound for the process.
-		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.tls.wrapConn(), b.log, b.inspectors); err != nil {
+		if b.namesrv, err = openNameServer(nsAddr, connOpts, b.tls.wrapConn(), b.log, b.inspectors, nsGate); err != nil {
 			return nil, err
 		}
 	}
@@ -112,6 +118,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.aclHandlers(handlers)
 	procs := standardProcessors(&cfg, handlers, b.rejectSend)
 	procs = append(procs, opts.Processors...)
 	for _, p := range procs {
@@ -142,11 +149,11 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	svc.start(b)
 	if cfg.MetricsPromExporterPort != 0 {
 		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
-		var mtls *tls.Config
+		mopts := metrics.ServeOptions{BearerToken: cfg.MetricsPromExporterBearerToken}
 		if b.tls.metrics != nil {
-			mtls = b.tls.metrics.TLSConfig()
+			mopts.TLS = b.tls.metrics.TLSConfig()
 		}
-		if b.metrics, err = metrics.ServeTLS(maddr, mtls, b.Tree, b.RuntimeInfo, b.log); err != nil {
+		if b.metrics, err = metrics.ServeWith(maddr, mopts, b.Tree, b.RuntimeInfo, b.log); err != nil {
 			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
 		}
 	}
@@ -194,6 +201,9 @@ func (b *Broker) abortStart() {
 	}
 	if b.listener != nil {
 		_ = b.listener.StopAccepting()
+	}
+	if b.acl != nil {
+		b.acl.Stop()
 	}
 	_ = b.store.Close()
 }
@@ -257,6 +267,9 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	b.writer.Stop()
 	b.sys.Shutdown()
 	errStore := b.store.Close()
+	if b.acl != nil {
+		b.acl.Stop()
+	}
 	b.log.Info().Msg("broker stopped")
 	return errors.Join(errAccept, errSvc, err, errStore)
 }

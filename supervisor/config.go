@@ -92,6 +92,29 @@ type Config struct {
 	// on the remoting port and the embedded name server's, and on the
 	// broker's connections to its name servers.
 	TLS tlshelper.Config
+	// MetricsPromExporterBearerToken, when set, is required as
+	// "Authorization: Bearer <token>" on every scrape (ours).
+	MetricsPromExporterBearerToken string // metricsPromExporterBearerToken: ""
+
+	// Plain ACL (RocketMQ 4.9's aclEnable and PlainPermissionManager's
+	// files; README "Security").
+	AclEnable bool // aclEnable: false
+	// RocketmqHome is where conf/plain_acl.yml and conf/acl/ are looked
+	// for: RocketMQ's rocketmqHome ($ROCKETMQ_HOME); Sluice falls back to
+	// storePathRootDir when it is empty.
+	RocketmqHome string // rocketmqHome: $ROCKETMQ_HOME
+	// AclPlainFile is -Drocketmq.acl.plain.file: the default ACL file,
+	// relative to RocketmqHome unless absolute (ours as a key).
+	AclPlainFile string // aclPlainFile: conf/plain_acl.yml
+	// AclFileWatchIntervalMillis is how often the ACL files are checked
+	// for changes (ours; RocketMQ's FileWatchService polls every 500 ms).
+	AclFileWatchIntervalMillis int64 // aclFileWatchIntervalMillis: 500
+	// BrokerAccessKey and BrokerSecretKey are the broker's own account,
+	// signing its registrations with name servers (ours: RocketMQ's name
+	// server checks nothing). Required with aclEnable and the embedded
+	// name server; the account must be admin.
+	BrokerAccessKey string // brokerAccessKey: ""
+	BrokerSecretKey string // brokerSecretKey: ""
 
 	// WriterWindowSize bounds the sends handed to the writer and not yet in
 	// one of its batches (ours): the rest of a backlog waits in the send
@@ -159,6 +182,9 @@ func DefaultConfig() Config {
 		RemotingConnFrameBudget:                4 << 20,
 		RemotingFrameMaxLength:                 remoting.DefaultMaxFrameSize,
 		MetricsPromExporterPort:                5557,
+		RocketmqHome:                           os.Getenv("ROCKETMQ_HOME"),
+		AclPlainFile:                           "conf/plain_acl.yml",
+		AclFileWatchIntervalMillis:             500,
 		WriterWindowSize:                       256,
 		Store:                                  commitlog.DefaultConfig(),
 	}

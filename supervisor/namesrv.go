@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
@@ -32,8 +33,10 @@ type nameServer struct {
 }
 
 // openNameServer binds addr; nothing is served until spawn.
-func openNameServer(addr string, conn remoting.ConnOptions, wrap func(net.Conn) net.Conn, log zerolog.Logger, inspectors *actors.Inspectors) (*nameServer, error) {
-	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, WrapConn: wrap}, log)
+// wrap, if not nil, wraps each accepted connection (TLS); gate, if not
+// nil, checks every request (the ACL in name-server mode).
+func openNameServer(addr string, conn remoting.ConnOptions, wrap func(net.Conn) net.Conn, log zerolog.Logger, inspectors *actors.Inspectors, gate actors.RequestGate) (*nameServer, error) {
+	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, WrapConn: wrap, Gate: gate}, log)
 	if err != nil {
 		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
 	}
@@ -80,6 +83,7 @@ func (n *nameServer) stop() error {
 // NameServer is a standalone name server (`sluice namesrv`), for clusters
 // of several brokers.
 type NameServer struct {
+	acl  *acl.PlainPermissionManager
 	ns   *nameServer
 	sys  *actor.ActorSystem
 	root *actor.PID
@@ -92,6 +96,10 @@ type NameServerOptions struct {
 	// TLS is the tls.* keys of its port (the tls.client.* ones and useTLS
 	// mean nothing to a name server, which dials no one).
 	TLS tlshelper.Config
+	// ACL, when set, turns on authentication: REGISTER_BROKER and the
+	// other route changes need an admin account's signature (ours;
+	// RocketMQ's name server checks nothing).
+	ACL *acl.Config
 }
 
 // StartNameServer serves the name server protocol on addr (host:port).
@@ -99,7 +107,7 @@ func StartNameServer(addr string, log zerolog.Logger) (*NameServer, error) {
 	return StartNameServerWithOptions(addr, log, NameServerOptions{})
 }
 
-// StartNameServerWithOptions is StartNameServer with TLS.
+// StartNameServerWithOptions is StartNameServer with TLS and ACL.
 func StartNameServerWithOptions(addr string, log zerolog.Logger, opts NameServerOptions) (*NameServer, error) {
 	in := actors.NewInspectors()
 	// A standalone name server takes the broker's default bounds (the
@@ -111,11 +119,23 @@ func StartNameServerWithOptions(addr string, log zerolog.Logger, opts NameServer
 	if err != nil {
 		return nil, err
 	}
-	ns, err := openNameServer(addr, connOptions(&defaults), tlsState.wrapConn(), log, in)
+	var gate actors.RequestGate
+	var m *acl.PlainPermissionManager
+	if opts.ACL != nil {
+		if m, err = acl.NewPlainPermissionManager(*opts.ACL, log); err != nil {
+			return nil, fmt.Errorf("name server: %w", err)
+		}
+		m.Start()
+		gate = acl.NewPlainAccessValidator(m, acl.ModeNamesrv, log)
+	}
+	ns, err := openNameServer(addr, connOptions(&defaults), tlsState.wrapConn(), log, in, gate)
 	if err != nil {
+		if m != nil {
+			m.Stop()
+		}
 		return nil, err
 	}
-	n := &NameServer{ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log, tls: tlsState}
+	n := &NameServer{acl: m, ns: ns, sys: actor.NewActorSystem(actorLogger(log)), log: log, tls: tlsState}
 	spawned := make(chan error, 1)
 	props := actor.PropsFromProducer(func() actor.Actor { return &nameServerActor{n: n, started: spawned, inspectors: in} })
 	pid, err := n.sys.Root.SpawnNamed(props, "namesrv-root")
@@ -124,6 +144,9 @@ func StartNameServerWithOptions(addr string, log zerolog.Logger, opts NameServer
 	}
 	if err != nil {
 		_ = ns.stop()
+		if m != nil {
+			m.Stop()
+		}
 		return nil, err
 	}
 	n.root = pid
@@ -142,6 +165,9 @@ func (n *NameServer) Shutdown(context.Context) error {
 	err := n.ns.stop()
 	errStop := n.sys.Root.StopFuture(n.root).Wait()
 	n.sys.Shutdown()
+	if n.acl != nil {
+		n.acl.Stop()
+	}
 	n.log.Info().Msg("name server stopped")
 	return errors.Join(err, errStop)
 }
@@ -193,6 +219,7 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
 			return advertisedTopics(meta, b.cfg.BrokerPermission)
 		},
+		Credentials: b.credentials(),
 	}, b.log)
 }
 

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -38,6 +39,16 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 	send.PageCacheSweep = true
 	send.AdmissionControl = cfg.SendQueueAdmissionControl
 	send.RejectRequest = sendReject
+	adminCodes := []remoting.RequestCode{
+		remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
+		remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
+		remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
+		remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault,
+	}
+	if cfg.AclEnable {
+		// RocketMQ answers the ACL codes from AdminBrokerProcessor too.
+		adminCodes = append(adminCodes, acl.Codes()...)
+	}
 	return []*actors.Processor{
 		send,
 		mk(ProcPull, "pullThreadPool", cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),
@@ -46,11 +57,7 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 		mk(ProcConsumerManage, "consumerManagerThreadPool", cfg.ConsumerManagerThreadPoolQueueCapacity, 0,
 			remoting.GetConsumerListByGroup, remoting.QueryConsumerOffset, remoting.UpdateConsumerOffset),
 		mk(ProcEndTransaction, admin.EndTransactionKey, cfg.EndTransactionPoolQueueCapacity, cfg.WaitTimeMillsInTransactionQueue, remoting.EndTransaction),
-		mk(ProcAdmin, "adminBrokerThreadPool", cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue,
-			remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
-			remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
-			remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
-			remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault),
+		mk(ProcAdmin, "adminBrokerThreadPool", cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue, adminCodes...),
 	}
 }
 

@@ -50,6 +50,9 @@ type RegistrarConfig struct {
 	// TLS, when not nil, is used for every connection to a name server
 	// (useTLS / tls.enable).
 	TLS *tls.Config
+	// Credentials, when set, sign every registration (a name server with
+	// ACL admits REGISTER_BROKER from admin accounts only).
+	Credentials *remoting.Credentials
 }
 
 // ParseNamesrvAddrs splits RocketMQ's namesrvAddr ("host:port;host:port"),
@@ -266,7 +269,7 @@ func (r *Registrar) invoke(parent context.Context, ns *nameServer, req *remoting
 		}
 	}
 	if ns.client == nil {
-		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout, TLS: r.cfg.TLS})
+		c, err := remoting.Dial(ctx, ns.addr, remoting.ClientOptions{DialTimeout: r.cfg.Timeout, TLS: r.cfg.TLS, Credentials: r.cfg.Credentials})
 		if err != nil {
 			return nil, fmt.Errorf("connect to name server: %w", err)
 		}

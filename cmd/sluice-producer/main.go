@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
@@ -64,6 +65,8 @@ type config struct {
 	// tls is the TLS of every connection (name servers and brokers); nil
 	// for plain ones.
 	tls *tls.Config
+	// credentials sign every send when the broker has aclEnable=true.
+	credentials *remoting.Credentials
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -89,6 +92,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 3*time.Second, "timeout of one send attempt")
 	fs.DurationVar(&c.interval, "interval", time.Second, "reporting period")
 	fs.DurationVar(&c.routeRefresh, "route-refresh", 30*time.Second, "how often to ask the name server for the route again")
+	var accessKey, secretKey string
+	fs.StringVar(&accessKey, "access-key", os.Getenv("SLUICE_ACCESS_KEY"), "ACL accessKey to sign sends with (default $SLUICE_ACCESS_KEY)")
+	fs.StringVar(&secretKey, "secret-key", os.Getenv("SLUICE_SECRET_KEY"), "ACL secretKey (default $SLUICE_SECRET_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -118,6 +124,11 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-c, -d, --async, --retries and --delay-level must not be negative")
 	case c.timeout <= 0 || c.interval <= 0 || c.routeRefresh <= 0:
 		return nil, errors.New("--timeout, --interval and --route-refresh must be positive")
+	case (accessKey == "") != (secretKey == ""):
+		return nil, errors.New("--access-key and --secret-key go together")
+	}
+	if accessKey != "" {
+		c.credentials = &remoting.Credentials{AccessKey: accessKey, SecretKey: secretKey}
 	}
 	return c, nil
 }

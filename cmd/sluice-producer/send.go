@@ -37,7 +37,7 @@ func newProducer(ctx context.Context, cfg *config, warn io.Writer) (*producer, e
 	p := &producer{
 		cfg:    cfg,
 		router: &router{namesrv: cfg.namesrv, topic: cfg.topic, timeout: cfg.timeout, tls: cfg.tls},
-		pool:   &clientPool{dialTimeout: cfg.timeout, tls: cfg.tls, clients: map[string]*poolEntry{}},
+		pool:   &clientPool{dialTimeout: cfg.timeout, tls: cfg.tls, credentials: cfg.credentials, clients: map[string]*poolEntry{}},
 		stats:  newStats(),
 		warn:   warn,
 		body:   makeBody(cfg.bodySize),
@@ -294,6 +294,7 @@ func (p *producer) refreshRoutes(ctx context.Context) {
 type clientPool struct {
 	dialTimeout time.Duration
 	tls         *tls.Config
+	credentials *remoting.Credentials // sign every send (aclEnable)
 	mu          sync.Mutex
 	clients     map[string]*poolEntry
 	closed      bool
@@ -331,7 +332,7 @@ func (cp *clientPool) get(addr string) (*remoting.Client, error) {
 			return e.client, nil
 		}
 	}
-	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout, TLS: cp.tls})
+	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout, TLS: cp.tls, Credentials: cp.credentials})
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 // Command sluice runs the broker, or a standalone name server.
 //
 //	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info]
-//	sluice namesrv [-listen 127.0.0.1:9876] [-tls-config tls.properties] [-log-level info]
+//	sluice namesrv [-listen 127.0.0.1:9876] [-tls-config tls.properties] [-acl [-rocketmq-home dir] [-acl-file conf/plain_acl.yml]] [-log-level info]
 //
 // With no flags it starts the broker on embedded defaults: remoting on
 // 127.0.0.1:10911, advertised as 127.0.0.1, with an embedded name server on
@@ -17,11 +17,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/cmd/sluice/brokerconf"
 	"github.com/sluice-mq/sluice/remoting/tlshelper"
 	"github.com/sluice-mq/sluice/supervisor"
@@ -135,8 +137,20 @@ func runNamesrv(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:9876", "address to listen on (host:port; port 0 picks one)")
 	levelName := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	tlsConfig := fs.String("tls-config", "", "tls.properties file (RocketMQ's tls.* keys, tls.server.mode included; default: /etc/rocketmq/tls.properties if it exists)")
+	aclOn := fs.Bool("acl", false, "authenticate brokers and admins: REGISTER_BROKER and route changes need an admin account of the ACL file")
+	home := fs.String("rocketmq-home", os.Getenv("ROCKETMQ_HOME"), "where conf/plain_acl.yml and conf/acl/ are (default $ROCKETMQ_HOME)")
+	aclFile := fs.String("acl-file", acl.DefaultPlainFile, "the ACL file, relative to -rocketmq-home unless absolute")
+	watch := fs.Duration("acl-watch-interval", acl.DefaultWatchInterval, "how often the ACL files are checked for changes")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	var opts supervisor.NameServerOptions
+	if *aclOn {
+		if *home == "" && !filepath.IsAbs(*aclFile) {
+			fmt.Fprintln(stderr, "sluice namesrv: -acl needs -rocketmq-home (or $ROCKETMQ_HOME) or an absolute -acl-file")
+			return 2
+		}
+		opts.ACL = &acl.Config{Home: *home, PlainFile: *aclFile, WatchInterval: *watch}
 	}
 	level, err := zerolog.ParseLevel(*levelName)
 	if err != nil {
@@ -144,7 +158,6 @@ func runNamesrv(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, level)
-	var opts supervisor.NameServerOptions
 	path := *tlsConfig
 	if path == "" {
 		path = tlshelper.DefaultConfigFile

@@ -176,3 +176,12 @@ func TestNamesrvSubcommand(t *testing.T) {
 		return err == nil && resp.ResponseCode() == remoting.Success && strings.Contains(string(resp.Body), "broker-x")
 	})
 }
+
+// `sluice namesrv -acl` needs to know where the ACL file is.
+func TestNamesrvACLNeedsAFile(t *testing.T) {
+	t.Setenv("ROCKETMQ_HOME", "")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"namesrv", "-acl", "-listen", "127.0.0.1:0"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-rocketmq-home") {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+}

@@ -23,12 +23,14 @@ type admin struct {
 // dialAdmin connects to addr. Failing to connect is the commonest error
 // there is, so it gets the plainest message: what could not be reached, and
 // the operating system's reason.
-func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration, tf *tlshelper.ClientFlags) (*admin, error) {
+// tf is the TLS flags; creds, when not nil, sign every request (a broker
+// or name server with aclEnable=true).
+func dialAdmin(ctx context.Context, role, addr string, timeout time.Duration, tf *tlshelper.ClientFlags, creds *remoting.Credentials) (*admin, error) {
 	tlsConf, err := tf.Config()
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
-	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout, TLS: tlsConf})
+	c, err := remoting.Dial(ctx, addr, remoting.ClientOptions{DialTimeout: timeout, TLS: tlsConf, Credentials: creds})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s not reachable: %w", role, addr, dialCause(err))
 	}
@@ -106,7 +108,7 @@ func (a *admin) answerErr(code remoting.RequestCode, resp *remoting.Command) err
 // withBroker dials the broker named by f, runs fn and closes the
 // connection.
 func withBroker(ctx context.Context, f *brokerFlags, fn func(*admin) error) error {
-	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout, &f.tls)
+	a, err := dialAdmin(ctx, "broker", f.addr, f.timeout, &f.tls, f.credentials())
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func fetchClusterInfo(ctx context.Context, addrs []string, timeout time.Duration
 	}
 	var lastErr error
 	for _, addr := range addrs {
-		a, err := dialAdmin(ctx, "name server", addr, timeout, tf)
+		a, err := dialAdmin(ctx, "name server", addr, timeout, tf, nil)
 		if err != nil {
 			lastErr = err
 			continue

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/remoting/tlshelper"
 )
 
@@ -174,15 +175,34 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // brokerFlags are the flags every broker command has.
 type brokerFlags struct {
-	addr    string
-	timeout time.Duration
-	tls     tlshelper.ClientFlags
+	addr      string
+	timeout   time.Duration
+	tls       tlshelper.ClientFlags
+	accessKey string
+	secretKey string
 }
+
+// Credentials default to these environment variables, so that a secret
+// need not appear on a command line (where ps shows it).
+const (
+	envAccessKey = "SLUICE_ACCESS_KEY"
+	envSecretKey = "SLUICE_SECRET_KEY"
+)
 
 func (b *brokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.addr, "b", defaultBroker, "broker address host:port")
 	fs.DurationVar(&b.timeout, "timeout", defaultTimeout, "how long to wait for each answer")
 	b.tls.Register(fs)
+	fs.StringVar(&b.accessKey, "access-key", os.Getenv(envAccessKey), "ACL accessKey to sign requests with (default $"+envAccessKey+")")
+	fs.StringVar(&b.secretKey, "secret-key", os.Getenv(envSecretKey), "ACL secretKey (default $"+envSecretKey+")")
+}
+
+// credentials are the plain-ACL keys to sign with, nil when none are given.
+func (b *brokerFlags) credentials() *remoting.Credentials {
+	if b.accessKey == "" && b.secretKey == "" {
+		return nil
+	}
+	return &remoting.Credentials{AccessKey: b.accessKey, SecretKey: b.secretKey}
 }
 
 // oneLine keeps an error to the single line the contract promises even

@@ -210,7 +210,7 @@ func topicDelete(ctx context.Context, e *env, args []string) error {
 	// A name server keeps a route until told: the broker's next
 	// registration adds topics but never removes one.
 	for _, addr := range splitAddrs(namesrv) {
-		a, err := dialAdmin(ctx, "name server", addr, bf.timeout, &bf.tls)
+		a, err := dialAdmin(ctx, "name server", addr, bf.timeout, &bf.tls, bf.credentials())
 		if err != nil {
 			return err
 		}

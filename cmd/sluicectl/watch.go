@@ -32,7 +32,7 @@ const (
 // reconnected to on the next tick: a watch is most useful exactly when
 // the broker is struggling.
 func watchTree(ctx context.Context, e *env, f *treeFlags, opts renderOptions) error {
-	a, err := dialAdmin(ctx, "broker", f.broker.addr, f.broker.timeout, &f.broker.tls)
+	a, err := dialAdmin(ctx, "broker", f.broker.addr, f.broker.timeout, &f.broker.tls, f.broker.credentials())
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func watchTree(ctx context.Context, e *env, f *treeFlags, opts renderOptions) er
 // was lost.
 func fetchFrame(ctx context.Context, a **admin, f *treeFlags) (*tree.Snapshot, []byte, error) {
 	if *a == nil {
-		na, err := dialAdmin(ctx, "broker", f.broker.addr, f.broker.timeout, &f.broker.tls)
+		na, err := dialAdmin(ctx, "broker", f.broker.addr, f.broker.timeout, &f.broker.tls, f.broker.credentials())
 		if err != nil {
 			return nil, nil, err
 		}

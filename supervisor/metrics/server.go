@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"crypto/tls"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -49,12 +50,25 @@ func NewRegistry(snapshot func() *tree.Snapshot, runtimeInfo func() map[string]s
 // at all: metricsPromExporterPort=0 means "disabled" to the broker, while
 // here port 0 means "any port", which is what tests want.
 func Serve(addr string, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
-	return ServeTLS(addr, nil, snapshot, runtimeInfo, log)
+	return ServeWith(addr, ServeOptions{}, snapshot, runtimeInfo, log)
 }
 
-// ServeTLS is Serve over HTTPS with tlsConf (plain HTTP when nil). The
-// handshake is bounded by the header timeout, as any slow request is.
-func ServeTLS(addr string, tlsConf *tls.Config, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
+// ServeOptions secure the endpoint; the zero value is plain HTTP, open to
+// whoever reaches the address.
+type ServeOptions struct {
+	// TLS, when not nil, serves HTTPS only (metricsTlsCertPath /
+	// metricsTlsKeyPath). The handshake is bounded by the header timeout,
+	// as any slow request is.
+	TLS *tls.Config
+	// BearerToken, when not empty, is required as "Authorization: Bearer
+	// <token>" on every request, or it is answered 401
+	// (metricsPromExporterBearerToken). The comparison is constant-time.
+	BearerToken string
+}
+
+// ServeWith is Serve with options.
+func ServeWith(addr string, opts ServeOptions, snapshot func() *tree.Snapshot, runtimeInfo func() map[string]string, log zerolog.Logger) (*Server, error) {
+	tlsConf, token := opts.TLS, opts.BearerToken
 	if snapshot == nil {
 		return nil, errors.New("metrics: no snapshot function")
 	}
@@ -82,10 +96,14 @@ func ServeTLS(addr string, tlsConf *tls.Config, snapshot func() *tree.Snapshot, 
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "Sluice broker metrics: %s\n", Path)
 	})
+	var handler http.Handler = mux
+	if token != "" {
+		handler = bearer(token, mux)
+	}
 	s := &Server{
 		ln: ln,
 		http: &http.Server{
-			Handler:           mux,
+			Handler:           handler,
 			ReadHeaderTimeout: 5 * time.Second,
 			WriteTimeout:      scrapeTimeout + 5*time.Second,
 		},
@@ -100,6 +118,19 @@ func ServeTLS(addr string, tlsConf *tls.Config, snapshot func() *tree.Snapshot, 
 	}()
 	log.Info().Str("addr", ln.Addr().String()).Str("path", Path).Bool("tls", tlsConf != nil).Msg("prometheus exporter listening")
 	return s, nil
+}
+
+// bearer admits requests that carry the token.
+func bearer(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice metrics"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the address the server listens on, with the port it got.

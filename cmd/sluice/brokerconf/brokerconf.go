@@ -93,6 +93,11 @@ func (c *Config) Set(key, value string) error {
 	return nil
 }
 
+// isSecret names the keys Print masks.
+func isSecret(key string) bool {
+	return key == "brokerSecretKey" || key == "metricsPromExporterBearerToken"
+}
+
 // Print writes the effective configuration as a properties file, keys
 // sorted, as mqbroker -p does.
 func (c *Config) Print(w io.Writer) error {
@@ -101,7 +106,12 @@ func (c *Config) Print(w io.Writer) error {
 	for _, k := range table.keys() {
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(table[k].get())
+		v := table[k].get()
+		if isSecret(k) && v != "" {
+			// -p output ends up in tickets and chat; a secret must not.
+			v = "******"
+		}
+		b.WriteString(v)
 		b.WriteByte('\n')
 	}
 	_, err := io.WriteString(w, b.String())
@@ -142,6 +152,10 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("writeBufferLowWaterCount = %d: must be between 0 and writeBufferHighWaterCount (%d)", b.WriteBufferLowWaterCount, b.WriteBufferHighWaterCount))
 	}
 	positive("writerWindowSize", int64(b.WriterWindowSize))
+	positive("aclFileWatchIntervalMillis", b.AclFileWatchIntervalMillis)
+	if (b.BrokerAccessKey == "") != (b.BrokerSecretKey == "") {
+		errs = append(errs, fmt.Errorf("brokerAccessKey and brokerSecretKey: set both or neither"))
+	}
 	// Port 0 lets the OS pick one (tests, several brokers on one host); the
 	// bound address is logged at start.
 	if b.TraceTopicEnable {
@@ -218,6 +232,13 @@ func (c *Config) fields() fields {
 	f.str("metricsTlsCertPath", &b.MetricsTLSCertPath)
 	f.str("metricsTlsKeyPath", &b.MetricsTLSKeyPath)
 	tlsFields(f, &b.TLS)
+	f.str("metricsPromExporterBearerToken", &b.MetricsPromExporterBearerToken)
+	f.bool("aclEnable", &b.AclEnable)
+	f.str("rocketmqHome", &b.RocketmqHome)
+	f.str("aclPlainFile", &b.AclPlainFile)
+	f.int64("aclFileWatchIntervalMillis", &b.AclFileWatchIntervalMillis)
+	f.str("brokerAccessKey", &b.BrokerAccessKey)
+	f.str("brokerSecretKey", &b.BrokerSecretKey)
 	f.int("writerWindowSize", &b.WriterWindowSize)
 	f.bool("faultInjectionEnable", &b.FaultInjectionEnable)
 	f.int64("faultAppendStallMillis", &b.FaultAppendStallMillis)

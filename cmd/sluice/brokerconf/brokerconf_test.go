@@ -126,7 +126,7 @@ func unwrapAll(err error) error {
 func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
 		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1", "haMasterAddress=10.0.0.1:10912",
-		"aclEnable=true", "tlsEnable=true",
+		"tlsEnable=true",
 		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true", "timerWheelEnable=true",
 	} {
 		cfg := Default()
@@ -168,5 +168,29 @@ func TestStoreKeys(t *testing.T) {
 	bad := Default()
 	if _, err := bad.Load(strings.NewReader("flushDiskType=SOMETIMES\n")); err == nil {
 		t.Fatal("bad flushDiskType accepted")
+	}
+}
+
+// aclEnable is honoured now: it and the ACL keys load.
+func TestACLKeysLoad(t *testing.T) {
+	cfg := Default()
+	in := "aclEnable=true\nrocketmqHome=/opt/rmq\naclPlainFile=conf/acl.yml\naclFileWatchIntervalMillis=100\n" +
+		"brokerAccessKey=brokerAK1\nbrokerSecretKey=brokerSK1\nmetricsPromExporterBearerToken=tok\n"
+	if w, err := cfg.Load(strings.NewReader(in)); err != nil || len(w) != 0 {
+		t.Fatalf("Load: %v, warnings %v", err, w)
+	}
+	b := cfg.Broker
+	if !b.AclEnable || b.RocketmqHome != "/opt/rmq" || b.AclPlainFile != "conf/acl.yml" || b.AclFileWatchIntervalMillis != 100 ||
+		b.BrokerAccessKey != "brokerAK1" || b.BrokerSecretKey != "brokerSK1" || b.MetricsPromExporterBearerToken != "tok" {
+		t.Fatalf("config = %+v", b)
+	}
+	var out strings.Builder
+	if err := cfg.Print(&out); err != nil || strings.Contains(out.String(), "brokerSK1") || strings.Contains(out.String(), "=tok\n") ||
+		!strings.Contains(out.String(), "brokerSecretKey=******\n") || !strings.Contains(out.String(), "aclEnable=true\n") {
+		t.Fatalf("Print: %v\n%s", err, out.String())
+	}
+	cfg = Default()
+	if _, err := cfg.Load(strings.NewReader("brokerAccessKey=onlyOne\n")); err == nil {
+		t.Fatal("brokerAccessKey without brokerSecretKey loaded")
 	}
 }

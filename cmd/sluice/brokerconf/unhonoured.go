@@ -8,8 +8,8 @@ import (
 // unhonoured knows the RocketMQ keys whose meaning Sluice does not implement yet
 // and that an operator relies on: a value that asks for the feature makes
 // Load fail, naming the key, rather than start a broker with a weaker
-// guarantee than configured (a SYNC_MASTER that keeps one copy, an
-// aclEnable that admits everyone). Values that ask for nothing — the
+// guarantee than configured (a SYNC_MASTER that keeps one copy, a
+// tlsEnable that sends in the clear). Values that ask for nothing — the
 // feature's default, "off" — are accepted.
 //
 // Keys that change nothing a client or operator can observe stay plain
@@ -20,8 +20,6 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return checkBrokerRole, true
 	case "haMasterAddress":
 		return nonEmpty("no replication yet: a broker with a master to follow is a slave, and Sluice runs masters only"), true
-	case "aclEnable":
-		return isTrue("no ACL yet: every client would be admitted; leave aclEnable=false and keep the port private"), true
 	case "tlsEnable", "tlsTestModeEnable":
 		// RocketMQ 5's proxy keys: a broker ignores them, and whoever
 		// wrote them meant the broker's tls.* keys.
