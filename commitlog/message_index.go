@@ -88,6 +88,12 @@ func (s *Store) storeTimestampAt(phys int64) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(rec[at:])), true
 }
 
+// MaxQueryTransferBytes bounds the records one QueryMessage returns (it
+// copies them): RocketMQ sends up to 64 records of up to 4 MiB each by
+// zero-copy; here an answer stops before the record that would take it
+// past 16 MiB, the first record being returned whatever its size.
+const MaxQueryTransferBytes = 16 << 20
+
 // QueryMessageResult is DefaultMessageStore#queryMessage's answer.
 type QueryMessageResult struct {
 	// Messages are whole stored records (copies), oldest first.
@@ -121,6 +127,9 @@ func (s *Store) QueryMessage(topic, key string, maxNum int, begin, end int64) Qu
 			rec, err := s.LookMessageByOffset(off)
 			if err != nil {
 				continue
+			}
+			if r.BufferTotalSize > 0 && r.BufferTotalSize+len(rec) > MaxQueryTransferBytes {
+				break
 			}
 			if m == 0 {
 				sf := int32(binary.BigEndian.Uint32(rec[offSysFlag:]))

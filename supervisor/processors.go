@@ -50,7 +50,8 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 			remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
 			remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
 			remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
-			remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault),
+			remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault,
+			remoting.GetEarliestMsgStoretime),
 	}
 }
 
