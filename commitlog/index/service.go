@@ -81,7 +81,8 @@ func Open(cfg Config, log zerolog.Logger) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, log: log.With().Str("component", "index").Logger(), lastIndexed: -1}
+	// The store's logger names the component; every line here says "index".
+	s := &Service{cfg: cfg, log: log, lastIndexed: -1}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("index: create %s: %w", cfg.Dir, err)
 	}
