@@ -181,7 +181,7 @@ func verifyIndex(t *testing.T, addr string, acked []indexCrashAck, attempted []s
 	find := func(k string, uniq bool, key string) []string {
 		resp, err := c.Invoke(context.Background(), remoting.NewRequest(remoting.QueryMessage, map[string]string{
 			"topic": indexCrashTopic, "key": k, "maxNum": "64", "beginTimestamp": "0",
-			"endTimestamp": strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10),
+			"endTimestamp":              strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10),
 			remoting.UniqueMsgQueryFlag: strconv.FormatBool(uniq),
 		}, nil), 10*time.Second)
 		if err != nil {
