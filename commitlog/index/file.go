@@ -96,6 +96,7 @@ func createIndexFile(path string, hashSlotNum, indexNum int, endPhyOffset, endTi
 	if x.data, err = mapFile(f, size); err != nil {
 		return nil, fmt.Errorf("create index file %s: %w", path, err)
 	}
+	populate(x.data[:x.allocated])
 	x.indexCount.Store(1)
 	if endPhyOffset > 0 {
 		x.beginPhyOffset.Store(endPhyOffset)
@@ -156,6 +157,10 @@ func openIndexFile(path string, hashSlotNum, indexNum int) (_ *indexFile, err er
 	if want := min(size, x.entryOff(n)+growStep); allocate(f, 0, want) == nil {
 		x.allocated = want
 	}
+	if n < x.indexNum {
+		// The file is still written: fault in what the writer touches.
+		populate(x.data[:x.allocated])
+	}
 	return x, nil
 }
 
@@ -185,6 +190,7 @@ func (x *indexFile) putKey(hash int32, phyOffset, storeTimestamp int64) (ok bool
 		if err := allocate(x.f, x.allocated, n); err != nil {
 			return false, err
 		}
+		populate(x.data[x.allocated : x.allocated+n])
 		x.allocated += n
 	}
 	absSlotPos := x.slotOff(hash)
