@@ -177,6 +177,12 @@ func (x *indexFile) writeHeader() {
 
 func (x *indexFile) isWriteFull() bool { return x.indexCount.Load() >= x.indexNum }
 
+// needsGrow reports that the next entry needs disk blocks not yet backed.
+func (x *indexFile) needsGrow() bool {
+	c := x.indexCount.Load()
+	return c < x.indexNum && x.entryOff(c)+EntrySize > x.allocated
+}
+
 // putKey is IndexFile#putKey. ok is false when the file is full; err is a
 // disk that cannot back the next entries. It does not allocate.
 func (x *indexFile) putKey(hash int32, phyOffset, storeTimestamp int64) (ok bool, err error) {

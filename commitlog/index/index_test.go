@@ -394,3 +394,37 @@ func TestQueryWhileWriting(t *testing.T) {
 		t.Errorf("%d offsets, want maxMsgsNumBatch", len(got))
 	}
 }
+
+// A header no write could leave (a count beyond the file) is dropped at
+// Open with the files after it, and indexed again.
+func TestOpenDropsImpossibleHeader(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, 16, 8)
+	for i := range 20 {
+		s.BuildIndex([]byte("T"), props(message.PropertyKeys, "k"), int64(i)*100, 1_700_000_000_000+int64(i), 0)
+	}
+	s.Close()
+	files, _ := os.ReadDir(dir)
+	if len(files) != 3 {
+		t.Fatalf("%d files", len(files))
+	}
+	p := filepath.Join(dir, files[1].Name())
+	b, _ := os.ReadFile(p)
+	binary.BigEndian.PutUint32(b[36:], 1<<30)
+	os.WriteFile(p, b, 0o644)
+	s, err := Open(Config{Dir: dir, MaxHashSlotNum: 16, MaxIndexNum: 8}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	from, err := s.Recover(2000, false, 0, noTS)
+	if err != nil || from != 600 || s.Stats().Files != 1 {
+		t.Fatalf("reindex from %d (%v), %d files: want the second and third files dropped, indexing again after 600", from, err, s.Stats().Files)
+	}
+	for i := 7; i < 20; i++ {
+		s.BuildIndex([]byte("T"), props(message.PropertyKeys, "k"), int64(i)*100, 1_700_000_000_000+int64(i), 0)
+	}
+	if got := offsets(s, "T", "k", 0, math.MaxInt64); len(got) != 20 {
+		t.Errorf("after re-indexing: %d offsets", len(got))
+	}
+}

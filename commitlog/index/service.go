@@ -51,10 +51,16 @@ type Service struct {
 	files []*indexFile
 
 	// Writer-owned (the dispatcher): the file being written, the commit-log
-	// offset of the last record indexed, whether a disk error was logged.
+	// offset of the last record indexed, whether a disk error was logged
+	// and until when no file is made or grown again after one (so a full
+	// disk costs one system call a second, not one per key).
 	cur         *indexFile
 	lastIndexed int64
 	diskErr     bool
+	retryAt     time.Time
+	// openDropped: Open found a file it could not read as an index file
+	// and dropped it with the ones after it; Recover indexes them again.
+	openDropped bool
 
 	dropped atomic.Int64 // keys not indexed: disk full, no file could be made
 }
@@ -91,11 +97,24 @@ func Open(cfg Config, log zerolog.Logger) (*Service, error) {
 		return nil, fmt.Errorf("index: list %s: %w", cfg.Dir, err)
 	}
 	// ReadDir sorts by name; names are times, so this is creation order.
-	for _, e := range ents {
+	for i, e := range ents {
 		if !e.Type().IsRegular() {
 			continue
 		}
 		f, err := openIndexFile(filepath.Join(cfg.Dir, e.Name()), cfg.MaxHashSlotNum, cfg.MaxIndexNum)
+		if errors.Is(err, errDamaged) {
+			// A header no write could have left (a machine crash): rebuilt
+			// from the commit log with the files after it.
+			s.log.Warn().Err(err).Int("files", len(ents)-i).Msg("index file damaged; dropped with the files after it, its records are indexed again from the commit log")
+			for _, later := range ents[i:] {
+				if rerr := os.Remove(filepath.Join(cfg.Dir, later.Name())); rerr != nil {
+					s.closeAll()
+					return nil, fmt.Errorf("index: drop damaged files: %w", rerr)
+				}
+			}
+			s.openDropped = true
+			break
+		}
 		if err != nil {
 			s.closeAll()
 			return nil, fmt.Errorf("index: %w", err)
@@ -120,6 +139,9 @@ func (s *Service) Recover(end int64, unclean bool, indexMsgTimestamp int64, tsAt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reindexFrom = end
+	if s.openDropped {
+		reindexFrom = -1
+	}
 	prevEnd := func(i int) (int64, int64) {
 		if i == 0 {
 			return 0, 0
@@ -240,9 +262,14 @@ func (s *Service) BuildIndex(topic, props []byte, phyOffset, storeTimestamp int6
 // putKey is IndexService#putKey: a full file is followed by a new one.
 func (s *Service) putKey(f *indexFile, hash int32, phyOffset, storeTimestamp int64) *indexFile {
 	for {
+		if s.diskErr && f.needsGrow() && s.cfg.Now().Before(s.retryAt) {
+			s.dropped.Add(1)
+			return f
+		}
 		ok, err := f.putKey(hash, phyOffset, storeTimestamp)
 		if err != nil {
 			s.dropped.Add(1)
+			s.retryAt = s.cfg.Now().Add(time.Second)
 			if !s.diskErr {
 				s.diskErr = true
 				s.log.Error().Err(err).Str("file", f.path).
@@ -272,6 +299,9 @@ func (s *Service) writable() *indexFile {
 	if s.cur != nil && !s.cur.isWriteFull() {
 		return s.cur
 	}
+	if s.diskErr && s.cfg.Now().Before(s.retryAt) {
+		return nil
+	}
 	var endPhy, endTs int64
 	if s.cur != nil {
 		endPhy, endTs = s.cur.endPhyOffset.Load(), s.cur.endTimestamp.Load()
@@ -287,9 +317,10 @@ func (s *Service) writable() *indexFile {
 	}
 	f, err := createIndexFile(path, s.cfg.MaxHashSlotNum, s.cfg.MaxIndexNum, endPhy, endTs)
 	if err != nil {
+		s.retryAt = s.cfg.Now().Add(time.Second)
 		if !s.diskErr {
 			s.diskErr = true
-			s.log.Error().Err(err).Msg("cannot create an index file; keys are not indexed until one can be made")
+			s.log.Error().Err(err).Msg("cannot create an index file; keys are not indexed until one can be made (retried every second)")
 		}
 		return nil
 	}
