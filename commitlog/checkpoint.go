@@ -15,11 +15,18 @@ import (
 //
 //	slot: magic "SLCK" u32 | version u32 | seq u64 | physFlushed i64 |
 //	      cqFlushed i64 | writtenAtMs i64 | clean u32 | crc32 u32 (of the 44 bytes before)
+//	      | indexMsgTimestamp i64 | crc32 u32 (of the 56 bytes before)   version 2 only
+//
+// Version 2 adds RocketMQ's indexMsgTimestamp (StoreCheckpoint's third
+// field): the end time of the newest index file known to be on disk.
+// A version-1 slot (written before the index existed) still reads, with
+// indexMsgTimestamp 0.
 const (
 	checkpointMagic   = 0x534C434B // "SLCK"
-	checkpointVersion = 1
+	checkpointVersion = 2
 	checkpointSlot    = 512
-	checkpointLen     = 48
+	checkpointLenV1   = 48
+	checkpointLen     = 60
 )
 
 // checkpointData is one slot's content.
@@ -33,6 +40,8 @@ type checkpointData struct {
 	writtenAtMs int64
 	// clean: written by Close after everything was flushed.
 	clean bool
+	// indexMsgTimestamp: index files ending at or before it are on disk.
+	indexMsgTimestamp int64
 }
 
 // checkpoint owns <root>/checkpoint. Its writes come from the consume-queue
@@ -41,6 +50,10 @@ type checkpoint struct {
 	f    *os.File
 	last checkpointData
 	buf  [checkpointLen]byte
+	// index, when set, flushes the message index (all of it for a clean
+	// stop) and returns its indexMsgTimestamp: every write records it, so
+	// whoever writes the checkpoint covers the index too.
+	index func(clean bool) int64
 }
 
 // openCheckpoint opens (creating) the file and reads the newest valid slot;
@@ -55,10 +68,11 @@ func openCheckpoint(path string) (*checkpoint, checkpointData, bool, error) {
 	ok := false
 	var b [checkpointLen]byte
 	for slot := int64(0); slot < 2; slot++ {
-		if n, _ := f.ReadAt(b[:], slot*checkpointSlot); n != checkpointLen {
+		n, _ := f.ReadAt(b[:], slot*checkpointSlot)
+		if n < checkpointLenV1 {
 			continue
 		}
-		if d, valid := decodeCheckpoint(b[:]); valid && (!ok || d.seq > best.seq) {
+		if d, valid := decodeCheckpoint(b[:n]); valid && (!ok || d.seq > best.seq) {
 			best, ok = d, true
 		}
 	}
@@ -68,23 +82,35 @@ func openCheckpoint(path string) (*checkpoint, checkpointData, bool, error) {
 
 func decodeCheckpoint(b []byte) (checkpointData, bool) {
 	be := binary.BigEndian
-	if be.Uint32(b) != checkpointMagic || be.Uint32(b[4:]) != checkpointVersion ||
+	v := be.Uint32(b[4:])
+	if be.Uint32(b) != checkpointMagic || (v != 1 && v != checkpointVersion) ||
 		be.Uint32(b[44:]) != crc32.ChecksumIEEE(b[:44]) {
 		return checkpointData{}, false
 	}
-	return checkpointData{
+	d := checkpointData{
 		seq:         be.Uint64(b[8:]),
 		physFlushed: int64(be.Uint64(b[16:])),
 		cqFlushed:   int64(be.Uint64(b[24:])),
 		writtenAtMs: int64(be.Uint64(b[32:])),
 		clean:       be.Uint32(b[40:]) == 1,
-	}, true
+	}
+	if v == checkpointVersion {
+		if len(b) < checkpointLen || be.Uint32(b[56:]) != crc32.ChecksumIEEE(b[:56]) {
+			return checkpointData{}, false
+		}
+		d.indexMsgTimestamp = int64(be.Uint64(b[48:]))
+	}
+	return d, true
 }
 
 // write stores d (with the next sequence number) in the older slot and
 // forces it to disk. It does not allocate.
 func (c *checkpoint) write(d checkpointData) error {
 	d.seq = c.last.seq + 1
+	d.indexMsgTimestamp = c.last.indexMsgTimestamp
+	if c.index != nil {
+		d.indexMsgTimestamp = c.index(d.clean)
+	}
 	be := binary.BigEndian
 	b := c.buf[:]
 	be.PutUint32(b, checkpointMagic)
@@ -99,6 +125,8 @@ func (c *checkpoint) write(d checkpointData) error {
 	}
 	be.PutUint32(b[40:], clean)
 	be.PutUint32(b[44:], crc32.ChecksumIEEE(b[:44]))
+	be.PutUint64(b[48:], uint64(d.indexMsgTimestamp))
+	be.PutUint32(b[56:], crc32.ChecksumIEEE(b[:56]))
 	if _, err := c.f.WriteAt(b, int64(d.seq%2)*checkpointSlot); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}

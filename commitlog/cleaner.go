@@ -72,6 +72,11 @@ func (s *Store) cleanOnce(now time.Time) (deleted int) {
 		for _, cq := range s.cqs.all() {
 			cq.deleteExpired(minPhys, now)
 		}
+		if s.idx != nil {
+			if _, err := s.idx.DeleteExpiredFile(minPhys); err != nil {
+				s.log.Error().Err(err).Msg("cannot delete expired index files")
+			}
+		}
 		s.checkDiskSpace()
 	}
 	s.grave.sweep(now, MappedFileDestroyGrace)

@@ -134,6 +134,19 @@ type Config struct {
 	// schedule service (actors/schedule) does, and it is here because it is
 	// a MessageStoreConfig key, which brokerconf binds to this struct.
 	FlushDelayOffsetInterval int64
+	// MessageIndexEnable (messageIndexEnable, default true): the dispatcher
+	// indexes every record's KEYS and UNIQ_KEY (commitlog/index). Off, the
+	// index files already there are still queried and expire with the log.
+	MessageIndexEnable bool
+	// MessageIndexSafe (messageIndexSafe, default false): the index file
+	// being written is forced to disk with every checkpoint, not only when
+	// it fills; only a machine crash (not a killed process) tells the two
+	// apart, and even then recovery rebuilds a damaged file from the log.
+	MessageIndexSafe bool
+	// MaxHashSlotNum (maxHashSlotNum, 5_000_000) and MaxIndexNum
+	// (maxIndexNum, 20_000_000) size each index file (420 MB, sparse).
+	MaxHashSlotNum int
+	MaxIndexNum    int
 
 	// DiskUsage reports the used and total bytes of the file system holding
 	// path. Nil means fstatfs(2) of the commit-log directory. Tests and
@@ -169,6 +182,10 @@ func DefaultConfig() Config {
 		FlushLeastPagesWhenWarmMapedFile: 1024 / 4 * 16,
 		MessageDelayLevel:                DefaultMessageDelayLevel,
 		FlushDelayOffsetInterval:         10_000,
+		MessageIndexEnable:               true,
+		MessageIndexSafe:                 false,
+		MaxHashSlotNum:                   5_000_000,
+		MaxIndexNum:                      5_000_000 * 4,
 	}
 }
 
@@ -181,6 +198,8 @@ func (c *Config) commitLogDir() string {
 }
 
 func (c *Config) consumeQueueDir() string { return filepath.Join(c.StorePathRootDir, "consumequeue") }
+
+func (c *Config) indexDir() string { return filepath.Join(c.StorePathRootDir, "index") }
 
 // poolEnabled mirrors RocketMQ 4.9's MessageStoreConfig#isTransientStorePoolEnable.
 func (c *Config) poolEnabled() bool {
@@ -236,7 +255,19 @@ func (c *Config) validate() error {
 	if c.FlushDelayOffsetInterval <= 0 {
 		c.FlushDelayOffsetInterval = d.FlushDelayOffsetInterval
 	}
+	if c.MaxHashSlotNum <= 0 {
+		c.MaxHashSlotNum = d.MaxHashSlotNum
+	}
+	if c.MaxIndexNum <= 0 {
+		c.MaxIndexNum = d.MaxIndexNum
+	}
 	var errs []error
+	if c.MaxIndexNum < 2 {
+		errs = append(errs, fmt.Errorf("maxIndexNum %d leaves no room for an index entry", c.MaxIndexNum))
+	}
+	if 40+4*int64(c.MaxHashSlotNum)+20*int64(c.MaxIndexNum) > 1<<31-1 {
+		errs = append(errs, fmt.Errorf("maxHashSlotNum %d and maxIndexNum %d make index files above 2 GiB", c.MaxHashSlotNum, c.MaxIndexNum))
+	}
 	if c.MappedFileSizeCommitLog < 4096 {
 		errs = append(errs, fmt.Errorf("mappedFileSizeCommitLog %d is below 4096", c.MappedFileSizeCommitLog))
 	}

@@ -12,13 +12,14 @@
 //	                                             consume-queue files, 20-byte entries, sparse
 //	<root>/consumequeue/<topic>/<queueId>/rebuild-from-<20-digit byte offset>
 //	                                             empty; only while Open rebuilds a damaged queue
+//	<root>/index/<yyyyMMddHHmmssSSS>              message index files (commitlog/index; message_index.go)
 //	<root>/checkpoint                             what is durable (see checkpoint.go)
 //	<root>/abort                                  present while the store is open; left behind by a crash
 //	<root>/lock                                   flock'ed so two processes never open one store
 //
 // (StorePathCommitLog may move the commit-log directory elsewhere.)
 // The package touches no network, knows no actors and imports nothing else of
-// Sluice. It answers with statuses (PutStatus, GetStatus) and errors; the
+// Sluice but remoting/message and its own commitlog/index. It answers with statuses (PutStatus, GetStatus) and errors; the
 // broker's processors map them to RocketMQ response codes.
 //
 // # Records

@@ -26,6 +26,9 @@ func testConfig(dir string) Config {
 	cfg.FlushIntervalCommitLog = 20
 	cfg.CommitIntervalCommitLog = 10
 	cfg.FlushIntervalConsumeQueue = 50
+	// Small index files (the default's are 420 MB, sparse).
+	cfg.MaxHashSlotNum = 1024
+	cfg.MaxIndexNum = 4096
 	cfg.DiskUsage = func(string) (uint64, uint64, error) { return 10, 100, nil }
 	return cfg
 }

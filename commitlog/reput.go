@@ -122,8 +122,10 @@ func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int,
 	return ri, from, from + int64(ri.size), recRecord, nil
 }
 
-// dispatchRecord writes the consume-queue entry of the record at at.
+// dispatchRecord writes the consume-queue entry of the record at at, and
+// indexes its keys (RocketMQ's two dispatchers, the index one after).
 func (s *Store) dispatchRecord(at int64, ri *recordInfo) {
+	s.indexRecord(at, ri)
 	if isTxHalfOrRollback(ri.sysFlag) || s.deletedBefore(ri.topic, at) {
 		return
 	}

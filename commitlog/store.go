@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/sluice-mq/sluice/commitlog/index"
 )
 
 // Store is the message store: one commit log, the consume queues indexing
@@ -34,7 +36,8 @@ type Store struct {
 	pool     *transientStorePool
 	cqs      consumeQueueTable
 	cp       *checkpoint
-	gc       *groupCommit // SyncFlush only
+	idx      *index.Service // the message index (message_index.go)
+	gc       *groupCommit   // SyncFlush only
 
 	// putMu is held by Put for the whole batch (single writer: uncontended)
 	// and briefly by DeleteTopic and Close, which touch what the writer owns.
@@ -213,6 +216,11 @@ func (s *Store) open() error {
 	if err := s.rebuildOrRefuse(rebuild, rebuildFrom); err != nil {
 		return fmt.Errorf("commitlog: %w; the store cannot open until the queue can be rebuilt (free disk space and start again)", err)
 	}
+	// The index drops what dispatch will add again (and rebuilds a file a
+	// crash damaged) before dispatch resumes.
+	if err := s.openIndex(abnormal, cpData); err != nil {
+		return fmt.Errorf("commitlog: message index: %w", err)
+	}
 	// Catch the consume queues up before taking writes: the queues' next
 	// offsets come from them (RocketMQ waits for reput the same way).
 	if err := s.dispatch(); err != nil {
@@ -331,6 +339,9 @@ func (s *Store) release() error {
 	}
 	for _, cq := range s.cqs.all() {
 		errs = append(errs, cq.mfq.closeAll())
+	}
+	if s.idx != nil {
+		errs = append(errs, s.idx.Close())
 	}
 	s.grave.sweep(time.Time{}, -1)
 	if s.pool != nil {

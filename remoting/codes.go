@@ -19,6 +19,7 @@ const (
 	SearchOffsetByTimestamp       RequestCode = 29
 	GetMaxOffset                  RequestCode = 30
 	GetMinOffset                  RequestCode = 31
+	GetEarliestMsgStoretime       RequestCode = 32
 	ViewMessageByID               RequestCode = 33
 	HeartBeat                     RequestCode = 34
 	UnregisterClient              RequestCode = 35
@@ -65,6 +66,7 @@ var requestCodeNames = map[RequestCode]string{
 	DeleteTopicInNamesrv: "DELETE_TOPIC_IN_NAMESRV", SendMessageV2: "SEND_MESSAGE_V2", SendBatchMessage: "SEND_BATCH_MESSAGE",
 	SendReplyMessage: "SEND_REPLY_MESSAGE", SendReplyMessageV2: "SEND_REPLY_MESSAGE_V2", PushReplyMessageToClient: "PUSH_REPLY_MESSAGE_TO_CLIENT",
 	GetActorTree: "SLUICE_GET_ACTOR_TREE", SetFault: "SLUICE_SET_FAULT",
+	GetEarliestMsgStoretime: "GET_EARLIEST_MSG_STORETIME",
 }
 
 func (c RequestCode) String() string {

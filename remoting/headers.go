@@ -215,6 +215,107 @@ func (h OffsetResponseHeader) Encode(resp *Command) {
 	resp.ExtFields = map[string]string{"offset": strconv.FormatInt(h.Offset, 10)}
 }
 
+// QueryMessageRequestHeader is QUERY_MESSAGE's header: the messages indexed
+// under topic#key stored in [BeginTimestamp, EndTimestamp] ms. A request
+// whose ext field _UNIQUE_KEY_QUERY (UniqueMsgQueryFlag) is "true" looks up
+// a unique key (a msgId) and gets at most defaultQueryMaxNum answers.
+type QueryMessageRequestHeader struct {
+	Topic          string
+	Key            string
+	MaxNum         int32
+	BeginTimestamp int64
+	EndTimestamp   int64
+}
+
+// UniqueMsgQueryFlag is MixAll.UNIQUE_MSG_QUERY_FLAG, the ext field that
+// marks a QUERY_MESSAGE by unique key.
+const UniqueMsgQueryFlag = "_UNIQUE_KEY_QUERY"
+
+// DecodeQueryMessageRequestHeader decodes a 12 request (every field is
+// @CFNotNull).
+func DecodeQueryMessageRequestHeader(cmd *Command) (QueryMessageRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := QueryMessageRequestHeader{
+		Topic: e.str("topic", true), Key: e.str("key", true), MaxNum: e.int32("maxNum", true),
+		BeginTimestamp: e.int64("beginTimestamp", true), EndTimestamp: e.int64("endTimestamp", true),
+	}
+	return h, e.err
+}
+
+// Encode writes the header into req's extFields (a tool's request).
+func (h *QueryMessageRequestHeader) Encode(req *Command) {
+	if req.ExtFields == nil {
+		req.ExtFields = make(map[string]string, 6)
+	}
+	req.ExtFields["topic"] = h.Topic
+	req.ExtFields["key"] = h.Key
+	req.ExtFields["maxNum"] = strconv.Itoa(int(h.MaxNum))
+	req.ExtFields["beginTimestamp"] = strconv.FormatInt(h.BeginTimestamp, 10)
+	req.ExtFields["endTimestamp"] = strconv.FormatInt(h.EndTimestamp, 10)
+}
+
+// QueryMessageResponseHeader is QUERY_MESSAGE's answer header: where the
+// index was when it answered.
+type QueryMessageResponseHeader struct {
+	IndexLastUpdateTimestamp int64
+	IndexLastUpdatePhyoffset int64
+}
+
+// Encode writes the header into resp's extFields.
+func (h QueryMessageResponseHeader) Encode(resp *Command) {
+	resp.ExtFields = map[string]string{
+		"indexLastUpdateTimestamp": strconv.FormatInt(h.IndexLastUpdateTimestamp, 10),
+		"indexLastUpdatePhyoffset": strconv.FormatInt(h.IndexLastUpdatePhyoffset, 10),
+	}
+}
+
+// DecodeQueryMessageResponseHeader decodes a QUERY_MESSAGE answer's header.
+func DecodeQueryMessageResponseHeader(cmd *Command) (QueryMessageResponseHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := QueryMessageResponseHeader{
+		IndexLastUpdateTimestamp: e.int64("indexLastUpdateTimestamp", true),
+		IndexLastUpdatePhyoffset: e.int64("indexLastUpdatePhyoffset", true),
+	}
+	return h, e.err
+}
+
+// ViewMessageRequestHeader is VIEW_MESSAGE_BY_ID's header: a commit-log
+// offset (the one an offset msgId carries).
+type ViewMessageRequestHeader struct{ Offset int64 }
+
+// DecodeViewMessageRequestHeader decodes a 33 request.
+func DecodeViewMessageRequestHeader(cmd *Command) (ViewMessageRequestHeader, error) {
+	e := fieldReader{cmd: cmd}
+	h := ViewMessageRequestHeader{Offset: e.int64("offset", true)}
+	return h, e.err
+}
+
+// Encode writes the header into req's extFields (a tool's request).
+func (h ViewMessageRequestHeader) Encode(req *Command) {
+	if req.ExtFields == nil {
+		req.ExtFields = make(map[string]string, 1)
+	}
+	req.ExtFields["offset"] = strconv.FormatInt(h.Offset, 10)
+}
+
+// GetEarliestMsgStoretimeRequestHeader is GET_EARLIEST_MSG_STORETIME's
+// header (RocketMQ 5 adds bname, which a one-broker Sluice ignores).
+type GetEarliestMsgStoretimeRequestHeader = TopicQueueRequestHeader
+
+// DecodeGetEarliestMsgStoretimeRequestHeader decodes a 32 request.
+func DecodeGetEarliestMsgStoretimeRequestHeader(cmd *Command) (GetEarliestMsgStoretimeRequestHeader, error) {
+	return DecodeTopicQueueRequestHeader(cmd)
+}
+
+// GetEarliestMsgStoretimeResponseHeader is its answer: the store time (ms)
+// of the queue's first message still stored, -1 when there is none.
+type GetEarliestMsgStoretimeResponseHeader struct{ Timestamp int64 }
+
+// Encode writes the header into resp's extFields.
+func (h GetEarliestMsgStoretimeResponseHeader) Encode(resp *Command) {
+	resp.ExtFields = map[string]string{"timestamp": strconv.FormatInt(h.Timestamp, 10)}
+}
+
 // CreateTopicRequestHeader is UPDATE_AND_CREATE_TOPIC's header.
 type CreateTopicRequestHeader struct {
 	Topic           string

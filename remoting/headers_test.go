@@ -114,3 +114,58 @@ func TestBatchRoundTrip(t *testing.T) {
 		t.Fatalf("empty batch: %v", err)
 	}
 }
+
+// The query headers as RocketMQ's tools send them (every field
+// @CFNotNull) and as they read the answers.
+func TestQueryHeaders(t *testing.T) {
+	ext := map[string]string{"topic": "T", "key": "k1", "maxNum": "32", "beginTimestamp": "0", "endTimestamp": "9223372036854775807",
+		UniqueMsgQueryFlag: "true"}
+	q, err := DecodeQueryMessageRequestHeader(NewRequest(QueryMessage, ext, nil))
+	want := QueryMessageRequestHeader{Topic: "T", Key: "k1", MaxNum: 32, EndTimestamp: 1<<63 - 1}
+	if err != nil || q != want {
+		t.Fatalf("query: %+v, %v", q, err)
+	}
+	req := NewRequest(QueryMessage, nil, nil)
+	want.Encode(req)
+	if q, err := DecodeQueryMessageRequestHeader(req); err != nil || q != want {
+		t.Fatalf("query round trip: %+v, %v", q, err)
+	}
+	delete(ext, "maxNum")
+	if _, err := DecodeQueryMessageRequestHeader(NewRequest(QueryMessage, ext, nil)); err == nil || err.Error() != "the custom field <maxNum> is null" {
+		t.Fatalf("missing maxNum: %v", err)
+	}
+	resp := NewResponse(req, Success, "")
+	QueryMessageResponseHeader{IndexLastUpdateTimestamp: 1700000000123, IndexLastUpdatePhyoffset: 4096}.Encode(resp)
+	if !reflect.DeepEqual(resp.ExtFields, map[string]string{"indexLastUpdateTimestamp": "1700000000123", "indexLastUpdatePhyoffset": "4096"}) {
+		t.Fatalf("query answer: %v", resp.ExtFields)
+	}
+	if h, err := DecodeQueryMessageResponseHeader(resp); err != nil || h.IndexLastUpdatePhyoffset != 4096 || h.IndexLastUpdateTimestamp != 1700000000123 {
+		t.Fatalf("query answer decoded: %+v, %v", h, err)
+	}
+
+	v, err := DecodeViewMessageRequestHeader(NewRequest(ViewMessageByID, map[string]string{"offset": "123456"}, nil))
+	if err != nil || v.Offset != 123456 {
+		t.Fatalf("view: %+v, %v", v, err)
+	}
+	if _, err := DecodeViewMessageRequestHeader(NewRequest(ViewMessageByID, map[string]string{"offset": "x"}, nil)); err == nil {
+		t.Fatal("view: a bad offset decoded")
+	}
+	vr := NewRequest(ViewMessageByID, nil, nil)
+	ViewMessageRequestHeader{Offset: 77}.Encode(vr)
+	if vr.ExtFields["offset"] != "77" {
+		t.Fatalf("view encode: %v", vr.ExtFields)
+	}
+
+	e, err := DecodeGetEarliestMsgStoretimeRequestHeader(NewRequest(GetEarliestMsgStoretime, map[string]string{"topic": "T", "queueId": "2", "bname": "b"}, nil))
+	if err != nil || e.Topic != "T" || e.QueueID != 2 {
+		t.Fatalf("earliest: %+v, %v", e, err)
+	}
+	er := NewResponse(req, Success, "")
+	GetEarliestMsgStoretimeResponseHeader{Timestamp: -1}.Encode(er)
+	if er.ExtFields["timestamp"] != "-1" {
+		t.Fatalf("earliest answer: %v", er.ExtFields)
+	}
+	if GetEarliestMsgStoretime.String() != "GET_EARLIEST_MSG_STORETIME" || GetEarliestMsgStoretime != 32 {
+		t.Fatal("code 32")
+	}
+}

@@ -44,6 +44,7 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 		remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
 		remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
 		remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault,
+		remoting.GetEarliestMsgStoretime,
 	}
 	if cfg.AclEnable {
 		// RocketMQ answers the ACL codes from AdminBrokerProcessor too.

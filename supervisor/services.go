@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/client"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/pull"
+	"github.com/sluice-mq/sluice/actors/query"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
 	"github.com/sluice-mq/sluice/actors/transaction"
@@ -31,6 +32,7 @@ type services struct {
 	client       *client.Handlers
 	admin        *admin.Handlers
 	broker       *admin.BrokerHandlers
+	query        *query.Handlers
 	housekeeping *client.Housekeeping
 	tx           *transaction.Service
 	sched        *schedule.ScheduleMessageService
@@ -103,6 +105,7 @@ func (b *Broker) openServices() (*services, error) {
 		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree, Writer: b.writer,
 		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
 	}
+	s.query = &query.Handlers{Store: b.store, Log: b.log}
 	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}
 	tc := transaction.DefaultConfig()
 	tc.TransactionTimeOut = millis(b.cfg.TransactionTimeOut)
@@ -180,6 +183,7 @@ func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, erro
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
 		s.send.ByCode(), s.pull.ByCode(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
 		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(), s.tx.ByCode(),
+		s.query.ByCode(),
 	} {
 		for c, f := range m {
 			if _, dup := h[c]; dup {

@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
+	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
@@ -90,5 +92,21 @@ func TestGoClientTraceWithTraceTopicEnable(t *testing.T) {
 	poll.Within(t, 30*time.Second, "publish and consume traces of "+res.MsgID, func() bool {
 		tr := traces()
 		return strings.Contains(tr, "Pub") && strings.Contains(tr, "SubAfter") && strings.Count(tr, res.MsgID) >= 2
+	})
+
+	// The trace look-up (mqadmin queryMsgTraceById): the trace records carry
+	// the msgId in KEYS, so the index finds them by msgId in the trace topic.
+	rc, err := remoting.Dial(context.Background(), b.Addr(), remoting.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	poll.Within(t, 10*time.Second, "traces of "+res.MsgID+" found by msgId", func() bool {
+		got, _, _ := javaQueryMessage(t, rc, "RMQ_SYS_TRACE_TOPIC", res.MsgID, 64, 0, math.MaxInt64, false)
+		var bodies strings.Builder
+		for _, m := range got {
+			bodies.Write(m.body)
+		}
+		return strings.Contains(bodies.String(), "Pub") && strings.Contains(bodies.String(), "SubAfter")
 	})
 }

@@ -33,6 +33,7 @@ func New(t testing.TB) *Env {
 	cfg.StorePathRootDir = dir
 	cfg.MappedFileSizeCommitLog = 1 << 20
 	cfg.MappedFileSizeConsumeQueue = 20 * 1000
+	cfg.MaxHashSlotNum, cfg.MaxIndexNum = 1000, 4000 // small index files
 	// A disk that always looks 10 % full: a busy /tmp must not turn puts away.
 	cfg.DiskUsage = func(string) (uint64, uint64, error) { return 10, 100, nil }
 	store, err := commitlog.Open(cfg, zerolog.Nop())

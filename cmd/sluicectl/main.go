@@ -7,6 +7,8 @@
 //	sluicectl topic   list|create|delete …
 //	sluicectl group   progress <group> -t topic [-t topic …]
 //	sluicectl cluster [-n namesrv]
+//	sluicectl queryMsgById  <offsetMsgId> [-b host:port] [--json]
+//	sluicectl queryMsgByKey <topic> <key> [--begin ms] [--end ms] [--max n] [-b host:port] [--json]
 //	sluicectl fault   stall <ms> | pool-exhausted on|off | processor-delay <ms> [--processor name] | off
 //
 // Exit status: 0 on success, 1 when the broker cannot be reached or
@@ -19,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"sort"
@@ -68,6 +71,7 @@ func init() {
 		"fault":   {"inject faults (broker started with faultInjectionEnable=true)", runFault},
 		"help":    {"show this help", runHelp},
 	}
+	maps.Copy(commands, queryCommands) // query.go
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

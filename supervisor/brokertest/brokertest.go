@@ -34,6 +34,8 @@ func Config(t testing.TB) supervisor.Config {
 	// Small files keep tests fast and their disk use low.
 	cfg.Store.MappedFileSizeCommitLog = 4 << 20
 	cfg.Store.MappedFileSizeConsumeQueue = 20 * 10000
+	cfg.Store.MaxHashSlotNum = 10000
+	cfg.Store.MaxIndexNum = 40000
 	return cfg
 }
 

@@ -44,5 +44,9 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 		return nil
 	}, func() string { return s.MessageDelayLevel })
 	f.int64("flushDelayOffsetInterval", &s.FlushDelayOffsetInterval)
+	f.bool("messageIndexEnable", &s.MessageIndexEnable)
+	f.bool("messageIndexSafe", &s.MessageIndexSafe)
+	f.int("maxHashSlotNum", &s.MaxHashSlotNum)
+	f.int("maxIndexNum", &s.MaxIndexNum)
 	f.custom("brokerRole", checkBrokerRole, func() string { return "ASYNC_MASTER" })
 }

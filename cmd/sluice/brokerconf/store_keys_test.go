@@ -43,3 +43,28 @@ func TestMessageDelayLevelKey(t *testing.T) {
 		}
 	}
 }
+
+// The message index's keys: RocketMQ's names and defaults, into the store.
+func TestMessageIndexKeys(t *testing.T) {
+	cfg := Default()
+	s := cfg.Broker.Store
+	if !s.MessageIndexEnable || s.MessageIndexSafe || s.MaxHashSlotNum != 5_000_000 || s.MaxIndexNum != 20_000_000 {
+		t.Fatalf("defaults %v %v %d %d", s.MessageIndexEnable, s.MessageIndexSafe, s.MaxHashSlotNum, s.MaxIndexNum)
+	}
+	warnings, err := cfg.Load(strings.NewReader("messageIndexEnable=false\nmessageIndexSafe=true\nmaxHashSlotNum=1000\nmaxIndexNum=4000\n"))
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("load: %v %v", err, warnings)
+	}
+	s = cfg.Broker.Store
+	if s.MessageIndexEnable || !s.MessageIndexSafe || s.MaxHashSlotNum != 1000 || s.MaxIndexNum != 4000 {
+		t.Fatalf("loaded %v %v %d %d", s.MessageIndexEnable, s.MessageIndexSafe, s.MaxHashSlotNum, s.MaxIndexNum)
+	}
+	var out strings.Builder
+	if err := cfg.Print(&out); err != nil || !strings.Contains(out.String(), "\nmaxIndexNum=4000\n") || !strings.Contains(out.String(), "\nmessageIndexSafe=true\n") {
+		t.Fatalf("printed:\n%s", out.String())
+	}
+	bad := Default()
+	if _, err := bad.Load(strings.NewReader("maxIndexNum=lots\n")); err == nil || !strings.Contains(err.Error(), "maxIndexNum") {
+		t.Fatalf("bad maxIndexNum: %v", err)
+	}
+}
