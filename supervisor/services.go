@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/pull"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -35,6 +36,8 @@ type services struct {
 	tx           *transaction.Service
 	sched        *schedule.ScheduleMessageService
 	schedKick    scheduleKick
+	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
+	timerKick    scheduleKick
 
 	stopOnce sync.Once
 	stops    []func()
@@ -127,6 +130,23 @@ func (b *Broker) openServices() (*services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the schedule message service: %w", err)
 	}
+	// TimerMessageStore: from here on timer messages are parked in
+	// rmq_sys_wheel_timer and delivered when due.
+	if b.cfg.TimerWheelEnable {
+		s.timers, err = timer.New(timer.Config{
+			Store: b.store, Writer: b.writer, RootDir: b.cfg.Store.StorePathRootDir,
+			PrecisionMs: b.cfg.TimerPrecisionMs, MaxDelaySec: b.cfg.TimerMaxDelaySec,
+			RollWindowSlots: b.cfg.TimerRollWindowSlot, FileSize: b.cfg.MappedFileSizeTimerLog,
+			FlushInterval: millis(b.cfg.TimerFlushIntervalMs),
+			Wake:          func() { s.timerKick.kick() },
+			Log:           b.log,
+		})
+		if err != nil {
+			_ = s.sched.Stop()
+			return nil, fmt.Errorf("start the timer message store: %w", err)
+		}
+		s.send.Timers = s.timers
+	}
 	return s, nil
 }
 
@@ -162,6 +182,10 @@ func (s *services) stop() error {
 			// writes delayOffset.json.
 			err = s.sched.Stop()
 		}
+		if s.timers != nil {
+			// Likewise: waits for its puts, writes timercheck.json.
+			err = errors.Join(err, s.timers.Stop())
+		}
 		s.holds.Stop()
 		for _, f := range s.stops {
 			f()
@@ -189,3 +213,7 @@ func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, erro
 	}
 	return h, nil
 }
+
+// Timers is the timer message store (nil with timerWheelEnable=false),
+// for the tree, metrics and tests.
+func (b *Broker) Timers() *timer.TimerMessageStore { return b.svc.timers }

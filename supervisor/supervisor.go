@@ -68,6 +68,11 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 			return fmt.Errorf("spawn schedule: %w", err)
 		}
 	}
+	if timers := s.b.svc.timers; timers != nil {
+		if _, err := spawnTimer(ctx, timers, &s.b.svc.timerKick); err != nil {
+			return fmt.Errorf("spawn timer: %w", err)
+		}
+	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}

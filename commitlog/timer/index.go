@@ -219,6 +219,10 @@ func (ix *Index) ReadMs() int64 { return ix.readMs }
 // its time.
 func (ix *Index) Due(nowMs int64) bool { return ix.readMs+ix.cfg.PrecisionMs <= nowMs }
 
+// ErrChainDamaged is Next's error for a chain that leads out of its slot:
+// the cursor is then done.
+var ErrChainDamaged = errors.New("timer: damaged chain")
+
 // Cursor walks one slot's chain, newest unit first.
 type Cursor struct {
 	next int64 // position of the next unit; -1 when done
@@ -254,7 +258,7 @@ func (ix *Index) Next(c *Cursor) (Unit, error) {
 		// The chain points outside its slot: the log was damaged. What was
 		// read so far is delivered; the rest cannot be found.
 		c.next = -1
-		return Unit{}, fmt.Errorf("timer: the chain of slot %d leads to a unit of slot %d; the rest of the slot is lost", ix.readMs, u.SlotMs)
+		return Unit{}, fmt.Errorf("%w: the chain of slot %d leads to a unit of slot %d; the rest of the slot is lost", ErrChainDamaged, ix.readMs, u.SlotMs)
 	}
 	c.next = u.Prev
 	return u, nil
@@ -341,3 +345,20 @@ func (ix *Index) Close() error {
 // NeverEnqueued is the EnqueueMs of a message indexed after its time
 // (RocketMQ's TIMER_ENQUEUE_MS=Long.MAX_VALUE).
 const NeverEnqueued = math.MaxInt64
+
+// EarliestSlot scans the log in cfg.Dir for the earliest slot any unit is
+// chained into, for a start without a checkpoint: reading from there
+// delivers every message the log holds (some again), loses none.
+func EarliestSlot(cfg Config) (int64, bool, error) {
+	earliest, found := int64(math.MaxInt64), false
+	l, _, err := openLog(cfg.Dir, cfg.FileSize, func(_ int64, u *Unit) error {
+		if u.Flags&flagDead == 0 {
+			earliest, found = min(earliest, u.SlotMs), true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return earliest, found, l.close()
+}

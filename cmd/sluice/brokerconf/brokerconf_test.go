@@ -127,7 +127,7 @@ func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
 		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1", "haMasterAddress=10.0.0.1:10912",
 		"aclEnable=true", "tlsEnable=true", "tls.server.mode=enforcing", "tls.server.mode=permissive",
-		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true", "timerWheelEnable=true",
+		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true",
 	} {
 		cfg := Default()
 		_, err := cfg.Load(strings.NewReader(line + "\n"))
@@ -138,7 +138,7 @@ func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	}
 	for _, line := range []string{
 		"brokerRole=ASYNC_MASTER", "brokerId=0", "aclEnable=false", "tlsEnable=false", "tls.server.mode=disabled",
-		"enablePropertyFilter=false", "timerWheelEnable=false", "haMasterAddress=",
+		"enablePropertyFilter=false", "haMasterAddress=",
 	} {
 		cfg := Default()
 		warnings, err := cfg.Load(strings.NewReader(line + "\n"))
