@@ -48,6 +48,9 @@ type Index struct {
 	reading bool
 	// pending counts units chained into slots at or after readMs.
 	pending int64
+	// next caches NextSlot's scan: the first non-empty slot at or after
+	// readMs; -1 when unknown.
+	next int64
 }
 
 // Recovered is what Open found.
@@ -78,7 +81,7 @@ func Open(cfg Config, readMs int64) (*Index, Recovered, error) {
 	if cfg.PrecisionMs <= 0 || cfg.Slots < 2 {
 		return nil, Recovered{}, fmt.Errorf("timer: precision %d ms and %d slots: want a positive precision and 2 slots or more", cfg.PrecisionMs, cfg.Slots)
 	}
-	ix := &Index{cfg: cfg, wheel: make([]slot, cfg.Slots+BlankSlots)}
+	ix := &Index{cfg: cfg, wheel: make([]slot, cfg.Slots+BlankSlots), next: -1}
 	ix.readMs = ix.align(readMs)
 	rec := Recovered{MaxQueueOffset: -1}
 	type misplaced struct {
@@ -207,6 +210,9 @@ func (ix *Index) place(u Unit, rolls uint32) (int64, error) {
 	}
 	s.last = pos
 	s.num++
+	if ix.next >= 0 && t < ix.next {
+		ix.next = t
+	}
 	return pos, nil
 }
 
@@ -272,6 +278,9 @@ func (ix *Index) EndSlot() {
 		ix.pending -= int64(s.num)
 		*s = slot{}
 	}
+	if ix.next == ix.readMs {
+		ix.next = -1
+	}
 	ix.readMs += ix.cfg.PrecisionMs
 	ix.reading = false
 }
@@ -295,10 +304,18 @@ func (ix *Index) NextSlot() (timeMs int64, num int32, ok bool) {
 	if ix.pending == 0 {
 		return 0, 0, false
 	}
+	if ix.next >= ix.readMs {
+		if s := ix.slotOf(ix.next); s.timeMs == ix.next && s.num > 0 {
+			return ix.next, s.num, true
+		}
+	}
+	// A scan of the wheel (a few ms at most), cached until the slot found
+	// is read or an earlier one gains a unit.
 	p := ix.cfg.PrecisionMs
 	for i := int64(0); i < int64(len(ix.wheel)); i++ {
 		t := ix.readMs + i*p
 		if s := ix.slotOf(t); s.timeMs == t && s.num > 0 {
+			ix.next = t
 			return t, s.num, true
 		}
 	}

@@ -304,3 +304,33 @@ func TestIndexManyUnitsInOneSlot(t *testing.T) {
 		t.Fatalf("walk ended at %d", next)
 	}
 }
+
+// NextSlot's cache follows additions before it and the reading of it.
+func TestNextSlotFollowsTheWheel(t *testing.T) {
+	ix, _ := open(t, testConfig(t), 0)
+	if _, _, ok := ix.NextSlot(); ok {
+		t.Fatal("an empty wheel has a next slot")
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(ix.Add(1, 1, 0, 5_000, 0))
+	must(ix.Add(2, 1, 1, 5_050, 0))
+	if ts, n, ok := ix.NextSlot(); !ok || ts != 5_000 || n != 2 {
+		t.Fatalf("next %d %d %v", ts, n, ok)
+	}
+	must(ix.Add(3, 1, 2, 3_000, 0))
+	if ts, n, _ := ix.NextSlot(); ts != 3_000 || n != 1 {
+		t.Fatalf("after an earlier add: next %d %d", ts, n)
+	}
+	drain(t, ix, 3_100)
+	if ts, n, _ := ix.NextSlot(); ts != 5_000 || n != 2 {
+		t.Fatalf("after reading it: next %d %d", ts, n)
+	}
+	drain(t, ix, 6_000)
+	if _, _, ok := ix.NextSlot(); ok || ix.Pending() != 0 {
+		t.Fatal("a drained wheel has a next slot")
+	}
+}
