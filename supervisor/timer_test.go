@@ -136,14 +136,17 @@ func TestGoClientTimerMessages(t *testing.T) {
 				t.Errorf("%s: no %s on the delivered message: %v", s.body, name, m.GetProperties())
 			}
 		}
-		if out, _ := strconv.ParseInt(m.GetProperty(message.PropertyTimerOutMS), 10, 64); out%100 != 0 || out >= s.notBefore || out+100 < s.notBefore-200 {
-			t.Errorf("%s: TIMER_OUT_MS %d for a time of %d (precision 100)", s.body, out, s.notBefore)
+		// TIMER_OUT_MS is the time rounded down to the precision: its tick
+		// ends at or after the time asked for, and before the delivery.
+		if out, _ := strconv.ParseInt(m.GetProperty(message.PropertyTimerOutMS), 10, 64); out%100 != 0 || out+100 < s.notBefore || out+100 > m.StoreTimestamp {
+			t.Errorf("%s: TIMER_OUT_MS %d for a time of %d delivered at %d (precision 100)", s.body, out, s.notBefore, m.StoreTimestamp)
 		}
 	}
-	st := b.Timers().Inspect()
-	if st.Delivered != 3 || st.Pending != 0 || st.Enqueued != 3 {
-		t.Fatalf("timer stats after the deliveries: %+v", st)
-	}
+	// The slot is closed on the pass after its last put answered.
+	poll.Within(t, 10*time.Second, "the timer stats", func() bool {
+		st := b.Timers().Inspect()
+		return st.Delivered == 3 && st.Pending == 0 && st.Enqueued == 3
+	})
 }
 
 // A timer further ahead than timerMaxDelaySec, or one that is not a
@@ -221,7 +224,7 @@ func TestTimerMessagesSurviveARestart(t *testing.T) {
 	}
 
 	second := brokertest.Start(t, cfg, supervisor.Options{})
-	if st := second.Timers().Inspect(); st.Pending != n {
+	if st := second.Timers().Inspect(); st.Pending != n && time.Now().UnixMilli() < due {
 		t.Fatalf("after the restart: %+v", st)
 	}
 	poll.Within(t, 30*time.Second, "the timer messages delivered", func() bool { return second.Store().MaxOffsetInQueue(topic, 0) >= n })

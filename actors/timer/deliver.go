@@ -81,8 +81,9 @@ func (j *deliverJob) finish(ok bool, storeTS int64, failure string) {
 
 // dequeue is TimerDequeueGetService + the put services: slots whose tick
 // is over are read, newest unit first; a roll unit is indexed again, any
-// other becomes a put of the real message. One batch is in the writer at a
-// time; a slot is done (and the read time moves past it) only once every
+// other becomes a put of the real message, handed to the writer at once.
+// One batch is in the writer at a time (the next starts once all of its
+// puts answered); a slot is done (and the read time moves past it) only once every
 // put of it answered PutOK, so the checkpoint never claims an undelivered
 // message. Failed puts are tried again after retryAfter, as they were. It
 // reports whether due work is left. Under tickMu.
@@ -190,14 +191,19 @@ func (s *TimerMessageStore) dequeue(now time.Time) bool {
 		j.due = u.SlotMs + p
 		n++
 		bytes += len(j.buf)
+		// Handed over at once, so the writer stores this batch while the
+		// rest of it is read; the writer's window paces the loop.
+		s.mu.Lock()
+		s.inFlight++
+		s.failedBatch = n
+		s.mu.Unlock()
+		s.pending.Add(1)
+		if !s.writer.Submit(&j.AppendJob, s.stop) {
+			j.finish(false, 0, "stopped before the put")
+			break
+		}
 	}
-	if n == 0 {
-		return false
-	}
-	s.mu.Lock()
-	s.failedBatch = n
-	s.submit(s.jobs[:n])
-	return true
+	return n > 0
 }
 
 // submit hands jobs to the writer; called with s.mu held, it releases it.

@@ -35,7 +35,7 @@ const (
 	// / 1 s; the schedule service's DELAY_FOR_A_WHILE is used here too).
 	retryAfter = schedule.DelayForAWhile
 	// DefaultBatchSize is how many due messages go to the writer together.
-	DefaultBatchSize = 256
+	DefaultBatchSize = 1024
 	// DefaultEnqueueBatch bounds the consume-queue entries one Tick
 	// indexes, so that a backlog does not hold up deliveries.
 	DefaultEnqueueBatch = 4096

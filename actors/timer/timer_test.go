@@ -93,7 +93,7 @@ func TestToTimerTopicFollowsRocketMQ(t *testing.T) {
 
 // env is a store and a writer, as the broker has them.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	store  *commitlog.Store
 	writer *actors.Writer
@@ -101,7 +101,9 @@ type env struct {
 	pid    *actor.PID
 }
 
-func openEnv(t *testing.T) *env {
+func openEnv(t *testing.T) *env { return openEnvB(t) }
+
+func openEnvB(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := commitlog.DefaultConfig()
@@ -149,10 +151,14 @@ func (f *flaky) Submit(job *actors.AppendJob, stop <-chan struct{}) bool {
 
 func (e *env) service(w interface {
 	Submit(*actors.AppendJob, <-chan struct{}) bool
-}) *timer.TimerMessageStore {
+}, tweak ...func(*timer.Config)) *timer.TimerMessageStore {
 	e.t.Helper()
-	s, err := timer.New(timer.Config{Store: e.store, Writer: w, RootDir: e.dir, PrecisionMs: prec, MaxDelaySec: 3600,
-		RollWindowSlots: 50, FileSize: 1 << 20, FlushInterval: time.Hour, Log: zerolog.Nop()})
+	cfg := timer.Config{Store: e.store, Writer: w, RootDir: e.dir, PrecisionMs: prec, MaxDelaySec: 3600,
+		RollWindowSlots: 50, FileSize: 1 << 20, FlushInterval: time.Hour, Log: zerolog.Nop()}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	s, err := timer.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 const prec = 100
@@ -270,7 +271,9 @@ func TestIndexManyUnitsInOneSlot(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	ix2, rec := open(t, cfg, 0)
+	t.Logf("reopened %d units (%d bytes) in %s", n, n*UnitSize, time.Since(start))
 	if rec.Live != n || ix2.SlotCount(5_000) != n {
 		t.Fatalf("recovered %+v, slot %d", rec, ix2.SlotCount(5_000))
 	}
