@@ -116,6 +116,7 @@ type TimerMessageStore struct {
 	entries     []commitlog.QueueEntry
 	lastCkpt    time.Time
 	ckpt        checkpoint // the last one written
+	ckptIdle    bool       // nothing was pending when it was written
 	closed      bool
 
 	// mu guards the batch and the figures Inspect reads.
@@ -403,11 +404,18 @@ func (s *TimerMessageStore) checkpoint() error {
 		return err
 	}
 	ck := checkpoint{LastReadTimeMs: s.ix.ReadMs(), LastTimerLogFlushPos: s.ix.FlushedPos(), LastTimerQueueOffset: s.queueOffset}
-	if ck != s.ckpt {
+	// Idle since the last write (nothing pending then or now, nothing
+	// indexed): only the read time moved, over empty slots; the file as it
+	// is restarts the same way, so an idle broker does not rewrite it
+	// every second.
+	idle := s.ix.Pending() == 0 && s.ckptIdle && ck.LastTimerLogFlushPos == s.ckpt.LastTimerLogFlushPos &&
+		ck.LastTimerQueueOffset == s.ckpt.LastTimerQueueOffset
+	if ck != s.ckpt && !idle {
 		if err := metadata.PersistJSON(s.path, ck); err != nil {
 			return fmt.Errorf("timer: %w", err)
 		}
 		s.ckpt = ck
+		s.ckptIdle = s.ix.Pending() == 0
 	}
 	s.mu.Lock()
 	s.stats.Checkpoint = time.Now()
