@@ -74,8 +74,9 @@ type Recovered struct {
 //
 // A live unit that cannot be chained into its slot as it was written —
 // its slot is held by another time (the read time moved back to the
-// checkpoint past BlankSlots) or its prev pointer does not match the
-// rebuilt chain — is appended again as a fresh unit and the original marked
+// checkpoint past BlankSlots), it lies beyond the wheel or off its ticks
+// (Slots or PrecisionMs changed since), or its prev pointer does not
+// match the rebuilt chain — is appended again as a fresh unit and the original marked
 // dead, so it is delivered once from its new place and never from the old.
 func Open(cfg Config, readMs int64) (*Index, Recovered, error) {
 	if cfg.PrecisionMs <= 0 || cfg.Slots < 2 {
@@ -97,9 +98,10 @@ func Open(cfg Config, readMs int64) (*Index, Recovered, error) {
 		}
 		s := ix.slotOf(u.SlotMs)
 		switch {
-		case u.SlotMs > ix.readMs+int64(len(ix.wheel)-1)*cfg.PrecisionMs:
-			// Beyond the wheel's turn from the checkpoint: it would share a
-			// slot with an earlier time.
+		case u.SlotMs > ix.readMs+int64(len(ix.wheel)-1)*cfg.PrecisionMs || u.SlotMs%cfg.PrecisionMs != 0:
+			// Beyond the wheel's turn from the checkpoint (it would share a
+			// slot with an earlier time; or the wheel shrank), or indexed
+			// with another precision (no tick of this one would read it).
 			again = append(again, misplaced{pos, *u})
 			return nil
 		case s.timeMs == u.SlotMs && s.num > 0 && u.Prev == s.last:

@@ -337,3 +337,58 @@ func TestNextSlotFollowsTheWheel(t *testing.T) {
 		t.Fatal("a drained wheel has a next slot")
 	}
 }
+
+// A restart with another precision or a smaller wheel re-indexes what is
+// pending rather than losing it.
+func TestIndexSurvivesAConfigurationChange(t *testing.T) {
+	cfg := testConfig(t)
+	ix, _, _ := Open(cfg, 0)
+	for i := int64(0); i < 500; i++ {
+		if err := ix.Add(i, 10, i, 1_000+i*170, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.PrecisionMs, cfg.Slots = 200, 100 // 20 s of wheel, 200 ms ticks
+	ix2, rec := open(t, cfg, 0)
+	if rec.Reindexed == 0 || ix2.Pending() != 500 {
+		t.Fatalf("reopened: %+v, pending %d", rec, ix2.Pending())
+	}
+	got := map[int64]bool{}
+	for now := int64(0); now < 200_000; now += 1_000 {
+		for _, u := range func() []Unit {
+			var out []Unit
+			for ix2.Due(now) {
+				c := ix2.BeginSlot()
+				for !c.Done() {
+					u, err := ix2.Next(&c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if u.Roll() {
+						if err := ix2.Reroll(u); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					if ix2.ReadMs()+200 < u.DeliverMs {
+						t.Fatalf("due %d read at slot %d", u.DeliverMs, ix2.ReadMs())
+					}
+					out = append(out, u)
+				}
+				ix2.EndSlot()
+			}
+			return out
+		}() {
+			if got[u.OffsetPy] {
+				t.Fatalf("offset %d twice", u.OffsetPy)
+			}
+			got[u.OffsetPy] = true
+		}
+	}
+	if len(got) != 500 {
+		t.Fatalf("%d of 500 delivered", len(got))
+	}
+}
