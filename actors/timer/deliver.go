@@ -66,6 +66,7 @@ func (j *deliverJob) finish(ok bool, storeTS int64, failure string) {
 		s.stats.Delivered++
 		s.stats.LastDelivery = time.UnixMilli(storeTS)
 		s.stats.LatenessMillis = j.sent - j.due
+		s.lateness.observe(j.sent - j.due)
 	} else {
 		s.failed++
 		s.lastErr = failure
@@ -107,6 +108,7 @@ func (s *TimerMessageStore) dequeue(now time.Time) bool {
 		if st := s.store.CheckStoreStatus(); st != commitlog.PutOK {
 			s.retryAt = now.Add(retryAfter)
 			s.stats.Retries++
+			s.stats.BusyBackoffs++
 			s.lastErr = "store " + st.String()
 			s.mu.Unlock()
 			return false
@@ -129,6 +131,9 @@ func (s *TimerMessageStore) dequeue(now time.Time) bool {
 	s.retryAt = time.Time{}
 	s.mu.Unlock()
 	if st := s.store.CheckStoreStatus(); st != commitlog.PutOK && (s.inSlot || s.ix.Due(nowMs)) {
+		s.mu.Lock()
+		s.stats.BusyBackoffs++
+		s.mu.Unlock()
 		s.retryLater(now, "store "+st.String())
 		return false
 	}

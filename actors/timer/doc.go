@@ -36,6 +36,7 @@
 // before the writer stops. At most one batch of puts is in the writer.
 //
 // It may use actors (the writer's job), actors/metadata (config files),
+// actors/tree (its Bucket, for the lateness histogram),
 // actors/schedule (the parking helpers shared with delay levels),
 // commitlog, commitlog/timer and remoting; it must not import protoactor,
 // supervisor or cmd.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/schedule"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/commitlog/timer"
 	"github.com/sluice-mq/sluice/remoting/message"
@@ -130,6 +131,7 @@ type TimerMessageStore struct {
 	lastErr     string
 	lastLog     time.Time
 	stats       Stats
+	lateness    latenessHistogram
 	rate        rateWindow
 }
 
@@ -159,10 +161,18 @@ type Stats struct {
 	// wheel; PassedOver the entries skipped (record gone or unreadable);
 	// Retries the passes that found the store busy or a put failed.
 	Enqueued, Delivered, Rolled, PassedOver, Retries uint64
+	// BusyBackoffs counts the passes that found the store busy (page cache,
+	// disk) and waited instead of putting.
+	BusyBackoffs uint64
 	// EnqueueTps and DequeueTps are the rates over the last second.
 	EnqueueTps, DequeueTps float64
-	LastError              string
-	RetryAt                time.Time
+	// Lateness counts deliveries by how long after their due time they
+	// were handed to the writer (the schedule service's bounds, ms; the
+	// last bucket is unbounded); LatenessSumMillis is their sum.
+	Lateness          []tree.Bucket
+	LatenessSumMillis float64
+	LastError         string
+	RetryAt           time.Time
 	// DiskBytes is the timer log's size; Checkpoint when timercheck.json
 	// was last written.
 	DiskBytes  int64
@@ -456,7 +466,34 @@ func (s *TimerMessageStore) Inspect() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.InFlight, st.LastError, st.RetryAt = s.inFlight, s.lastErr, s.retryAt
+	st.Lateness = make([]tree.Bucket, 0, len(s.lateness.counts))
+	for i, b := range latenessBounds {
+		st.Lateness = append(st.Lateness, tree.Bucket{LeMillis: b, Count: s.lateness.counts[i]})
+	}
+	st.Lateness = append(st.Lateness, tree.Bucket{LeMillis: -1, Count: s.lateness.counts[len(latenessBounds)]})
+	st.LatenessSumMillis = float64(s.lateness.sum)
 	return st
+}
+
+// latenessBounds are the lateness histogram's upper bounds in ms, the
+// schedule service's.
+var latenessBounds = [...]int64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000}
+
+// latenessHistogram counts deliveries by lateness (under s.mu).
+type latenessHistogram struct {
+	counts [len(latenessBounds) + 1]uint64
+	sum    int64
+}
+
+func (h *latenessHistogram) observe(ms int64) {
+	h.sum += ms
+	for i, b := range latenessBounds {
+		if ms <= b {
+			h.counts[i]++
+			return
+		}
+	}
+	h.counts[len(latenessBounds)]++
 }
 
 // refreshStats copies the index's figures for Inspect. Under tickMu.
