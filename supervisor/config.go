@@ -124,6 +124,15 @@ type Config struct {
 	// Store is the message store's configuration (MessageStoreConfig keys).
 	Store commitlog.Config
 
+	// Timer messages (RocketMQ 5's MessageStoreConfig timer keys; served
+	// by actors/timer, not the store).
+	TimerWheelEnable       bool  // timerWheelEnable: true; false refuses timer messages as RocketMQ does
+	TimerMaxDelaySec       int64 // timerMaxDelaySec: 259200 (3 days); further ahead is refused
+	TimerPrecisionMs       int64 // timerPrecisionMs: 1000; one of 100, 200, 500, 1000 (rounded down)
+	TimerRollWindowSlot    int   // timerRollWindowSlot: 172800 slots in the wheel; beyond, messages roll
+	TimerFlushIntervalMs   int64 // timerFlushIntervalMs: 1000 between two checkpoints
+	MappedFileSizeTimerLog int64 // mappedFileSizeTimerLog: 104857600 bytes per timer-log file
+
 	// Fault injection, for tests and demonstrations only (ours).
 	FaultInjectionEnable        bool  // faultInjectionEnable: false
 	FaultAppendStallMillis      int64 // faultAppendStallMillis: 0
@@ -187,6 +196,12 @@ func DefaultConfig() Config {
 		AclFileWatchIntervalMillis:             500,
 		WriterWindowSize:                       256,
 		Store:                                  commitlog.DefaultConfig(),
+		TimerWheelEnable:                       true,
+		TimerMaxDelaySec:                       3 * 24 * 3600,
+		TimerPrecisionMs:                       1000,
+		TimerRollWindowSlot:                    2 * 24 * 3600,
+		TimerFlushIntervalMs:                   1000,
+		MappedFileSizeTimerLog:                 100 << 20,
 	}
 }
 

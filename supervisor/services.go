@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/query"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -37,6 +38,8 @@ type services struct {
 	tx           *transaction.Service
 	sched        *schedule.ScheduleMessageService
 	schedKick    scheduleKick
+	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
+	timerKick    scheduleKick
 
 	stopOnce sync.Once
 	stops    []func()
@@ -130,7 +133,27 @@ func (b *Broker) openServices() (*services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start the schedule message service: %w", err)
 	}
+	// TimerMessageStore: from here on timer messages are parked in
+	// rmq_sys_wheel_timer and delivered when due.
+	if b.cfg.TimerWheelEnable {
+		s.timers, err = timer.New(timer.Config{
+			Store: b.store, Writer: b.writer, RootDir: b.cfg.Store.StorePathRootDir,
+			PrecisionMs: b.cfg.TimerPrecisionMs, MaxDelaySec: b.cfg.TimerMaxDelaySec,
+			RollWindowSlots: b.cfg.TimerRollWindowSlot, FileSize: b.cfg.MappedFileSizeTimerLog,
+			FlushInterval: millis(b.cfg.TimerFlushIntervalMs),
+			Wake:          func() { s.timerKick.kick() },
+			Log:           b.log,
+		})
+		if err != nil {
+			_ = s.sched.Stop()
+			return nil, fmt.Errorf("start the timer message store: %w", err)
+		}
+		s.send.Timers = s.timers
+	}
 	s.broker.RunningStats = append(s.broker.RunningStats, s.sched.BuildRunningStats)
+	if s.timers != nil {
+		s.broker.RunningStats = append(s.broker.RunningStats, s.timers.BuildRunningStats)
+	}
 	return s, nil
 }
 
@@ -166,6 +189,10 @@ func (s *services) stop() error {
 			// writes delayOffset.json.
 			err = s.sched.Stop()
 		}
+		if s.timers != nil {
+			// Likewise: waits for its puts, writes timercheck.json.
+			err = errors.Join(err, s.timers.Stop())
+		}
 		s.holds.Stop()
 		for _, f := range s.stops {
 			f()
@@ -194,3 +221,7 @@ func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, erro
 	}
 	return h, nil
 }
+
+// Timers is the timer message store (nil with timerWheelEnable=false),
+// for the tree, metrics and tests.
+func (b *Broker) Timers() *timer.TimerMessageStore { return b.svc.timers }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/sluice-mq/sluice/actors"
@@ -280,20 +279,13 @@ func (s *ScheduleMessageService) messageTimeup(j *deliverJob, e commitlog.QueueE
 	if err != nil {
 		return fmt.Errorf("decode the record at %d: %w", e.PhysicalOffset, err)
 	}
-	topic, _ := message.Lookup(msg.Properties, message.PropertyRealTopic)
-	qidText, _ := message.Lookup(msg.Properties, message.PropertyRealQueueID)
-	qid, qerr := strconv.ParseInt(qidText, 10, 32)
-	switch {
-	case metadata.ValidateTopic(topic) != nil:
-		return &passOverError{fmt.Sprintf("[BUG] %s %q is not a topic", message.PropertyRealTopic, topic)}
-	case qerr != nil || qid < 0:
-		return &passOverError{fmt.Sprintf("[BUG] %s %q is not a queue id", message.PropertyRealQueueID, qidText)}
-	case topic == metadata.RMQSysTransHalfTopic:
-		return &passOverError{"[BUG] the real topic of schedule msg is " + topic + ", discard the msg"}
+	topic, qid, reason := RealDestination(msg.Properties)
+	if reason != "" {
+		return &passOverError{reason}
 	}
 	m := commitlog.Message{
 		Topic:          topic,
-		QueueID:        int32(qid),
+		QueueID:        qid,
 		Flag:           msg.Flag,
 		SysFlag:        msg.SysFlag,
 		BornTimestamp:  msg.BornTimestamp,
@@ -307,7 +299,7 @@ func (s *ScheduleMessageService) messageTimeup(j *deliverJob, e commitlog.QueueE
 	if j.buf, err = commitlog.AppendRecordLimit(j.buf[:0], &m, math.MaxInt32); err != nil {
 		return fmt.Errorf("encode the message of the record at %d: %w", e.PhysicalOffset, err)
 	}
-	j.Put = commitlog.PutRequest{Topic: topic, QueueID: int32(qid), Records: j.buf, Count: 1}
+	j.Put = commitlog.PutRequest{Topic: topic, QueueID: qid, Records: j.buf, Count: 1}
 	j.queueOffset, j.due, j.sent = e.QueueOffset, due, now
 	j.submitted = time.Now().UnixMilli()
 	return nil

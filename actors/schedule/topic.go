@@ -60,12 +60,37 @@ func ToScheduleTopic(m *commitlog.Message, maxLevel int32) (bool, error) {
 		level = maxLevel
 		props = message.Set(props, message.PropertyDelayTimeLevel, strconv.Itoa(int(level)))
 	}
-	props = message.Set(props, message.PropertyRealTopic, m.Topic)
-	props = message.Set(props, message.PropertyRealQueueID, strconv.Itoa(int(m.QueueID)))
 	m.Properties = props
-	m.Topic = metadata.RMQSysScheduleTopic
-	m.QueueID = QueueID(level)
+	Park(m, metadata.RMQSysScheduleTopic, QueueID(level))
 	return true, nil
+}
+
+// Park is what delayed and timer messages share on the way in
+// (CommitLog's "Backup real topic, queueId"): REAL_TOPIC and REAL_QID are
+// set to where m was going, and m goes to topic's queueID instead.
+func Park(m *commitlog.Message, topic string, queueID int32) {
+	props := message.Set(m.Properties, message.PropertyRealTopic, m.Topic)
+	m.Properties = message.Set(props, message.PropertyRealQueueID, strconv.Itoa(int(m.QueueID)))
+	m.Topic = topic
+	m.QueueID = queueID
+}
+
+// RealDestination is what they share on the way out: the real topic and
+// queue a parked message's properties name. reason is non-empty when they
+// name none that can be delivered to (a bug: the message is passed over).
+func RealDestination(props string) (topic string, queueID int32, reason string) {
+	topic, _ = message.Lookup(props, message.PropertyRealTopic)
+	qidText, _ := message.Lookup(props, message.PropertyRealQueueID)
+	qid, qerr := strconv.ParseInt(qidText, 10, 32)
+	switch {
+	case metadata.ValidateTopic(topic) != nil:
+		return "", 0, fmt.Sprintf("[BUG] %s %q is not a topic", message.PropertyRealTopic, topic)
+	case qerr != nil || qid < 0:
+		return "", 0, fmt.Sprintf("[BUG] %s %q is not a queue id", message.PropertyRealQueueID, qidText)
+	case topic == metadata.RMQSysTransHalfTopic:
+		return "", 0, "[BUG] the real topic of schedule msg is " + topic + ", discard the msg"
+	}
+	return topic, int32(qid), ""
 }
 
 // txHalfOrRollback: Java delays only TRANSACTION_NOT_TYPE and

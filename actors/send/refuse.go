@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -16,7 +17,9 @@ import (
 
 // A send that asks for something Sluice does not do yet is refused with a
 // clear answer and a log line, never acknowledged and then treated as
-// something else: a delayed message would be delivered at once. So is a
+// something else: a delayed or timer message would be delivered at once
+// (in a batch, in a transaction, or while its service is not running;
+// deleting a timer message is not supported). So is a
 // transactional message Sluice cannot honour: in a batch (RocketMQ refuses
 // those too), by sysFlag alone (it would be stored where nothing reads
 // it), or any with rejectTransactionMessage=true.
@@ -77,8 +80,10 @@ func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props s
 				" is not true: no consumer and no transaction check would ever read it; the message was not stored", true
 		}
 	}
+	delayed := false
 	if v, ok := message.Lookup(props, message.PropertyDelayTimeLevel); ok {
 		level, err := strconv.Atoi(v)
+		delayed = err == nil && level > 0
 		switch {
 		case err != nil:
 			return refusedDelay, remoting.MessageIllegal, "property " + message.PropertyDelayTimeLevel + "=" + v +
@@ -97,13 +102,41 @@ func (p *Handlers) checkUnhonoured(h *remoting.SendMessageRequestHeader, props s
 				message.PropertyDelayTimeLevel + "=" + v + "): the schedule service is not running; the message was not stored", true
 		}
 	}
-	for _, name := range [...]string{message.PropertyTimerDeliverMS, message.PropertyTimerDelaySec, message.PropertyTimerDelayMS} {
-		if v, ok := message.Lookup(props, name); ok {
-			return refusedTimer, remoting.MessageIllegal, "timer messages are not supported by this broker yet (property " +
-				name + "=" + v + "); the message was not stored", true
+	// A delay level wins over timer properties (they are dropped, as in
+	// HookUtils#checkIfTimerMessage).
+	if !delayed && timer.IsTimerMessage(props) {
+		if v, ok := message.Lookup(props, timer.PropertyTimerDelUniqKey); ok {
+			return refusedTimer, remoting.MessageIllegal, "deleting a timer message (property " + timer.PropertyTimerDelUniqKey + "=" + v +
+				") is not supported by this broker yet; the message was not stored", true
+		}
+		switch {
+		case batch:
+			return refusedTimer, remoting.MessageIllegal, "a batch cannot carry a timer message (" + timerProperty(props) +
+				"): it would be stored and delivered at once; the message was not stored", true
+		case transaction.IsTransactional(props):
+			// As for delay levels: Java times the committed message; Sluice's
+			// commit path does not yet.
+			return refusedTimer, remoting.MessageIllegal, "a transactional message cannot carry a timer here yet (" + timerProperty(props) +
+				"); the message was not stored", true
+		case p.Timers == nil:
+			// timerWheelEnable=false: RocketMQ's WHEEL_TIMER_NOT_ENABLE answer.
+			return refusedTimer, remoting.SystemError, timer.NotEnabledRemark, true
+		case !p.Timers.Started():
+			return refusedTimer, remoting.MessageIllegal, "timer messages are not served by this broker now (" + timerProperty(props) +
+				"): the timer service is not running; the message was not stored", true
 		}
 	}
 	return 0, remoting.Success, "", false
+}
+
+// timerProperty names the timer property a message carries, for remarks.
+func timerProperty(props string) string {
+	for _, name := range [...]string{message.PropertyTimerDelaySec, message.PropertyTimerDelayMS, message.PropertyTimerDeliverMS} {
+		if v, ok := message.Lookup(props, name); ok {
+			return "property " + name + "=" + v
+		}
+	}
+	return "timer properties"
 }
 
 // txHalf reports a sysFlag that marks a prepared or rolled-back

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -36,6 +37,9 @@ type Handlers struct {
 	// RejectTransactionMessage (rejectTransactionMessage) refuses half
 	// messages with NO_PERMISSION, as RocketMQ does.
 	RejectTransactionMessage bool
+	// Timers parks timer messages (TIMER_DELIVER_MS …); nil when
+	// timerWheelEnable=false, and they are refused as RocketMQ refuses them.
+	Timers *timer.TimerMessageStore
 
 	jobs sync.Pool
 
@@ -202,15 +206,24 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 		if toDLQ {
 			m.Properties = dlqProperties(m.Properties) // never delayed again
 		}
-		parked, err := p.parkDelayed(&m)
-		if err != nil {
+		parked, refusal := p.parkTimer(&m)
+		if refusal != nil {
 			p.putJob(j)
-			r.ReplyCode(remoting.MessageIllegal, err.Error())
+			r.ReplyCode(refusal.Code, refusal.Remark)
 			return
 		}
+		if !parked {
+			var err error
+			if parked, err = p.parkDelayed(&m); err != nil {
+				p.putJob(j)
+				r.ReplyCode(remoting.MessageIllegal, err.Error())
+				return
+			}
+		}
 		if parked {
-			// Stored in SCHEDULE_TOPIC_XXXX until due, answered with the
-			// producer's queue as Java answers (setQueueId(queueIdInt)).
+			// Stored in SCHEDULE_TOPIC_XXXX or rmq_sys_wheel_timer until
+			// due, answered with the producer's queue as Java answers
+			// (setQueueId(queueIdInt)).
 			j.parked, j.realQueueID = true, queueID
 			topic, queueID = m.Topic, m.QueueID
 		}

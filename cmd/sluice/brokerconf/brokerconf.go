@@ -244,6 +244,12 @@ func (c *Config) fields() fields {
 	f.int64("faultAppendStallMillis", &b.FaultAppendStallMillis)
 	f.bool("faultTransientPoolExhausted", &b.FaultTransientPoolExhausted)
 	f.int64("faultProcessorDelayMillis", &b.FaultProcessorDelayMillis)
+	f.bool("timerWheelEnable", &b.TimerWheelEnable)
+	f.int64("timerMaxDelaySec", &b.TimerMaxDelaySec)
+	f.int64("timerPrecisionMs", &b.TimerPrecisionMs)
+	f.int("timerRollWindowSlot", &b.TimerRollWindowSlot)
+	f.int64("timerFlushIntervalMs", &b.TimerFlushIntervalMs)
+	f.int64("mappedFileSizeTimerLog", &b.MappedFileSizeTimerLog)
 	c.storeFields(f, &b.Store)
 	return f
 }

@@ -138,7 +138,7 @@ func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	}
 	for _, line := range []string{
 		"brokerRole=ASYNC_MASTER", "brokerId=0", "aclEnable=false", "tlsEnable=false", "tls.server.mode=disabled",
-		"enablePropertyFilter=false", "timerWheelEnable=false", "haMasterAddress=",
+		"enablePropertyFilter=false", "haMasterAddress=",
 	} {
 		cfg := Default()
 		warnings, err := cfg.Load(strings.NewReader(line + "\n"))
@@ -192,5 +192,25 @@ func TestACLKeysLoad(t *testing.T) {
 	cfg = Default()
 	if _, err := cfg.Load(strings.NewReader("brokerAccessKey=onlyOne\n")); err == nil {
 		t.Fatal("brokerAccessKey without brokerSecretKey loaded")
+	}
+}
+
+// The timer keys reach the broker's configuration with RocketMQ's names
+// and defaults; timerWheelEnable is honoured either way.
+func TestTimerKeys(t *testing.T) {
+	cfg := Default()
+	b := cfg.Broker
+	if !b.TimerWheelEnable || b.TimerMaxDelaySec != 259200 || b.TimerPrecisionMs != 1000 || b.TimerRollWindowSlot != 172800 ||
+		b.TimerFlushIntervalMs != 1000 || b.MappedFileSizeTimerLog != 100<<20 {
+		t.Fatalf("defaults: %+v", b)
+	}
+	warnings, err := cfg.Load(strings.NewReader("timerWheelEnable=false\ntimerMaxDelaySec=60\ntimerPrecisionMs=100\ntimerRollWindowSlot=3600\ntimerFlushIntervalMs=500\nmappedFileSizeTimerLog=1048576\n"))
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("load: %v %v", err, warnings)
+	}
+	b = cfg.Broker
+	if b.TimerWheelEnable || b.TimerMaxDelaySec != 60 || b.TimerPrecisionMs != 100 || b.TimerRollWindowSlot != 3600 ||
+		b.TimerFlushIntervalMs != 500 || b.MappedFileSizeTimerLog != 1<<20 {
+		t.Fatalf("loaded: %+v", b)
 	}
 }

@@ -32,8 +32,6 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return isTrue("no replication yet: there is no slave to act as master"), true
 	case "enablePropertyFilter", "enableCalcFilterBitMap":
 		return isTrue("no SQL92 filters yet: only TAG subscriptions are served (SQL92 ones are answered as the Java broker answers them when this is off)"), true
-	case "timerWheelEnable":
-		return isTrue("no timer messages yet (RocketMQ 5's TIMER_DELIVER_MS …): they are refused at send"), true
 	}
 	return nil, false
 }
