@@ -43,6 +43,9 @@ type Store struct {
 	deletes            sync.WaitGroup
 
 	beginTimeInLock atomic.Int64
+	// pcBusyTimeout overrides cfg.OSPageCacheBusyTimeOutMills once set at
+	// run time (0: not overridden).
+	pcBusyTimeout atomic.Int64
 	lockHoldNanos   atomic.Int64 // total time spent in lock-hold windows
 	appendStall     atomic.Int64
 	poolExhausted   atomic.Bool

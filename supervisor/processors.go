@@ -47,10 +47,12 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 			remoting.GetConsumerListByGroup, remoting.QueryConsumerOffset, remoting.UpdateConsumerOffset),
 		mk(ProcEndTransaction, admin.EndTransactionKey, cfg.EndTransactionPoolQueueCapacity, cfg.WaitTimeMillsInTransactionQueue, remoting.EndTransaction),
 		mk(ProcAdmin, "adminBrokerThreadPool", cfg.AdminBrokerThreadPoolQueueCapacity, cfg.WaitTimeMillsInAdminBrokerQueue,
-			remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
-			remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
-			remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
-			remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault),
+			append([]remoting.RequestCode{
+				remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,
+				remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset, remoting.ViewMessageByID,
+				remoting.LockBatchMQ, remoting.UnlockBatchMQ, remoting.GetAllSubscriptionGroupConfig,
+				remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault,
+			}, admin.OperatorCodes()...)...),
 	}
 }
 
