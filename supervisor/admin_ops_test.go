@@ -134,6 +134,11 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 	const topic, group = "OpsTopic", "OpsGroup"
 	p := newProducer(t, ns.Addr())
 	sendN(t, p, topic, "m-", 0, 10)
+	delayed := primitive.NewMessage("OpsDelayed", []byte("later"))
+	delayed.WithDelayTimeLevel(1)
+	if _, err := p.SendSync(context.Background(), delayed); err != nil {
+		t.Fatal(err)
+	}
 	c, err := rocketmq.NewPushConsumer(consumer.WithNameServer([]string{ns.Addr()}), consumer.WithGroupName(group),
 		consumer.WithInstance(instance(t)), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 	if err != nil {
@@ -364,6 +369,30 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 	}
 	if resp := invoke(t, admin, remoting.InvokeBrokerToResetOffset, map[string]string{"topic": topic, "group": "NoSuchGroup", "timestamp": "-1"}); resp.ResponseCode() == remoting.Success {
 		t.Fatal("reset of a group without offsets succeeded")
+	}
+
+	// 45 delayOffset.json: level 1 has delivered the delayed message.
+	poll.Until(t, "delay level 1 delivered", func() bool {
+		resp := invoke(t, admin, remoting.GetAllDelayOffset, nil)
+		if resp.ResponseCode() != remoting.Success {
+			return false
+		}
+		o := mustFastjson(t, resp).obj("offsetTable")
+		for i, k := range o.keys {
+			if (k == "1" || k == 1.0) && o.vals[i] == 1.0 {
+				return true
+			}
+		}
+		return false
+	})
+	// 305 system topics; 303 consume time span.
+	st := mustFastjson(t, invoke(t, admin, remoting.GetSystemTopicListFromBroker, nil))
+	if list, _ := st.get("topicList").([]any); len(list) == 0 {
+		t.Fatal("no system topics")
+	}
+	span := mustFastjson(t, invoke(t, admin, remoting.QueryConsumeTimeSpan, map[string]string{"topic": topic, "group": group}))
+	if set, _ := span.get("consumeTimeSpanSet").([]any); len(set) != queues || set[0].(*jobj).obj("messageQueue").str("topic") != topic {
+		t.Fatalf("consume time span %v", span.get("consumeTimeSpanSet"))
 	}
 
 	// A code whose semantics Sluice lacks is refused by name.

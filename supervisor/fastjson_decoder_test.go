@@ -31,9 +31,9 @@ func (o *jobj) get(k string) any {
 	return nil
 }
 
-func (o *jobj) obj(k string) *jobj { v, _ := o.get(k).(*jobj); return v }
+func (o *jobj) obj(k string) *jobj   { v, _ := o.get(k).(*jobj); return v }
 func (o *jobj) num(k string) float64 { v, _ := o.get(k).(float64); return v }
-func (o *jobj) str(k string) string { v, _ := o.get(k).(string); return v }
+func (o *jobj) str(k string) string  { v, _ := o.get(k).(string); return v }
 
 type fjParser struct {
 	s   string
