@@ -185,7 +185,7 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"msgPutTotalTodayNow", "msgGetTotalTodayNow", "msgPutTotalTodayMorning", "msgPutTotalYesterdayMorning",
-		"msgGetTotalTodayMorning", "msgGetTotalYesterdayMorning", "bootTimestamp", "earliestMessageTimeStamp", "commitLogDiskRatio"} {
+		"msgGetTotalTodayMorning", "msgGetTotalYesterdayMorning", "bootTimestamp", "earliestMessageTimeStamp", "commitLogDiskRatio", "consumeQueueDiskRatio"} {
 		if _, err := strconv.ParseFloat(kv.Table[k], 64); err != nil {
 			t.Fatalf("%s = %q", k, kv.Table[k])
 		}

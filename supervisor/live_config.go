@@ -188,9 +188,9 @@ func (c *liveConfig) propertiesLocked() (keys, values []string, version string) 
 }
 
 // Update applies props, all or nothing: each key must be one that can
-// change live and its value must parse. The new configuration is written
-// to broker.properties before it is applied, so a failed write changes
-// nothing.
+// change live and its value must parse. The configuration in force is then
+// written to broker.properties; if that fails the change is undone, so the
+// broker and its record never disagree.
 func (c *liveConfig) Update(props map[string]string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -118,6 +118,7 @@ func (b *Broker) openServices() (*services, error) {
 		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree, Writer: b.writer,
 		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
 		Stats: s.stats, Config: b.live, BootTime: b.bootTime, StorePathCommitLog: b.cfg.Store.StorePathCommitLog,
+		StorePathRootDir: b.cfg.Store.StorePathRootDir,
 	}
 	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}
 	tc := transaction.DefaultConfig()

@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/stats"
@@ -39,8 +41,10 @@ type BrokerHandlers struct {
 	Config LiveConfig
 	// BootTime is when the store opened (bootTimestamp, runtime).
 	BootTime time.Time
-	// StorePathCommitLog names the commitLogDiskRatio_<path> key.
+	// StorePathCommitLog names the commitLogDiskRatio_<path> key;
+	// StorePathRootDir holds the consume queues (consumeQueueDiskRatio).
 	StorePathCommitLog string
+	StorePathRootDir   string
 
 	providers []func(map[string]string)
 }
@@ -82,6 +86,19 @@ func (b *BrokerHandlers) RuntimeInfo() map[string]string {
 	info["earliestMessageTimeStamp"] = strconv.FormatInt(recordStoreTimestamp(b.Store, b.Store.MinPhyOffset()), 10)
 	if r, ok := info["commitLogDiskRatio"]; ok && b.StorePathCommitLog != "" {
 		info["commitLogDiskRatio_"+b.StorePathCommitLog] = r
+	}
+	if b.StorePathRootDir != "" {
+		// DefaultMessageStore: UtilAll.getDiskPartitionSpaceUsedPercent of
+		// the consume-queue directory, (total - usable) / total, -1 when
+		// it cannot be read.
+		ratio := -1.0
+		var st unix.Statfs_t
+		if unix.Statfs(filepath.Join(b.StorePathRootDir, "consumequeue"), &st) == nil || unix.Statfs(b.StorePathRootDir, &st) == nil {
+			if total := float64(st.Blocks) * float64(st.Bsize); total > 0 {
+				ratio = (total - float64(st.Bavail)*float64(st.Bsize)) / total
+			}
+		}
+		info["consumeQueueDiskRatio"] = string(stats.AppendJavaDouble(nil, ratio))
 	}
 	b.Stats.AddRuntimeInfo(info)
 	for _, p := range b.Processors() {

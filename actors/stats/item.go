@@ -171,13 +171,14 @@ func parseKey(s string) key {
 // mu (keys are few and each is added once).
 type Set struct {
 	name  string
+	max   int // maxItemsPerSet
 	items atomic.Pointer[map[key]*Item]
 	mu    sync.Mutex
 	full  atomic.Bool
 }
 
 func newSet(name string) *Set {
-	s := &Set{name: name}
+	s := &Set{name: name, max: maxItemsPerSet}
 	m := map[key]*Item{}
 	s.items.Store(&m)
 	return s
@@ -199,7 +200,7 @@ func (s *Set) item(k key, now func() time.Time) *Item {
 	if it, ok := old[k]; ok {
 		return it
 	}
-	if len(old) >= maxItemsPerSet {
+	if len(old) >= s.max {
 		s.full.Store(true)
 		return nil
 	}
@@ -238,5 +239,5 @@ func (s *Set) remove(match func(key) bool) {
 		}
 	}
 	s.items.Store(&m)
-	s.full.Store(len(m) >= maxItemsPerSet)
+	s.full.Store(len(m) >= s.max)
 }

@@ -98,13 +98,17 @@ func TestKeysAreCopied(t *testing.T) {
 
 func TestSetIsBounded(t *testing.T) {
 	m := New(nil)
-	for i := 0; i < maxItemsPerSet+10; i++ {
+	const limit = 100
+	for _, s := range m.sets {
+		s.max = limit
+	}
+	for i := 0; i < limit+10; i++ {
 		m.PutMessage("T"+string(rune('a'+i%26))+strings.Repeat("x", i/26), true, 1, 1)
 	}
-	if n := len(*m.sets[TopicPutNums].items.Load()); n != maxItemsPerSet {
+	if n := len(*m.sets[TopicPutNums].items.Load()); n != limit {
 		t.Fatalf("%d items", n)
 	}
-	if tot := m.Totals(); tot.PutTodayNow != maxItemsPerSet+10 {
+	if tot := m.Totals(); tot.PutTodayNow != limit+10 {
 		t.Fatalf("totals %+v", tot)
 	}
 }
