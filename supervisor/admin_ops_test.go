@@ -325,6 +325,13 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 		t.Fatalf("unknown client: %q", resp.Remark)
 	}
 
+	// 223: the broker asks each consumer (221) for its offsets; the Go
+	// client's table comes back under its client id.
+	cs := mustFastjson(t, invoke(t, admin, remoting.InvokeBrokerToGetConsumerStatus, map[string]string{"topic": topic, "group": group}))
+	if es, err := queueTable(cs.obj("consumerTable").obj(clientID)); err != nil || len(es) == 0 || es[0].topic != topic {
+		t.Fatalf("GetConsumerStatusBody: %v %+v", err, cs)
+	}
+
 	// 222: reset to the start, forced. A consumer of CloneGroup (raw, so
 	// the test sees the frame) receives RESET_CONSUMER_CLIENT_OFFSET (220,
 	// one-way) with the header and the ResetOffsetBody RocketMQ sends.

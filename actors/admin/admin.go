@@ -54,6 +54,7 @@ func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
 		remoting.ConsumeMessageDirectly:           p.consumeMessageDirectly,
 		remoting.GetSystemTopicListFromBroker:     p.getSystemTopicListFromBroker,
 		remoting.QueryConsumeTimeSpan:             p.queryConsumeTimeSpan,
+		remoting.InvokeBrokerToGetConsumerStatus:  p.invokeBrokerToGetConsumerStatus,
 	}
 	for c, f := range p.RefusedHandlers() {
 		m[c] = f

@@ -46,3 +46,17 @@ func TestRefusedCodesNamed(t *testing.T) {
 		}
 	}
 }
+
+func TestTopLevelField(t *testing.T) {
+	body := []byte(`{"a":{"x":1},"messageQueueTable":{{"brokerName":"b","queueId":0,"topic":"T"}:5},"z":3}`)
+	got, ok := topLevelField(body, "messageQueueTable")
+	if !ok || string(got) != `{{"brokerName":"b","queueId":0,"topic":"T"}:5}` {
+		t.Fatalf("%q %v", got, ok)
+	}
+	if got, ok := topLevelField(body, "z"); !ok || string(got) != "3" {
+		t.Fatalf("%q", got)
+	}
+	if _, ok := topLevelField(body, "x"); ok {
+		t.Fatal("found a nested field")
+	}
+}

@@ -13,21 +13,20 @@ import (
 // Java's bare " request type N not supported", so that an operator's tool
 // says what is missing.
 var refused = map[remoting.RequestCode]string{
-	remoting.TriggerDeleteFiles:              "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
-	remoting.CheckClientConfig:               "SQL92 and class filters are not supported; subscribe by tag",
-	remoting.UpdateAndCreateACLConfig:        "ACL (PlainAccessValidator) is not implemented",
-	remoting.DeleteACLConfig:                 "ACL (PlainAccessValidator) is not implemented",
-	remoting.GetBrokerClusterACLInfo:         "ACL (PlainAccessValidator) is not implemented",
-	remoting.UpdateGlobalWhiteAddrsConfig:    "ACL (PlainAccessValidator) is not implemented",
-	remoting.RegisterFilterServer:            "filter servers are not supported",
-	remoting.QueryCorrectionOffset:           "filter servers are not supported",
-	remoting.CleanExpiredConsumeQueue:        "consume queues are deleted with their commit-log files by retention",
-	remoting.CleanUnusedTopic:                "consume queues are deleted with their topic (DELETE_TOPIC_IN_BROKER)",
-	remoting.DeleteExpiredCommitLog:          "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
-	remoting.ResumeCheckHalfMessage:          "half messages are checked on transactionCheckInterval only",
-	remoting.QueryConsumeQueue:               "consume-queue dumps are not implemented; use consumerProgress or the tree",
-	remoting.GetAllProducerInfo:              "RocketMQ 5's producer table is not implemented; use producerConnection per group",
-	remoting.InvokeBrokerToGetConsumerStatus: "consumer status collection is not implemented; use consumerProgress",
+	remoting.TriggerDeleteFiles:           "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
+	remoting.CheckClientConfig:            "SQL92 and class filters are not supported; subscribe by tag",
+	remoting.UpdateAndCreateACLConfig:     "ACL (PlainAccessValidator) is not implemented",
+	remoting.DeleteACLConfig:              "ACL (PlainAccessValidator) is not implemented",
+	remoting.GetBrokerClusterACLInfo:      "ACL (PlainAccessValidator) is not implemented",
+	remoting.UpdateGlobalWhiteAddrsConfig: "ACL (PlainAccessValidator) is not implemented",
+	remoting.RegisterFilterServer:         "filter servers are not supported",
+	remoting.QueryCorrectionOffset:        "filter servers are not supported",
+	remoting.CleanExpiredConsumeQueue:     "consume queues are deleted with their commit-log files by retention",
+	remoting.CleanUnusedTopic:             "consume queues are deleted with their topic (DELETE_TOPIC_IN_BROKER)",
+	remoting.DeleteExpiredCommitLog:       "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
+	remoting.ResumeCheckHalfMessage:       "half messages are checked on transactionCheckInterval only",
+	remoting.QueryConsumeQueue:            "consume-queue dumps are not implemented; use consumerProgress or the tree",
+	remoting.GetAllProducerInfo:           "RocketMQ 5's producer table is not implemented; use producerConnection per group",
 }
 
 // OperatorCodes are the codes served or refused here that the admin
@@ -40,7 +39,7 @@ func OperatorCodes() []remoting.RequestCode {
 		remoting.GetAllConsumerOffset, remoting.GetAllDelayOffset, remoting.UpdateAndCreateSubscriptionGroup,
 		remoting.DeleteSubscriptionGroup, remoting.CloneGroupOffset, remoting.InvokeBrokerToResetOffset,
 		remoting.GetConsumerRunningInfo, remoting.ConsumeMessageDirectly, remoting.GetSystemTopicListFromBroker,
-		remoting.QueryConsumeTimeSpan,
+		remoting.QueryConsumeTimeSpan, remoting.InvokeBrokerToGetConsumerStatus,
 	}
 	for c := range refused {
 		codes = append(codes, c)
