@@ -325,6 +325,18 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 		t.Fatalf("unknown client: %q", resp.Remark)
 	}
 
+	// 309: the message named by its offset msgId is handed to the Go
+	// consumer, which consumes it and reports the result (this client
+	// writes ConsumeSuccess as 0 where Java writes CR_SUCCESS).
+	sr, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("direct")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := invoke(t, admin, remoting.ConsumeMessageDirectly, map[string]string{"consumerGroup": group, "clientId": clientID, "msgId": sr.OffsetMsgID})
+	if direct.ResponseCode() != remoting.Success || !strings.Contains(string(direct.Body), `"consumeResult":0`) {
+		t.Fatalf("consume directly: %s %q %s", direct.ResponseCode(), direct.Remark, direct.Body)
+	}
+
 	// 223: the broker asks each consumer (221) for its offsets; the Go
 	// client's table comes back under its client id.
 	cs := mustFastjson(t, invoke(t, admin, remoting.InvokeBrokerToGetConsumerStatus, map[string]string{"topic": topic, "group": group}))

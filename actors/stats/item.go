@@ -14,7 +14,6 @@ const (
 	TopicPutSize  = "TOPIC_PUT_SIZE"
 	GroupGetNums  = "GROUP_GET_NUMS"
 	GroupGetSize  = "GROUP_GET_SIZE"
-	SndbckPutNums = "SNDBCK_PUT_NUMS"
 	BrokerPutNums = "BROKER_PUT_NUMS"
 	BrokerGetNums = "BROKER_GET_NUMS"
 )

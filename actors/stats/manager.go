@@ -47,7 +47,7 @@ func New(now func() time.Time) *Manager {
 		now = time.Now
 	}
 	m := &Manager{now: now, sets: map[string]*Set{}}
-	for _, n := range []string{TopicPutNums, TopicPutSize, GroupGetNums, GroupGetSize, SndbckPutNums, BrokerPutNums, BrokerGetNums} {
+	for _, n := range []string{TopicPutNums, TopicPutSize, GroupGetNums, GroupGetSize, BrokerPutNums, BrokerGetNums} {
 		m.sets[n] = newSet(n)
 	}
 	t := now()
@@ -111,16 +111,6 @@ func (m *Manager) GetMessage(group, topic string, found bool, n, size int) {
 		it.Add(int64(size), 1)
 	}
 	m.sets[BrokerGetNums].item(key{}, m.now).Add(int64(n), 1)
-}
-
-// SendBack counts a consumer's send-back (incSendBackNums).
-func (m *Manager) SendBack(group, topic string) {
-	if m == nil {
-		return
-	}
-	if it := m.sets[SndbckPutNums].item(key{topic: topic, group: group}, m.now); it != nil {
-		it.Add(1, 1)
-	}
 }
 
 // Item is BrokerStatsManager#getStatsItem: the counters of statsName for
