@@ -120,3 +120,23 @@ func BenchmarkPutMessage(b *testing.B) {
 		m.PutMessage("Orders", true, 1, 100)
 	}
 }
+
+// Every sender counting into the same topic at once: the cost of the
+// shared atomics under contention.
+func BenchmarkPutMessageParallel(b *testing.B) {
+	m := New(nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.PutMessage("Orders", true, 1, 100)
+		}
+	})
+}
+
+func BenchmarkGetMessage(b *testing.B) {
+	m := New(nil)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		m.GetMessage("G1", "Orders", true, 32, 32000)
+	}
+}
