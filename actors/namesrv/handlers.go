@@ -27,6 +27,7 @@ func Codes() []remoting.RequestCode {
 		remoting.GetTopicsByCluster, remoting.GetSystemTopicListFromNS, remoting.WipeWritePermOfBroker,
 		remoting.AddWritePermOfBroker, remoting.GetUnitTopicList, remoting.GetHasUnitSubTopicList,
 		remoting.GetHasUnitSubUnunitTopicList, remoting.GetNamesrvConfig, remoting.UpdateNamesrvConfig,
+		remoting.QueryDataVersion,
 	}
 }
 

@@ -195,6 +195,7 @@ func (h *opsHandlers) byCode() map[remoting.RequestCode]actors.HandlerFunc {
 		remoting.GetHasUnitSubUnunitTopicList: topicsWith(func(f int) bool { return f&flagUnit == 0 && f&flagUnitSub != 0 }),
 		remoting.GetNamesrvConfig:             h.getNamesrvConfig,
 		remoting.UpdateNamesrvConfig:          h.updateNamesrvConfig,
+		remoting.QueryDataVersion:             h.queryDataVersion,
 	}
 }
 
@@ -333,4 +334,46 @@ func (h *opsHandlers) updateNamesrvConfig(r *actors.Request) {
 	}
 	h.log.Warn().Str("from", r.RemoteAddr()).Msg("updateNamesrvConfig refused")
 	r.ReplyCode(remoting.NoPermission, remark)
+}
+
+// QueryDataVersion is QUERY_DATA_VERSION's look-up (RouteInfoManager#
+// isBrokerTopicConfigChanged and #queryBrokerTopicConfig): whether the
+// broker's topic table changed since the version it sends, and the version
+// the name server holds. An unchanged answer counts as a heartbeat, as in
+// RocketMQ, so that a Java broker that skips registering stays live.
+func (m *RouteInfoManager) QueryDataVersion(addr string, v metadata.DataVersion) (changed bool, current *metadata.DataVersion) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	changed = m.topicConfigChanged(addr, v)
+	live := m.brokerLiveTable[addr]
+	if live == nil {
+		return changed, nil
+	}
+	if !changed {
+		live.LastUpdate = m.clock()
+	}
+	cur := live.DataVersion
+	return changed, &cur
+}
+
+// queryDataVersion is QUERY_DATA_VERSION (322), which a Java broker sends
+// before registering to learn whether it needs to.
+func (h *opsHandlers) queryDataVersion(r *actors.Request) {
+	addr := r.Cmd.Ext("brokerAddr")
+	if addr == "" {
+		r.ReplyCode(remoting.SystemError, "the custom field <brokerAddr> is null")
+		return
+	}
+	var v metadata.DataVersion
+	if err := remoting.UnmarshalLenient(r.Cmd.Body, &v); err != nil {
+		r.ReplyCode(remoting.SystemError, "decode DataVersion: "+err.Error())
+		return
+	}
+	changed, cur := h.m.QueryDataVersion(addr, v)
+	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp.SetExt("changed", strconv.FormatBool(changed))
+	if cur != nil {
+		resp.Body = marshal(cur)
+	}
+	r.Reply(resp)
 }
