@@ -88,17 +88,7 @@ func (b *BrokerHandlers) RuntimeInfo() map[string]string {
 		info["commitLogDiskRatio_"+b.StorePathCommitLog] = r
 	}
 	if b.StorePathRootDir != "" {
-		// DefaultMessageStore: UtilAll.getDiskPartitionSpaceUsedPercent of
-		// the consume-queue directory, (total - usable) / total, -1 when
-		// it cannot be read.
-		ratio := -1.0
-		var st unix.Statfs_t
-		if unix.Statfs(filepath.Join(b.StorePathRootDir, "consumequeue"), &st) == nil || unix.Statfs(b.StorePathRootDir, &st) == nil {
-			if total := float64(st.Blocks) * float64(st.Bsize); total > 0 {
-				ratio = (total - float64(st.Bavail)*float64(st.Bsize)) / total
-			}
-		}
-		info["consumeQueueDiskRatio"] = string(stats.AppendJavaDouble(nil, ratio))
+		info["consumeQueueDiskRatio"] = string(stats.AppendJavaDouble(nil, diskPartitionSpaceUsedPercent(filepath.Join(b.StorePathRootDir, "consumequeue"), b.StorePathRootDir)))
 	}
 	b.Stats.AddRuntimeInfo(info)
 	for _, p := range b.Processors() {
@@ -245,4 +235,29 @@ func (b *BrokerHandlers) viewBrokerStatsData(r *actors.Request) {
 	w.raw(`,"statsMinute":`)
 	item(it.InMinute())
 	r.ReplyBody(w.raw("}").b)
+}
+
+// diskPartitionSpaceUsedPercent is UtilAll#getDiskPartitionSpaceUsedPercent
+// of the first path that exists: used = total − free, over used + usable
+// (what df calls Use%), rounded up to a hundredth; -1 when none can be
+// read.
+func diskPartitionSpaceUsedPercent(paths ...string) float64 {
+	for _, p := range paths {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) != nil || st.Blocks == 0 {
+			continue
+		}
+		bs := uint64(st.Bsize)
+		used := (st.Blocks - st.Bfree) * bs
+		entire := used + st.Bavail*bs
+		if entire == 0 {
+			continue
+		}
+		pct := used * 100 / entire
+		if used*100%entire != 0 {
+			pct++
+		}
+		return float64(pct) / 100
+	}
+	return -1
 }

@@ -60,3 +60,14 @@ func TestTopLevelField(t *testing.T) {
 		t.Fatal("found a nested field")
 	}
 }
+
+// As df's Use%: the root file system is neither empty nor over full.
+func TestDiskPartitionSpaceUsedPercent(t *testing.T) {
+	r := diskPartitionSpaceUsedPercent(t.TempDir())
+	if r <= 0 || r > 1 {
+		t.Fatalf("%v", r)
+	}
+	if r := diskPartitionSpaceUsedPercent("/no/such/dir"); r != -1 {
+		t.Fatalf("missing dir: %v", r)
+	}
+}
