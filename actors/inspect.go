@@ -81,7 +81,7 @@ func (p *Processor) Inspect(n *tree.Node) {
 	n.Kind = tree.KindProcessor
 	info := &tree.ProcessorInfo{
 		Capacity:      p.Capacity,
-		MaxWaitMillis: p.MaxWaitInQueue.Milliseconds(),
+		MaxWaitMillis: p.WaitLimit().Milliseconds(),
 		Processed:     p.Stats.Processed.Load(),
 		Panics:        p.Stats.Panics.Load(),
 		Busy:          make(map[string]uint64, len(remoting.BusyKinds)),

@@ -63,6 +63,9 @@ type Processor struct {
 	// (sendQueueAdmissionControl).
 	AdmissionControl bool
 
+	// waitLimit overrides MaxWaitInQueue once set at run time.
+	waitLimit atomic.Pointer[time.Duration]
+
 	mailbox *Mailbox
 	pid     *actor.PID
 	delay   atomic.Int64 // fault injection: nanoseconds to sleep before each request
@@ -168,10 +171,24 @@ func (p *Processor) observeTake(r *Request, now time.Time) {
 // wait: depth × DrainInterval predicts how long a new request would wait.
 func (p *Processor) DrainInterval() time.Duration { return time.Duration(p.takeInterval.Load()) }
 
+// WaitLimit is the queue's wait limit in force: MaxWaitInQueue until
+// SetWaitLimit changes it. One atomic load.
+func (p *Processor) WaitLimit() time.Duration {
+	if d := p.waitLimit.Load(); d != nil {
+		return *d
+	}
+	return p.MaxWaitInQueue
+}
+
+// SetWaitLimit changes the wait limit while the broker runs
+// (UPDATE_BROKER_CONFIG waitTimeMillsIn*Queue); 0 exempts the queue.
+func (p *Processor) SetWaitLimit(d time.Duration) { p.waitLimit.Store(&d) }
+
 // admit is the predicted-wait check of AdmissionControl; it returns the
 // queue depth it judged.
 func (p *Processor) admit() (int, bool) {
-	if !p.AdmissionControl || p.MaxWaitInQueue <= 0 {
+	limit := p.WaitLimit()
+	if !p.AdmissionControl || limit <= 0 {
 		return 0, true
 	}
 	depth := p.mailbox.Len()
@@ -187,7 +204,7 @@ func (p *Processor) admit() (int, bool) {
 			interval = since
 		}
 	}
-	return depth, time.Duration(depth)*interval <= p.MaxWaitInQueue
+	return depth, time.Duration(depth)*interval <= limit
 }
 
 // Mux dispatches by request code; codes without an entry are answered

@@ -29,7 +29,25 @@ func (s *Store) LockTimeMills() int64 {
 func (s *Store) IsOSPageCacheBusy() bool {
 	begin := s.beginTimeInLock.Load()
 	diff := s.nowMillis() - begin
-	return diff < pageCacheBusyGuardMillis && diff > s.cfg.OSPageCacheBusyTimeOutMills
+	return diff < pageCacheBusyGuardMillis && diff > s.OSPageCacheBusyTimeOutMills()
+}
+
+// OSPageCacheBusyTimeOutMills is the threshold in force: the configured
+// one until SetOSPageCacheBusyTimeOutMills changes it.
+func (s *Store) OSPageCacheBusyTimeOutMills() int64 {
+	if v := s.pcBusyTimeout.Load(); v > 0 {
+		return v
+	}
+	return s.cfg.OSPageCacheBusyTimeOutMills
+}
+
+// SetOSPageCacheBusyTimeOutMills changes the threshold while the store
+// runs (UPDATE_BROKER_CONFIG); ms must be positive. Safe from any
+// goroutine: the next check reads it.
+func (s *Store) SetOSPageCacheBusyTimeOutMills(ms int64) {
+	if ms > 0 {
+		s.pcBusyTimeout.Store(ms)
+	}
 }
 
 // IsTransientStorePoolDeficient is true when the pool is enabled and has no

@@ -46,12 +46,15 @@ type Store struct {
 	deletes            sync.WaitGroup
 
 	beginTimeInLock atomic.Int64
-	lockHoldNanos   atomic.Int64 // total time spent in lock-hold windows
-	appendStall     atomic.Int64
-	poolExhausted   atomic.Bool
-	closed          atomic.Bool
-	diskFull        atomic.Bool
-	diskRatio       atomic.Int64 // percent × 100
+	// pcBusyTimeout overrides cfg.OSPageCacheBusyTimeOutMills once set at
+	// run time (0: not overridden).
+	pcBusyTimeout atomic.Int64
+	lockHoldNanos atomic.Int64 // total time spent in lock-hold windows
+	appendStall   atomic.Int64
+	poolExhausted atomic.Bool
+	closed        atomic.Bool
+	diskFull      atomic.Bool
+	diskRatio     atomic.Int64 // percent × 100
 
 	reputFrom      atomic.Int64
 	dispatchMu     sync.Mutex

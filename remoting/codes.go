@@ -167,3 +167,116 @@ func ParseLanguage(s string) LanguageCode {
 	}
 	return LangOther
 }
+
+// The operators' admin codes (mqadmin, the Dashboard) and the name
+// server's listings, as RocketMQ 4.9's RequestCode numbers them. Whether
+// Sluice serves or refuses each is in actors/admin and actors/namesrv.
+const (
+	QueryBrokerOffset                RequestCode = 13
+	GetTopicConfigList               RequestCode = 22
+	GetTopicNameList                 RequestCode = 23
+	UpdateBrokerConfig               RequestCode = 25
+	GetBrokerConfig                  RequestCode = 26
+	TriggerDeleteFiles               RequestCode = 27
+	GetAllConsumerOffset             RequestCode = 43
+	GetAllDelayOffset                RequestCode = 45
+	CheckClientConfig                RequestCode = 46
+	UpdateAndCreateACLConfig         RequestCode = 50
+	DeleteACLConfig                  RequestCode = 51
+	GetBrokerClusterACLInfo          RequestCode = 52
+	UpdateGlobalWhiteAddrsConfig     RequestCode = 53
+	PutKVConfig                      RequestCode = 100
+	GetKVConfig                      RequestCode = 101
+	DeleteKVConfig                   RequestCode = 102
+	UpdateAndCreateSubscriptionGroup RequestCode = 200
+	GetTopicStatsInfo                RequestCode = 202
+	GetConsumerConnectionList        RequestCode = 203
+	GetProducerConnectionList        RequestCode = 204
+	WipeWritePermOfBroker            RequestCode = 205
+	DeleteSubscriptionGroup          RequestCode = 207
+	GetConsumeStats                  RequestCode = 208
+	SuspendConsumer                  RequestCode = 209
+	ResumeConsumer                   RequestCode = 210
+	ResetConsumerOffsetInConsumer    RequestCode = 211
+	ResetConsumerOffsetInBroker      RequestCode = 212
+	AdjustConsumerThreadPool         RequestCode = 213
+	WhoConsumeTheMessage             RequestCode = 214
+	GetKVListByNamespace             RequestCode = 219
+	ResetConsumerClientOffset        RequestCode = 220
+	GetConsumerStatusFromClient      RequestCode = 221
+	InvokeBrokerToResetOffset        RequestCode = 222
+	InvokeBrokerToGetConsumerStatus  RequestCode = 223
+	GetTopicsByCluster               RequestCode = 224
+	QueryTopicConsumeByWho           RequestCode = 300
+	RegisterFilterServer             RequestCode = 301
+	RegisterMessageFilterClass       RequestCode = 302
+	QueryConsumeTimeSpan             RequestCode = 303
+	GetSystemTopicListFromNS         RequestCode = 304
+	GetSystemTopicListFromBroker     RequestCode = 305
+	CleanExpiredConsumeQueue         RequestCode = 306
+	GetConsumerRunningInfo           RequestCode = 307
+	QueryCorrectionOffset            RequestCode = 308
+	ConsumeMessageDirectly           RequestCode = 309
+	GetUnitTopicList                 RequestCode = 311
+	GetHasUnitSubTopicList           RequestCode = 312
+	GetHasUnitSubUnunitTopicList     RequestCode = 313
+	CloneGroupOffset                 RequestCode = 314
+	ViewBrokerStatsData              RequestCode = 315
+	CleanUnusedTopic                 RequestCode = 316
+	GetBrokerConsumeStats            RequestCode = 317
+	UpdateNamesrvConfig              RequestCode = 318
+	GetNamesrvConfig                 RequestCode = 319
+	QueryConsumeQueue                RequestCode = 321
+	QueryDataVersion                 RequestCode = 322
+	ResumeCheckHalfMessage           RequestCode = 323
+	AddWritePermOfBroker             RequestCode = 327
+	GetAllProducerInfo               RequestCode = 328
+	DeleteExpiredCommitLog           RequestCode = 329
+)
+
+// ConsumerNotOnline is RocketMQ's CONSUMER_NOT_ONLINE (206).
+const ConsumerNotOnline ResponseCode = 206
+
+// ConsumeMsgTimeout is RocketMQ's CONSUME_MSG_TIMEOUT (207): a client did
+// not answer a request the broker passed on.
+const ConsumeMsgTimeout ResponseCode = 207
+
+func init() {
+	for c, n := range map[RequestCode]string{
+		QueryBrokerOffset: "QUERY_BROKER_OFFSET", GetTopicConfigList: "GET_TOPIC_CONFIG_LIST",
+		GetTopicNameList: "GET_TOPIC_NAME_LIST", UpdateBrokerConfig: "UPDATE_BROKER_CONFIG",
+		GetBrokerConfig: "GET_BROKER_CONFIG", TriggerDeleteFiles: "TRIGGER_DELETE_FILES",
+		GetAllConsumerOffset: "GET_ALL_CONSUMER_OFFSET", GetAllDelayOffset: "GET_ALL_DELAY_OFFSET",
+		CheckClientConfig: "CHECK_CLIENT_CONFIG", UpdateAndCreateACLConfig: "UPDATE_AND_CREATE_ACL_CONFIG",
+		DeleteACLConfig: "DELETE_ACL_CONFIG", GetBrokerClusterACLInfo: "GET_BROKER_CLUSTER_ACL_INFO",
+		UpdateGlobalWhiteAddrsConfig: "UPDATE_GLOBAL_WHITE_ADDRS_CONFIG", PutKVConfig: "PUT_KV_CONFIG",
+		GetKVConfig: "GET_KV_CONFIG", DeleteKVConfig: "DELETE_KV_CONFIG",
+		UpdateAndCreateSubscriptionGroup: "UPDATE_AND_CREATE_SUBSCRIPTIONGROUP", GetTopicStatsInfo: "GET_TOPIC_STATS_INFO",
+		GetConsumerConnectionList: "GET_CONSUMER_CONNECTION_LIST", GetProducerConnectionList: "GET_PRODUCER_CONNECTION_LIST",
+		WipeWritePermOfBroker: "WIPE_WRITE_PERM_OF_BROKER", DeleteSubscriptionGroup: "DELETE_SUBSCRIPTIONGROUP",
+		GetConsumeStats: "GET_CONSUME_STATS", SuspendConsumer: "SUSPEND_CONSUMER", ResumeConsumer: "RESUME_CONSUMER",
+		ResetConsumerOffsetInConsumer: "RESET_CONSUMER_OFFSET_IN_CONSUMER", ResetConsumerOffsetInBroker: "RESET_CONSUMER_OFFSET_IN_BROKER",
+		AdjustConsumerThreadPool: "ADJUST_CONSUMER_THREAD_POOL", WhoConsumeTheMessage: "WHO_CONSUME_THE_MESSAGE",
+		GetKVListByNamespace: "GET_KVLIST_BY_NAMESPACE", ResetConsumerClientOffset: "RESET_CONSUMER_CLIENT_OFFSET",
+		GetConsumerStatusFromClient: "GET_CONSUMER_STATUS_FROM_CLIENT", InvokeBrokerToResetOffset: "INVOKE_BROKER_TO_RESET_OFFSET",
+		InvokeBrokerToGetConsumerStatus: "INVOKE_BROKER_TO_GET_CONSUMER_STATUS", GetTopicsByCluster: "GET_TOPICS_BY_CLUSTER",
+		QueryTopicConsumeByWho: "QUERY_TOPIC_CONSUME_BY_WHO", RegisterFilterServer: "REGISTER_FILTER_SERVER",
+		RegisterMessageFilterClass: "REGISTER_MESSAGE_FILTER_CLASS", QueryConsumeTimeSpan: "QUERY_CONSUME_TIME_SPAN",
+		GetSystemTopicListFromNS: "GET_SYSTEM_TOPIC_LIST_FROM_NS", GetSystemTopicListFromBroker: "GET_SYSTEM_TOPIC_LIST_FROM_BROKER",
+		CleanExpiredConsumeQueue: "CLEAN_EXPIRED_CONSUMEQUEUE", GetConsumerRunningInfo: "GET_CONSUMER_RUNNING_INFO",
+		QueryCorrectionOffset: "QUERY_CORRECTION_OFFSET", ConsumeMessageDirectly: "CONSUME_MESSAGE_DIRECTLY",
+		GetUnitTopicList: "GET_UNIT_TOPIC_LIST", GetHasUnitSubTopicList: "GET_HAS_UNIT_SUB_TOPIC_LIST",
+		GetHasUnitSubUnunitTopicList: "GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST", CloneGroupOffset: "CLONE_GROUP_OFFSET",
+		ViewBrokerStatsData: "VIEW_BROKER_STATS_DATA", CleanUnusedTopic: "CLEAN_UNUSED_TOPIC",
+		GetBrokerConsumeStats: "GET_BROKER_CONSUME_STATS", UpdateNamesrvConfig: "UPDATE_NAMESRV_CONFIG",
+		GetNamesrvConfig: "GET_NAMESRV_CONFIG", QueryConsumeQueue: "QUERY_CONSUME_QUEUE", QueryDataVersion: "QUERY_DATA_VERSION",
+		ResumeCheckHalfMessage: "RESUME_CHECK_HALF_MESSAGE", AddWritePermOfBroker: "ADD_WRITE_PERM_OF_BROKER",
+		GetAllProducerInfo: "GET_ALL_PRODUCER_INFO", DeleteExpiredCommitLog: "DELETE_EXPIRED_COMMITLOG",
+	} {
+		if _, dup := requestCodeNames[c]; !dup {
+			requestCodeNames[c] = n
+		}
+	}
+	responseCodeNames[ConsumerNotOnline] = "CONSUMER_NOT_ONLINE"
+	responseCodeNames[ConsumeMsgTimeout] = "CONSUME_MSG_TIMEOUT"
+}

@@ -51,9 +51,18 @@ func (b *Broker) credentials() *remoting.Credentials {
 	return &remoting.Credentials{AccessKey: b.cfg.BrokerAccessKey, SecretKey: b.cfg.BrokerSecretKey}
 }
 
-// aclHandlers are the ACL admin codes' handlers, when ACL is on.
+// aclHandlers are the ACL admin codes' handlers. With ACL off they are
+// refused by name: RocketMQ's broker would fail on its empty validator
+// map and answer a bare SYSTEM_ERROR.
 func (b *Broker) aclHandlers(handlers map[remoting.RequestCode]actors.HandlerFunc) {
 	if b.acl == nil {
+		for _, c := range acl.Codes() {
+			remark := c.String() + " (" + strconv.Itoa(int(c)) + "): ACL is off on this broker; set aclEnable=true to manage accounts (README \"Security\")"
+			handlers[c] = func(r *actors.Request) {
+				b.log.Warn().Stringer("code", c).Str("from", r.RemoteAddr()).Msg("refused: ACL admin code with aclEnable=false")
+				r.ReplyCode(remoting.RequestCodeNotSupported, remark)
+			}
+		}
 		return
 	}
 	id := acl.Identity{

@@ -321,7 +321,7 @@ func TestACLAdminCodes(t *testing.T) {
 	addr := c.b.Addr()
 	producerRaw := &remoting.Credentials{AccessKey: "producerAK", SecretKey: "producerSK1"}
 	create := func() *remoting.Command {
-		return remoting.NewRequest(acl.CodeUpdateAndCreateAclConfig, map[string]string{"accessKey": "createdAK", "secretKey": "createdSK1",
+		return remoting.NewRequest(remoting.UpdateAndCreateACLConfig, map[string]string{"accessKey": "createdAK", "secretKey": "createdSK1",
 			"admin": "false", "defaultTopicPerm": "PUB", "defaultGroupPerm": "SUB", "topicPerms": "AclTopic=PUB,DeniedTopic=DENY"}, nil)
 	}
 	if resp := aclInvoke(t, addr, producerRaw, create()); !strings.Contains(resp.Remark, "Need admin permission for request code=50") {
@@ -334,7 +334,7 @@ func TestACLAdminCodes(t *testing.T) {
 	if _, err := p.SendSync(context.Background(), primitive.NewMessage("AclTopic", []byte("x"))); err != nil {
 		t.Fatalf("send as the created account: %v", err)
 	}
-	info := aclInvoke(t, addr, &adminCreds, remoting.NewRequest(acl.CodeGetBrokerClusterAclInfo, nil, nil))
+	info := aclInvoke(t, addr, &adminCreds, remoting.NewRequest(remoting.GetBrokerClusterACLInfo, nil, nil))
 	if info.ResponseCode() != remoting.Success || !strings.Contains(info.Ext("version"), `"counter":1`) || info.Ext("brokerName") != "broker-test" {
 		t.Fatalf("GET_BROKER_CLUSTER_ACL_INFO: %v %v", info.ResponseCode(), info.ExtFields)
 	}
@@ -342,11 +342,11 @@ func TestACLAdminCodes(t *testing.T) {
 	if cfg.ResponseCode() != remoting.Success || !strings.Contains(string(cfg.Body), `"accessKey":"createdAK"`) {
 		t.Fatalf("GET_BROKER_CLUSTER_ACL_CONFIG: %v %s", cfg.ResponseCode(), cfg.Body)
 	}
-	white := remoting.NewRequest(acl.CodeUpdateGlobalWhiteAddrsConfig, map[string]string{"globalWhiteAddrs": "10.1.1.*,192.168.0.1-2", "aclFileFullPath": c.file}, nil)
+	white := remoting.NewRequest(remoting.UpdateGlobalWhiteAddrsConfig, map[string]string{"globalWhiteAddrs": "10.1.1.*,192.168.0.1-2", "aclFileFullPath": c.file}, nil)
 	if resp := aclInvoke(t, addr, &adminCreds, white); resp.ResponseCode() != remoting.Success {
 		t.Fatalf("UPDATE_GLOBAL_WHITE_ADDRS_CONFIG: %v %q", resp.ResponseCode(), resp.Remark)
 	}
-	del := remoting.NewRequest(acl.CodeDeleteAclConfig, map[string]string{"accessKey": "createdAK"}, nil)
+	del := remoting.NewRequest(remoting.DeleteACLConfig, map[string]string{"accessKey": "createdAK"}, nil)
 	if resp := aclInvoke(t, addr, &adminCreds, del); resp.ResponseCode() != remoting.Success {
 		t.Fatalf("DELETE_ACL_CONFIG: %v %q", resp.ResponseCode(), resp.Remark)
 	}

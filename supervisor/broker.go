@@ -30,6 +30,11 @@ type Options struct {
 	Processors []*actors.Processor
 	// Handlers override or add request handlers by code.
 	Handlers map[remoting.RequestCode]actors.HandlerFunc
+	// ConfigProperties lists every broker.conf key with the value the
+	// broker started with (cmd/sluice's brokerconf table), for
+	// GET_BROKER_CONFIG and broker.properties; nil lists the identity keys
+	// and the live ones only.
+	ConfigProperties func() (keys, values []string)
 }
 
 // Broker is a running Sluice broker: its actor system, the supervisor at
@@ -52,6 +57,8 @@ type Broker struct {
 	metrics    *metrics.Server
 	tls        *tlsState
 	acl        *acl.PlainPermissionManager
+	live       *liveConfig
+	bootTime   time.Time
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -62,7 +69,8 @@ type Broker struct {
 
 // Start opens the remoting port and starts the actor tree.
 func Start(cfg Config, opts Options) (*Broker, error) {
-	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors(), stopping: make(chan struct{})}
+	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors(), stopping: make(chan struct{}), bootTime: time.Now()}
+	b.live = newLiveConfig(b, opts.ConfigProperties)
 	store, err := commitlog.Open(cfg.Store, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("open message store: %w", err)

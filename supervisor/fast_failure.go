@@ -19,9 +19,11 @@ import (
 // request the sweep answers is never executed and one a processor has
 // taken is never answered by the sweep.
 type fastFailure struct {
-	writer  writerQueue
-	enabled bool
-	period  time.Duration
+	writer writerQueue
+	// enabled (brokerFastFailureEnable) and period (ns) change at run time
+	// (UPDATE_BROKER_CONFIG); each sweep reads them.
+	enabled atomic.Bool
+	period  atomic.Int64
 	periods busyPeriods // touched only by run, on the supervisor's goroutine
 	procs   []*actors.Processor
 	pcBusy  func() bool
@@ -49,10 +51,13 @@ func newFastFailure(cfg *Config, procs []*actors.Processor, pcBusy func() bool, 
 	if period <= 0 {
 		period = 10 * time.Millisecond
 	}
-	return &fastFailure{
-		enabled: cfg.BrokerFastFailureEnable, period: period, procs: procs, pcBusy: pcBusy, log: log,
+	f := &fastFailure{
+		procs: procs, pcBusy: pcBusy, log: log,
 		periods: busyPeriods{procs: procs, lockHold: lockHold, log: log},
 	}
+	f.enabled.Store(cfg.BrokerFastFailureEnable)
+	f.period.Store(int64(period))
+	return f
 }
 
 func (f *fastFailure) arm(fire func()) {
@@ -61,7 +66,7 @@ func (f *fastFailure) arm(fire func()) {
 	if f.stopped {
 		return
 	}
-	f.timer = time.AfterFunc(f.period, fire)
+	f.timer = time.AfterFunc(time.Duration(f.period.Load()), fire)
 }
 
 func (f *fastFailure) stop() {
@@ -83,7 +88,7 @@ func (f *fastFailure) run(now time.Time) {
 		f.busyPeriodCount.Store(f.periods.count)
 		f.inBusyPeriod.Store(f.periods.in)
 	}()
-	if !f.enabled {
+	if !f.enabled.Load() {
 		return
 	}
 	f.lastSweep.Store(now.UnixNano())
@@ -115,10 +120,10 @@ func (f *fastFailure) run(now time.Time) {
 		}
 	}
 	for _, p := range f.procs {
-		if p.MaxWaitInQueue <= 0 || p.Mailbox() == nil {
+		limit := p.WaitLimit()
+		if limit <= 0 || p.Mailbox() == nil {
 			continue
 		}
-		limit := p.MaxWaitInQueue
 		for {
 			r, left := p.Mailbox().TakeHeadIf(func(r *actors.Request) bool { return now.Sub(r.Arrived) >= limit })
 			if r == nil {
@@ -132,10 +137,10 @@ func (f *fastFailure) run(now time.Time) {
 }
 
 // inspect describes the sweep for the tree.
-func (f *fastFailure) inspect(enabled bool) *tree.SupervisorInfo {
+func (f *fastFailure) inspect() *tree.SupervisorInfo {
 	info := &tree.SupervisorInfo{
-		FastFailureEnable: enabled,
-		SweepPeriodMillis: f.period.Milliseconds(),
+		FastFailureEnable: f.enabled.Load(),
+		SweepPeriodMillis: time.Duration(f.period.Load()).Milliseconds(),
 		BusyPeriods:       f.busyPeriodCount.Load(),
 		InBusyPeriod:      f.inBusyPeriod.Load(),
 		Cleaned: map[string]uint64{

@@ -280,7 +280,7 @@ func (s *scenario) run(t *testing.T, line string) string {
 		s.flushAnswers(&out)
 		out.WriteString(s.takeLogs())
 	case "state":
-		info := s.sweep().inspect(s.cfg.BrokerFastFailureEnable)
+		info := s.sweep().inspect()
 		fmt.Fprintf(&out, "cleaned PCBUSY_CLEAN_QUEUE=%d TIMEOUT_CLEAN_QUEUE=%d busyPeriods=%d inBusyPeriod=%v\n",
 			info.Cleaned[remoting.PCBusyCleanQueue.Tag()], info.Cleaned[remoting.TimeoutCleanQueue.Tag()], info.BusyPeriods, info.InBusyPeriod)
 		for _, p := range s.procs {

@@ -46,10 +46,10 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 		remoting.DeleteTopicInBroker, remoting.QueryMessage, remoting.GetActorTree, remoting.SetFault,
 		remoting.GetEarliestMsgStoretime,
 	}
-	if cfg.AclEnable {
-		// RocketMQ answers the ACL codes from AdminBrokerProcessor too.
-		adminCodes = append(adminCodes, acl.Codes()...)
-	}
+	// RocketMQ answers the ACL codes from AdminBrokerProcessor too (with
+	// aclEnable=false they are refused there: see aclHandlers).
+	adminCodes = append(adminCodes, admin.OperatorCodes()...)
+	adminCodes = append(adminCodes, acl.Codes()...)
 	return []*actors.Processor{
 		send,
 		mk(ProcPull, "pullThreadPool", cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
 	"github.com/sluice-mq/sluice/actors/timer"
+	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -40,6 +42,7 @@ type services struct {
 	schedKick    scheduleKick
 	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
 	timerKick    scheduleKick
+	stats        *stats.Manager
 
 	stopOnce sync.Once
 	stops    []func()
@@ -93,20 +96,34 @@ func (b *Broker) openServices() (*services, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load broker metadata: %w", err)
 	}
-	s := &services{meta: meta, holds: pull.NewHoldService()}
+	s := &services{meta: meta, holds: pull.NewHoldService(), stats: stats.New(nil)}
 	s.send = &send.Handlers{ID: id, Store: b.store, Writer: b.writer, Meta: meta, Log: b.log, Stop: b.stopping,
-		StoreReplyMessage: b.cfg.StoreReplyMessageEnable, RejectTransactionMessage: b.cfg.RejectTransactionMessage}
+		StoreReplyMessage: b.cfg.StoreReplyMessageEnable, RejectTransactionMessage: b.cfg.RejectTransactionMessage,
+		BrokerStats: s.stats}
 	s.pull = &pull.Handlers{
 		ID: id, Store: b.store, Meta: meta, Holds: s.holds,
 		LongPollingEnable: b.cfg.LongPollingEnable,
 		ShortPollingTime:  millis(b.cfg.ShortPollingTimeMills),
 		Log:               b.log,
+		BrokerStats:       s.stats,
 	}
 	s.client = &client.Handlers{Meta: meta, Store: b.store}
-	s.admin = &admin.Handlers{Meta: meta, Store: b.store}
+	s.admin = &admin.Handlers{Meta: meta, Store: b.store, ID: id, Stats: s.stats, Log: b.log,
+		DelayOffset: func() ([]byte, error) {
+			// What the schedule service has delivered so far, written
+			// first so the answer is current.
+			if s.sched != nil {
+				if err := s.sched.Persist(); err != nil {
+					return nil, err
+				}
+			}
+			return os.ReadFile(filepath.Join(mc.Dir, schedule.DelayOffsetFile))
+		}}
 	s.broker = &admin.BrokerHandlers{
 		Store: b.store, Processors: b.processors, HeldPulls: s.holds.Held, Tree: b.Tree, Writer: b.writer,
 		FaultInjectionEnable: b.cfg.FaultInjectionEnable, Log: b.log,
+		Stats: s.stats, Config: b.live, BootTime: b.bootTime, StorePathCommitLog: b.cfg.Store.StorePathCommitLog,
+		StorePathRootDir: b.cfg.Store.StorePathRootDir,
 	}
 	s.query = &query.Handlers{Store: b.store, Log: b.log}
 	s.housekeeping = &client.Housekeeping{Meta: meta, Log: b.log}
@@ -150,9 +167,9 @@ func (b *Broker) openServices() (*services, error) {
 		}
 		s.send.Timers = s.timers
 	}
-	s.broker.RunningStats = append(s.broker.RunningStats, s.sched.BuildRunningStats)
+	s.broker.AddRuntimeInfo(s.sched.BuildRunningStats)
 	if s.timers != nil {
-		s.broker.RunningStats = append(s.broker.RunningStats, s.timers.BuildRunningStats)
+		s.broker.AddRuntimeInfo(s.timers.BuildRunningStats)
 	}
 	return s, nil
 }
@@ -169,6 +186,8 @@ func (s *services) start(b *Broker) {
 		}
 	}
 	s.holds.Start(s.pull)
+	s.stats.Start()
+	s.stops = append(s.stops, s.stats.Stop)
 	b.store.OnMessageArrived(s.holds.NotifyMessageArriving)
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
 	s.housekeeping.Start()

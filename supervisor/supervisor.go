@@ -39,7 +39,7 @@ func (s *supervisorActor) Receive(ctx actor.Context) {
 func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 	s.b.inspectors.Register(ctx.Self().Id, func(n *tree.Node) {
 		n.Kind = tree.KindSupervisor
-		n.Supervisor = s.b.sweep.inspect(s.b.cfg.BrokerFastFailureEnable)
+		n.Supervisor = s.b.sweep.inspect()
 	})
 	for _, p := range s.b.routes.Processors() {
 		pid, err := p.Spawn(ctx)
@@ -54,7 +54,7 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 	}
 	s.b.inspectors.Register(pid.Id, func(n *tree.Node) {
 		s.b.writer.Inspect(n)
-		n.Writer.OSPageCacheBusyTimeOutMills = s.b.cfg.Store.OSPageCacheBusyTimeOutMills
+		n.Writer.OSPageCacheBusyTimeOutMills = s.b.store.OSPageCacheBusyTimeOutMills()
 	})
 	if tx := s.b.svc.tx; tx != nil {
 		pid, err := spawnTransactionCheck(ctx, tx)

@@ -25,69 +25,8 @@ const (
 // the table classifies every RocketMQ code, so that a handler added for
 // one later is covered the day it lands.
 const (
-	codeQueryBrokerOffset             = 13
-	codeGetTopicConfigList            = 22
-	codeGetTopicNameList              = 23
-	codeUpdateBrokerConfig            = 25
-	codeGetBrokerConfig               = 26
-	codeTriggerDeleteFiles            = 27
-	codeGetEarliestMsgStoretime       = 32
-	codeGetAllConsumerOffset          = 43
-	codeGetAllDelayOffset             = 45
-	codeCheckClientConfig             = 46
-	CodeUpdateAndCreateAclConfig      = 50
-	CodeDeleteAclConfig               = 51
-	CodeGetBrokerClusterAclInfo       = 52
-	CodeUpdateGlobalWhiteAddrsConfig  = 53
 	CodeGetBrokerClusterAclConfig     = 54
-	codePutKVConfig                   = 100
-	codeGetKVConfig                   = 101
-	codeDeleteKVConfig                = 102
-	codeUpdateAndCreateSubscription   = 200
-	codeGetTopicStatsInfo             = 202
-	codeGetConsumerConnectionList     = 203
-	codeGetProducerConnectionList     = 204
-	codeWipeWritePermOfBroker         = 205
-	codeDeleteSubscriptionGroup       = 207
-	codeGetConsumeStats               = 208
-	codeSuspendConsumer               = 209
-	codeResumeConsumer                = 210
-	codeResetConsumerOffsetInConsumer = 211
-	codeResetConsumerOffsetInBroker   = 212
-	codeAdjustConsumerThreadPool      = 213
-	codeWhoConsumeTheMessage          = 214
 	codeRegisterTopicInNamesrv        = 217
-	codeGetKVListByNamespace          = 219
-	codeResetConsumerClientOffset     = 220
-	codeGetConsumerStatusFromClient   = 221
-	codeInvokeBrokerToResetOffset     = 222
-	codeInvokeBrokerToGetConsumerStat = 223
-	codeGetTopicsByCluster            = 224
-	codeQueryTopicConsumeByWho        = 300
-	codeRegisterFilterServer          = 301
-	codeRegisterMessageFilterClass    = 302
-	codeQueryConsumeTimeSpan          = 303
-	codeGetSystemTopicListFromNS      = 304
-	codeGetSystemTopicListFromBroker  = 305
-	codeCleanExpiredConsumeQueue      = 306
-	codeGetConsumerRunningInfo        = 307
-	codeQueryCorrectionOffset         = 308
-	codeConsumeMessageDirectly        = 309
-	codeGetUnitTopicList              = 311
-	codeGetHasUnitSubTopicList        = 312
-	codeGetHasUnitSubUnunitTopicList  = 313
-	codeCloneGroupOffset              = 314
-	codeViewBrokerStatsData           = 315
-	codeCleanUnusedTopic              = 316
-	codeGetBrokerConsumeStats         = 317
-	codeUpdateNamesrvConfig           = 318
-	codeGetNamesrvConfig              = 319
-	codeQueryConsumeQueue             = 321
-	codeQueryDataVersion              = 322
-	codeResumeCheckHalfMessage        = 323
-	codeAddWritePermOfBroker          = 327
-	codeGetAllProducerInfo            = 328
-	codeDeleteExpiredCommitlog        = 329
 )
 
 // brokerClass classifies a code sent to a broker.
@@ -101,40 +40,40 @@ func brokerClass(code remoting.RequestCode) codeClass {
 		return classResource
 	case
 		// Permission.ADMIN_CODE of RocketMQ 4.9 …
-		remoting.UpdateAndCreateTopic, codeUpdateBrokerConfig, remoting.DeleteTopicInBroker,
-		codeUpdateAndCreateSubscription, codeDeleteSubscriptionGroup,
+		remoting.UpdateAndCreateTopic, remoting.UpdateBrokerConfig, remoting.DeleteTopicInBroker,
+		remoting.UpdateAndCreateSubscriptionGroup, remoting.DeleteSubscriptionGroup,
 		// … the ACL's own codes (any account could rewrite the ACL in 4.9) …
-		CodeUpdateAndCreateAclConfig, CodeDeleteAclConfig, CodeGetBrokerClusterAclInfo,
-		CodeUpdateGlobalWhiteAddrsConfig, CodeGetBrokerClusterAclConfig,
+		remoting.UpdateAndCreateACLConfig, remoting.DeleteACLConfig, remoting.GetBrokerClusterACLInfo,
+		remoting.UpdateGlobalWhiteAddrsConfig, CodeGetBrokerClusterAclConfig,
 		// … codes that destroy data or change a broker for everyone …
-		codeTriggerDeleteFiles, codeWipeWritePermOfBroker, codeAddWritePermOfBroker,
-		codeResetConsumerOffsetInBroker, codeInvokeBrokerToResetOffset, codeCleanExpiredConsumeQueue,
-		codeCleanUnusedTopic, codeDeleteExpiredCommitlog, codeCloneGroupOffset, codeResumeCheckHalfMessage,
+		remoting.TriggerDeleteFiles, remoting.WipeWritePermOfBroker, remoting.AddWritePermOfBroker,
+		remoting.ResetConsumerOffsetInBroker, remoting.InvokeBrokerToResetOffset, remoting.CleanExpiredConsumeQueue,
+		remoting.CleanUnusedTopic, remoting.DeleteExpiredCommitLog, remoting.CloneGroupOffset, remoting.ResumeCheckHalfMessage,
 		// … name-server writes, should they reach a broker …
 		remoting.RegisterBroker, remoting.UnregisterBroker, remoting.DeleteTopicInNamesrv,
-		codePutKVConfig, codeDeleteKVConfig, codeUpdateNamesrvConfig, codeRegisterTopicInNamesrv,
+		remoting.PutKVConfig, remoting.DeleteKVConfig, remoting.UpdateNamesrvConfig, codeRegisterTopicInNamesrv,
 		// … and Sluice's own: the actor tree and fault injection.
 		remoting.GetActorTree, remoting.SetFault:
 		return classAdmin
-	case codeQueryBrokerOffset, remoting.QueryConsumerOffset, remoting.GetAllTopicConfig,
-		codeGetTopicConfigList, codeGetTopicNameList, codeGetBrokerConfig, remoting.GetBrokerRuntimeInfo,
+	case remoting.QueryBrokerOffset, remoting.QueryConsumerOffset, remoting.GetAllTopicConfig,
+		remoting.GetTopicConfigList, remoting.GetTopicNameList, remoting.GetBrokerConfig, remoting.GetBrokerRuntimeInfo,
 		remoting.SearchOffsetByTimestamp, remoting.GetMaxOffset, remoting.GetMinOffset,
-		codeGetEarliestMsgStoretime, remoting.ViewMessageByID, remoting.EndTransaction,
+		remoting.GetEarliestMsgStoretime, remoting.ViewMessageByID, remoting.EndTransaction,
 		remoting.CheckTransactionState, remoting.NotifyConsumerIDsChanged, remoting.LockBatchMQ,
-		remoting.UnlockBatchMQ, codeGetAllConsumerOffset, codeGetAllDelayOffset, codeCheckClientConfig,
-		codeGetKVConfig, remoting.GetRouteInfoByTopic, remoting.GetBrokerClusterInfo,
-		remoting.GetAllSubscriptionGroupConfig, codeGetTopicStatsInfo, codeGetConsumerConnectionList,
-		codeGetProducerConnectionList, remoting.GetAllTopicListFromNameServer, codeGetConsumeStats,
-		codeSuspendConsumer, codeResumeConsumer, codeResetConsumerOffsetInConsumer,
-		codeAdjustConsumerThreadPool, codeWhoConsumeTheMessage, codeGetKVListByNamespace,
-		codeResetConsumerClientOffset, codeGetConsumerStatusFromClient, codeInvokeBrokerToGetConsumerStat,
-		codeGetTopicsByCluster, codeQueryTopicConsumeByWho, codeRegisterFilterServer,
-		codeRegisterMessageFilterClass, codeQueryConsumeTimeSpan, codeGetSystemTopicListFromNS,
-		codeGetSystemTopicListFromBroker, codeGetConsumerRunningInfo, codeQueryCorrectionOffset,
-		codeConsumeMessageDirectly, codeGetUnitTopicList, codeGetHasUnitSubTopicList,
-		codeGetHasUnitSubUnunitTopicList, codeViewBrokerStatsData, codeGetBrokerConsumeStats,
-		codeGetNamesrvConfig, codeQueryConsumeQueue, codeQueryDataVersion,
-		remoting.PushReplyMessageToClient, codeGetAllProducerInfo:
+		remoting.UnlockBatchMQ, remoting.GetAllConsumerOffset, remoting.GetAllDelayOffset, remoting.CheckClientConfig,
+		remoting.GetKVConfig, remoting.GetRouteInfoByTopic, remoting.GetBrokerClusterInfo,
+		remoting.GetAllSubscriptionGroupConfig, remoting.GetTopicStatsInfo, remoting.GetConsumerConnectionList,
+		remoting.GetProducerConnectionList, remoting.GetAllTopicListFromNameServer, remoting.GetConsumeStats,
+		remoting.SuspendConsumer, remoting.ResumeConsumer, remoting.ResetConsumerOffsetInConsumer,
+		remoting.AdjustConsumerThreadPool, remoting.WhoConsumeTheMessage, remoting.GetKVListByNamespace,
+		remoting.ResetConsumerClientOffset, remoting.GetConsumerStatusFromClient, remoting.InvokeBrokerToGetConsumerStatus,
+		remoting.GetTopicsByCluster, remoting.QueryTopicConsumeByWho, remoting.RegisterFilterServer,
+		remoting.RegisterMessageFilterClass, remoting.QueryConsumeTimeSpan, remoting.GetSystemTopicListFromNS,
+		remoting.GetSystemTopicListFromBroker, remoting.GetConsumerRunningInfo, remoting.QueryCorrectionOffset,
+		remoting.ConsumeMessageDirectly, remoting.GetUnitTopicList, remoting.GetHasUnitSubTopicList,
+		remoting.GetHasUnitSubUnunitTopicList, remoting.ViewBrokerStatsData, remoting.GetBrokerConsumeStats,
+		remoting.GetNamesrvConfig, remoting.QueryConsumeQueue, remoting.QueryDataVersion,
+		remoting.PushReplyMessageToClient, remoting.GetAllProducerInfo:
 		return classSigned
 	}
 	return classUnknown
@@ -146,13 +85,13 @@ func brokerClass(code remoting.RequestCode) codeClass {
 func namesrvClass(code remoting.RequestCode) codeClass {
 	switch code {
 	case remoting.GetRouteInfoByTopic, remoting.GetBrokerClusterInfo, remoting.GetAllTopicListFromNameServer,
-		codeGetKVConfig, codeGetKVListByNamespace, codeGetTopicsByCluster, codeGetSystemTopicListFromNS,
-		codeGetUnitTopicList, codeGetHasUnitSubTopicList, codeGetHasUnitSubUnunitTopicList,
-		codeQueryDataVersion:
+		remoting.GetKVConfig, remoting.GetKVListByNamespace, remoting.GetTopicsByCluster, remoting.GetSystemTopicListFromNS,
+		remoting.GetUnitTopicList, remoting.GetHasUnitSubTopicList, remoting.GetHasUnitSubUnunitTopicList,
+		remoting.QueryDataVersion:
 		return classOpen
 	case remoting.RegisterBroker, remoting.UnregisterBroker, remoting.DeleteTopicInNamesrv,
-		codePutKVConfig, codeDeleteKVConfig, codeUpdateNamesrvConfig, codeGetNamesrvConfig,
-		codeWipeWritePermOfBroker, codeAddWritePermOfBroker, codeRegisterTopicInNamesrv,
+		remoting.PutKVConfig, remoting.DeleteKVConfig, remoting.UpdateNamesrvConfig, remoting.GetNamesrvConfig,
+		remoting.WipeWritePermOfBroker, remoting.AddWritePermOfBroker, codeRegisterTopicInNamesrv,
 		remoting.GetActorTree, remoting.SetFault:
 		return classAdmin
 	}

@@ -24,8 +24,8 @@ type Identity struct {
 
 // Codes lists the ACL admin codes Handlers serves.
 func Codes() []remoting.RequestCode {
-	return []remoting.RequestCode{CodeUpdateAndCreateAclConfig, CodeDeleteAclConfig, CodeGetBrokerClusterAclInfo,
-		CodeUpdateGlobalWhiteAddrsConfig, CodeGetBrokerClusterAclConfig}
+	return []remoting.RequestCode{remoting.UpdateAndCreateACLConfig, remoting.DeleteACLConfig, remoting.GetBrokerClusterACLInfo,
+		remoting.UpdateGlobalWhiteAddrsConfig, CodeGetBrokerClusterAclConfig}
 }
 
 // Handlers serves the ACL admin codes over m (AdminBrokerProcessor's
@@ -33,10 +33,10 @@ func Codes() []remoting.RequestCode {
 func Handlers(m *PlainPermissionManager, id Identity, log zerolog.Logger) map[remoting.RequestCode]actors.HandlerFunc {
 	h := &handlers{m: m, id: id, log: log}
 	return map[remoting.RequestCode]actors.HandlerFunc{
-		CodeUpdateAndCreateAclConfig:     h.updateAndCreateAccessConfig,
-		CodeDeleteAclConfig:              h.deleteAccessConfig,
-		CodeGetBrokerClusterAclInfo:      h.getBrokerAclConfigVersion,
-		CodeUpdateGlobalWhiteAddrsConfig: h.updateGlobalWhiteAddrsConfig,
+		remoting.UpdateAndCreateACLConfig:     h.updateAndCreateAccessConfig,
+		remoting.DeleteACLConfig:              h.deleteAccessConfig,
+		remoting.GetBrokerClusterACLInfo:      h.getBrokerAclConfigVersion,
+		remoting.UpdateGlobalWhiteAddrsConfig: h.updateGlobalWhiteAddrsConfig,
 		CodeGetBrokerClusterAclConfig:    h.getBrokerClusterAclConfig,
 	}
 }

@@ -1,8 +1,11 @@
 package admin
 
 import (
+	"github.com/rs/zerolog"
+
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -13,11 +16,18 @@ import (
 type Handlers struct {
 	Meta  *metadata.Managers
 	Store *commitlog.Store
+	// ID names the broker in the MessageQueues of admin answers.
+	ID metadata.BrokerIdentity
+	// Stats gives the consume TPS of consume-stats answers.
+	Stats *stats.Manager
+	// DelayOffset reads delayOffset.json (GET_ALL_DELAY_OFFSET).
+	DelayOffset func() ([]byte, error)
+	Log         zerolog.Logger
 }
 
 // ByCode maps each request code served here to its handler.
 func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
-	return map[remoting.RequestCode]actors.HandlerFunc{
+	m := map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetMaxOffset:                  p.getMaxOffset,
 		remoting.GetMinOffset:                  p.getMinOffset,
 		remoting.SearchOffsetByTimestamp:       p.searchOffsetByTimestamp,
@@ -27,7 +37,29 @@ func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
 		remoting.GetAllTopicConfig:             p.getAllTopicConfig,
 		remoting.DeleteTopicInBroker:           p.deleteTopic,
 		remoting.GetAllSubscriptionGroupConfig: p.getAllSubscriptionGroupConfig,
+
+		remoting.GetTopicStatsInfo:                p.getTopicStatsInfo,
+		remoting.GetConsumerConnectionList:        p.getConsumerConnectionList,
+		remoting.GetProducerConnectionList:        p.getProducerConnectionList,
+		remoting.GetConsumeStats:                  p.getConsumeStats,
+		remoting.GetBrokerConsumeStats:            p.getBrokerConsumeStats,
+		remoting.QueryTopicConsumeByWho:           p.queryTopicConsumeByWho,
+		remoting.GetAllConsumerOffset:             p.getAllConsumerOffset,
+		remoting.GetAllDelayOffset:                p.getAllDelayOffset,
+		remoting.UpdateAndCreateSubscriptionGroup: p.updateAndCreateSubscriptionGroup,
+		remoting.DeleteSubscriptionGroup:          p.deleteSubscriptionGroup,
+		remoting.CloneGroupOffset:                 p.cloneGroupOffset,
+		remoting.InvokeBrokerToResetOffset:        p.invokeBrokerToResetOffset,
+		remoting.GetConsumerRunningInfo:           p.getConsumerRunningInfo,
+		remoting.ConsumeMessageDirectly:           p.consumeMessageDirectly,
+		remoting.GetSystemTopicListFromBroker:     p.getSystemTopicListFromBroker,
+		remoting.QueryConsumeTimeSpan:             p.queryConsumeTimeSpan,
+		remoting.InvokeBrokerToGetConsumerStatus:  p.invokeBrokerToGetConsumerStatus,
 	}
+	for c, f := range p.RefusedHandlers() {
+		m[c] = f
+	}
+	return m
 }
 
 func replyOffset(r *actors.Request, off int64) {
@@ -146,6 +178,7 @@ func (p *Handlers) deleteTopic(r *actors.Request) {
 		return
 	}
 	p.Meta.Offsets.RemoveTopic(topic)
+	p.Stats.TopicDeleted(topic)
 	if err := p.Store.DeleteTopic(topic); err != nil {
 		r.ReplyCode(remoting.SystemError, "delete consume queues of "+topic+": "+err.Error())
 		return

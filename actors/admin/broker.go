@@ -1,13 +1,16 @@
 package admin
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -31,17 +34,35 @@ type BrokerHandlers struct {
 	Writer *actors.Writer
 	// FaultInjectionEnable allows SLUICE_SET_FAULT (faultInjectionEnable).
 	FaultInjectionEnable bool
-	// RunningStats add a service's keys to GET_BROKER_RUNTIME_INFO, as
-	// DefaultMessageStore#getRuntimeInfo asks ScheduleMessageService's
-	// buildRunningStats (scheduleMessageOffset_<level>).
-	RunningStats []func(map[string]string)
-	Log          zerolog.Logger
+	Log                  zerolog.Logger
+	// Stats is the broker's BrokerStatsManager (TPS, today's totals).
+	Stats *stats.Manager
+	// Config serves GET_BROKER_CONFIG and UPDATE_BROKER_CONFIG.
+	Config LiveConfig
+	// BootTime is when the store opened (bootTimestamp, runtime).
+	BootTime time.Time
+	// StorePathCommitLog names the commitLogDiskRatio_<path> key;
+	// StorePathRootDir holds the consume queues (consumeQueueDiskRatio).
+	StorePathCommitLog string
+	StorePathRootDir   string
+
+	providers []func(map[string]string)
+}
+
+// AddRuntimeInfo registers a component's own GET_BROKER_RUNTIME_INFO keys
+// (ScheduleMessageService#buildRunningStats and the like): fn adds them to
+// the table on every call. Register before the broker serves requests.
+func (b *BrokerHandlers) AddRuntimeInfo(fn func(map[string]string)) {
+	b.providers = append(b.providers, fn)
 }
 
 // ByCode maps each request code served here to its handler.
 func (b *BrokerHandlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
 	return map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetBrokerRuntimeInfo: b.getBrokerRuntimeInfo,
+		remoting.GetBrokerConfig:      b.getBrokerConfig,
+		remoting.UpdateBrokerConfig:   b.updateBrokerConfig,
+		remoting.ViewBrokerStatsData:  b.viewBrokerStatsData,
 		remoting.GetActorTree:         b.getActorTree,
 		remoting.SetFault:             b.setFault,
 	}
@@ -56,6 +77,20 @@ func (b *BrokerHandlers) RuntimeInfo() map[string]string {
 	info["brokerVersion"] = strconv.Itoa(int(remoting.Version))
 	info["startAcceptSendRequestTimeStamp"] = "0"
 	now := time.Now()
+	if !b.BootTime.IsZero() {
+		info["bootTimestamp"] = strconv.FormatInt(b.BootTime.UnixMilli(), 10)
+		info["runtime"] = stats.FormatRuntime(now.Sub(b.BootTime))
+	}
+	// DefaultMessageStore#getEarliestMessageTime: the first stored
+	// message's store time, -1 when there is none.
+	info["earliestMessageTimeStamp"] = strconv.FormatInt(recordStoreTimestamp(b.Store, b.Store.MinPhyOffset()), 10)
+	if r, ok := info["commitLogDiskRatio"]; ok && b.StorePathCommitLog != "" {
+		info["commitLogDiskRatio_"+b.StorePathCommitLog] = r
+	}
+	if b.StorePathRootDir != "" {
+		info["consumeQueueDiskRatio"] = string(stats.AppendJavaDouble(nil, diskPartitionSpaceUsedPercent(filepath.Join(b.StorePathRootDir, "consumequeue"), b.StorePathRootDir)))
+	}
+	b.Stats.AddRuntimeInfo(info)
 	for _, p := range b.Processors() {
 		mb := p.Mailbox()
 		if mb == nil || p.RuntimeInfoKey == "" {
@@ -78,15 +113,10 @@ func (b *BrokerHandlers) RuntimeInfo() map[string]string {
 	if b.HeldPulls != nil {
 		info["heldPullRequests"] = strconv.Itoa(b.HeldPulls())
 	}
-	b.addRunningStats(info)
-	return info
-}
-
-// addRunningStats lets each service add its keys.
-func (b *BrokerHandlers) addRunningStats(info map[string]string) {
-	for _, build := range b.RunningStats {
-		build(info)
+	for _, fn := range b.providers {
+		fn(info)
 	}
+	return info
 }
 
 // EndTransactionKey is the end-transaction queue's RuntimeInfoKey, which
@@ -178,4 +208,56 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 	}
 	b.Log.Warn().Strs("faults", applied).Msg("fault injection changed")
 	r.ReplyCode(remoting.Success, strings.Join(applied, " "))
+}
+
+// viewBrokerStatsData is VIEW_BROKER_STATS_DATA (315): one stats item's
+// sum, TPS and average per call over the last minute, hour and day
+// (BrokerStatsData).
+func (b *BrokerHandlers) viewBrokerStatsData(r *actors.Request) {
+	h, err := remoting.DecodeViewBrokerStatsDataRequestHeader(r.Cmd)
+	if err != nil {
+		r.ReplyCode(remoting.SystemError, err.Error())
+		return
+	}
+	it, ok := b.Stats.Item(h.StatsName, h.StatsKey)
+	if !ok {
+		r.ReplyCode(remoting.SystemError, "The stats <"+h.StatsName+"> <"+h.StatsKey+"> not exist")
+		return
+	}
+	var w fastjson
+	item := func(s stats.Snapshot) {
+		w.raw(`{"avgpt":`).double(s.Avgpt).raw(`,"sum":`).int(s.Sum).raw(`,"tps":`).double(s.Tps).raw("}")
+	}
+	w.raw(`{"statsDay":`)
+	item(it.InDay())
+	w.raw(`,"statsHour":`)
+	item(it.InHour())
+	w.raw(`,"statsMinute":`)
+	item(it.InMinute())
+	r.ReplyBody(w.raw("}").b)
+}
+
+// diskPartitionSpaceUsedPercent is UtilAll#getDiskPartitionSpaceUsedPercent
+// of the first path that exists: used = total − free, over used + usable
+// (what df calls Use%), rounded up to a hundredth; -1 when none can be
+// read.
+func diskPartitionSpaceUsedPercent(paths ...string) float64 {
+	for _, p := range paths {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) != nil || st.Blocks == 0 {
+			continue
+		}
+		bs := uint64(st.Bsize)
+		used := (st.Blocks - st.Bfree) * bs
+		entire := used + st.Bavail*bs
+		if entire == 0 {
+			continue
+		}
+		pct := used * 100 / entire
+		if used*100%entire != 0 {
+			pct++
+		}
+		return float64(pct) / 100
+	}
+	return -1
 }

@@ -23,6 +23,11 @@ func Codes() []remoting.RequestCode {
 		remoting.GetBrokerClusterInfo,
 		remoting.GetAllTopicListFromNameServer,
 		remoting.DeleteTopicInNamesrv,
+		remoting.PutKVConfig, remoting.GetKVConfig, remoting.DeleteKVConfig, remoting.GetKVListByNamespace,
+		remoting.GetTopicsByCluster, remoting.GetSystemTopicListFromNS, remoting.WipeWritePermOfBroker,
+		remoting.AddWritePermOfBroker, remoting.GetUnitTopicList, remoting.GetHasUnitSubTopicList,
+		remoting.GetHasUnitSubUnunitTopicList, remoting.GetNamesrvConfig, remoting.UpdateNamesrvConfig,
+		remoting.QueryDataVersion,
 	}
 }
 
@@ -31,7 +36,7 @@ func Codes() []remoting.RequestCode {
 // route tables are in memory and every call into m is short.
 func Handlers(m *RouteInfoManager, log zerolog.Logger) map[remoting.RequestCode]actors.HandlerFunc {
 	h := &handlers{m: m, log: log}
-	return map[remoting.RequestCode]actors.HandlerFunc{
+	out := map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.RegisterBroker:                h.registerBroker,
 		remoting.UnregisterBroker:              h.unregisterBroker,
 		remoting.GetRouteInfoByTopic:           h.getRouteInfoByTopic,
@@ -39,6 +44,10 @@ func Handlers(m *RouteInfoManager, log zerolog.Logger) map[remoting.RequestCode]
 		remoting.GetAllTopicListFromNameServer: h.getAllTopicList,
 		remoting.DeleteTopicInNamesrv:          h.deleteTopic,
 	}
+	for c, f := range (&opsHandlers{handlers: h, kv: NewKVConfigManager()}).byCode() {
+		out[c] = f
+	}
+	return out
 }
 
 type handlers struct {

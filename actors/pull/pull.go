@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -23,6 +24,9 @@ type Handlers struct {
 	LongPollingEnable bool
 	ShortPollingTime  time.Duration
 	Log               zerolog.Logger
+	// BrokerStats counts reads and the messages they hand over per
+	// topic@group (BrokerStatsManager); nil counts nothing.
+	BrokerStats *stats.Manager
 }
 
 // ByCode maps each request code served here to its handler.
@@ -165,6 +169,7 @@ func (p *Handlers) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
 	default:
 		code = remoting.PullNotFound
 	}
+	p.BrokerStats.GetMessage(h.ConsumerGroup, h.Topic, res.Status == commitlog.Found, res.MsgCount, res.BufferTotalSize)
 	resp := remoting.NewResponse(pl.req.Cmd, code, res.Status.String())
 	hdr := remoting.PullMessageResponseHeader{NextBeginOffset: res.NextBeginOffset, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset}
 	hdr.Encode(resp)

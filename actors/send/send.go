@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
 	"github.com/sluice-mq/sluice/actors/timer"
+	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -26,6 +27,9 @@ type Handlers struct {
 	Writer *actors.Writer
 	Meta   *metadata.Managers
 	Log    zerolog.Logger
+	// BrokerStats counts stored messages per topic (BrokerStatsManager);
+	// nil counts nothing.
+	BrokerStats *stats.Manager
 	// Stats is the send processor's counters (PC_SYNCHRONIZED answers are
 	// counted here).
 	Stats *actors.ProcessorStats
@@ -351,6 +355,7 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 // done runs on the writer's goroutine once the records are stored.
 func (j *sendJob) done(_ *actors.AppendJob) {
 	p, r, res := j.p, j.Req, j.Put.Result
+	p.BrokerStats.PutMessage(j.Put.Topic, res.Status == commitlog.PutOK, res.MsgCount, int(res.WroteBytes))
 	var resp *remoting.Command
 	if j.reply != nil {
 		resp = p.storedReplyResponse(r, j, res)

@@ -94,7 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// request, not a kill.
 	sig := notifyShutdown()
 	defer signal.Stop(sig)
-	b, err := supervisor.Start(cfg.Broker, supervisor.Options{Log: log})
+	// The key table as started, a copy: GET_BROKER_CONFIG overlays the
+	// values changed at run time.
+	started := cfg
+	b, err := supervisor.Start(cfg.Broker, supervisor.Options{Log: log, ConfigProperties: started.Properties})
 	if err != nil {
 		log.Error().Err(err).Msg("broker failed to start")
 		return 1

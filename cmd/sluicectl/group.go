@@ -48,8 +48,8 @@ func runGroup(ctx context.Context, e *env, args []string) error {
 	if len(rest) != 1 {
 		return usagef("want exactly one group name, got %d arguments", len(rest))
 	}
-	// The broker has no request that lists a group's subscriptions (Java's
-	// GET_CONSUME_STATS is not implemented), so the topics are given.
+	// This command asks queue by queue, so the topics are given;
+	// consumerProgress asks GET_CONSUME_STATS, which finds them itself.
 	if len(topics) == 0 {
 		return usagef("give the group's topics with -t (one or more)")
 	}

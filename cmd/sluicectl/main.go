@@ -11,6 +11,11 @@
 //	sluicectl queryMsgByKey <topic> <key> [--begin ms] [--end ms] [--max n] [-b host:port] [--json]
 //	sluicectl fault   stall <ms> | pool-exhausted on|off | processor-delay <ms> [--processor name] | off
 //
+// and mqadmin's commands under mqadmin's names and flags: getBrokerConfig,
+// updateBrokerConfig -k -v, consumerProgress -g [-t], resetOffsetByTime -g
+// -t -s [-f], clusterList -n, topicStatus -t, topicList -n,
+// consumerConnection -g, producerConnection -g.
+//
 // Exit status: 0 on success, 1 when the broker cannot be reached or
 // refuses, 2 for a command line that cannot be understood.
 package main
@@ -50,6 +55,9 @@ func main() {
 type env struct {
 	stdout, stderr io.Writer
 	tty            bool
+	// width is the terminal's width now (0: unknown); a watch truncates
+	// its lines to it.
+	width func() int
 }
 
 type command struct {
@@ -70,6 +78,17 @@ func init() {
 		"cluster": {"list clusters and brokers registered with a name server", runCluster},
 		"fault":   {"inject faults (broker started with faultInjectionEnable=true)", runFault},
 		"help":    {"show this help", runHelp},
+
+		// mqadmin's names.
+		"getBrokerConfig":    {"print the broker's configuration (GET_BROKER_CONFIG)", runGetBrokerConfig},
+		"updateBrokerConfig": {"change a key that can change at run time (UPDATE_BROKER_CONFIG)", runUpdateBrokerConfig},
+		"consumerProgress":   {"a group's offsets, lag and TPS per queue (GET_CONSUME_STATS)", runConsumerProgress},
+		"resetOffsetByTime":  {"move a group's offsets to a time and push them to its consumers", runResetOffsetByTime},
+		"clusterList":        {"brokers with their TPS in/out, page-cache wait and disk use", runClusterList},
+		"topicStatus":        {"a topic's min/max offsets per queue (GET_TOPIC_STATS_INFO)", runTopicStatus},
+		"topicList":          {"every topic the name server routes", runTopicList},
+		"consumerConnection": {"a consumer group's clients and subscriptions", runConsumerConnection},
+		"producerConnection": {"a producer group's clients", runProducerConnection},
 	}
 	maps.Copy(commands, queryCommands) // query.go
 }
@@ -81,7 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, tty: isTerminal(stdout)}
+	e := &env{stdout: stdout, stderr: stderr, tty: isTerminal(stdout), width: func() int { return terminalWidth(stdout) }}
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -124,7 +143,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-19s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Brokers default to %s, name servers to %s. Run 'sluicectl <command> -h' for its flags.\n",
@@ -195,6 +214,11 @@ const (
 
 func (b *brokerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.addr, "b", defaultBroker, "broker address host:port")
+	b.registerClient(fs)
+}
+
+// registerClient registers all but -b: what any connection needs.
+func (b *brokerFlags) registerClient(fs *flag.FlagSet) {
 	fs.DurationVar(&b.timeout, "timeout", defaultTimeout, "how long to wait for each answer")
 	b.tls.Register(fs)
 	fs.StringVar(&b.accessKey, "access-key", os.Getenv(envAccessKey), "ACL accessKey to sign requests with (default $"+envAccessKey+")")

@@ -113,13 +113,19 @@ func drawFrame(e *env, text string, frame int) {
 	// Home, then each line cleared to its end, then everything below: no
 	// flicker from clearing the whole screen, no leftovers from a longer
 	// previous frame.
+	// Lines are cut to the terminal's width rather than wrapped: a wrapped
+	// line would push the frame down and scroll the top off the screen.
+	width := 0
+	if e.width != nil {
+		width = e.width()
+	}
 	var b strings.Builder
 	b.WriteString(termHome)
 	for _, line := range strings.SplitAfter(text, "\n") {
 		if line == "" {
 			continue
 		}
-		b.WriteString(strings.TrimSuffix(line, "\n"))
+		b.WriteString(truncateLine(strings.TrimSuffix(line, "\n"), width))
 		b.WriteString(termClearLine)
 		if strings.HasSuffix(line, "\n") {
 			b.WriteByte('\n')

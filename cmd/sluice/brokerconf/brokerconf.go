@@ -118,6 +118,18 @@ func (c *Config) Print(w io.Writer) error {
 	return err
 }
 
+// Properties lists every key with its value, keys sorted (for
+// GET_BROKER_CONFIG; supervisor.Options.ConfigProperties).
+func (c *Config) Properties() (keys, values []string) {
+	table := c.fields()
+	keys = table.keys()
+	values = make([]string, len(keys))
+	for i, k := range keys {
+		values[i] = table[k].get()
+	}
+	return keys, values
+}
+
 func (c *Config) validate() error {
 	b := &c.Broker
 	var errs []error
