@@ -48,9 +48,8 @@ const (
 )
 
 // delayKind is one way of making message i delayed: the properties to send
-// it with, and how long after it was born it is due. The table is where
-// other kinds go (RocketMQ 5 timer messages: TIMER_DELAY_MS=n, due n ms
-// after the send).
+// it with, and how long after it was born it is due. Messages take the
+// kinds in turn: RocketMQ 4's delay levels and RocketMQ 5's timers.
 type delayKind struct {
 	name  string
 	delay func(i int) (props []byte, due time.Duration)
@@ -60,6 +59,12 @@ var schedCrashKinds = []delayKind{
 	{"delay level", func(i int) ([]byte, time.Duration) {
 		level := 1 + i%4 // the four levels of schedCrashLevels
 		return message.Append(nil, message.PropertyDelayTimeLevel, strconv.Itoa(level)), time.Duration(level) * time.Second
+	}},
+	{"timer", func(i int) ([]byte, time.Duration) {
+		// RocketMQ 5's TIMER_DELAY_MS, 1.5 s to 4.5 s: through the timer
+		// log and wheel rather than SCHEDULE_TOPIC_XXXX.
+		ms := 1500 + (i%4)*1000
+		return message.Append(nil, message.PropertyTimerDelayMS, strconv.Itoa(ms)), time.Duration(ms) * time.Millisecond
 	}},
 }
 
@@ -125,6 +130,9 @@ func runScheduleCrash(t *testing.T, bin, mode string, n int, seed uint64) {
 		// Progress is written often, so the kill finds it part-way: some
 		// levels resume where they were, some deliver a few again.
 		"flushDelayOffsetInterval=500",
+		// The timer checkpoint likewise, at a precision the test can wait for.
+		"timerPrecisionMs=100",
+		"timerFlushIntervalMs=500",
 	}, "\n") + "\n"
 	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
 		t.Fatal(err)
