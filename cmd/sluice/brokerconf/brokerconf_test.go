@@ -127,7 +127,7 @@ func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
 		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1", "haMasterAddress=10.0.0.1:10912",
 		"tlsEnable=true",
-		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true", "timerWheelEnable=true",
+		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true",
 	} {
 		cfg := Default()
 		_, err := cfg.Load(strings.NewReader(line + "\n"))
