@@ -417,9 +417,14 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 	}
 
 	// A code whose semantics Sluice lacks is refused by name.
-	if resp := invoke(t, admin, remoting.UpdateAndCreateACLConfig, nil); resp.ResponseCode() != remoting.RequestCodeNotSupported ||
-		!strings.HasPrefix(resp.Remark, "UPDATE_AND_CREATE_ACL_CONFIG (50) is not supported by Sluice") {
+	if resp := invoke(t, admin, remoting.CleanUnusedTopic, nil); resp.ResponseCode() != remoting.RequestCodeNotSupported ||
+		!strings.HasPrefix(resp.Remark, "CLEAN_UNUSED_TOPIC (316) is not supported by Sluice") {
 		t.Fatalf("refused code: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	// So is an ACL code while aclEnable=false.
+	if resp := invoke(t, admin, remoting.UpdateAndCreateACLConfig, nil); resp.ResponseCode() != remoting.RequestCodeNotSupported ||
+		!strings.HasPrefix(resp.Remark, "UPDATE_AND_CREATE_ACL_CONFIG (50): ACL is off on this broker") {
+		t.Fatalf("ACL code with ACL off: %s %q", resp.ResponseCode(), resp.Remark)
 	}
 }
 
