@@ -19,8 +19,8 @@ import (
 	"github.com/sluice-mq/sluice/actors/query"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
-	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/stats"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -39,9 +39,9 @@ type services struct {
 	housekeeping *client.Housekeeping
 	tx           *transaction.Service
 	sched        *schedule.ScheduleMessageService
-	schedKick    scheduleKick
+	schedKick    passKick
 	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
-	timerKick    scheduleKick
+	timerKick    passKick
 	stats        *stats.Manager
 
 	stopOnce sync.Once
