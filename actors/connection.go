@@ -75,11 +75,6 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *remoting.Command:
 		a.dispatch(m)
-	case *outbound:
-		a.inflight.Add(-1)
-		if !m.req.Cmd.IsOneway() {
-			_ = a.conn.Send(m.resp)
-		}
 	case *connClosed:
 		if m.err != nil {
 			a.log.Warn().Err(m.err).Str("remote", a.remote).Msg("closing connection")
@@ -102,7 +97,8 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 func (a *connectionActor) start(ctx actor.Context) {
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
-	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID, calls: &calls{}}
+	a.handle = &Connection{pid: self, root: root, conn: a.conn, remote: a.remote, bornHost: bornHostOf(a.remote),
+		inflight: &a.inflight, clientID: &a.clientID, calls: &calls{}}
 	go func() {
 		err := a.conn.ReadLoop(func(cmd *remoting.Command) { root.Send(self, cmd) })
 		root.Send(self, &connClosed{err: err})

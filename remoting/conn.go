@@ -127,8 +127,9 @@ func waterMarks(high, low, defaultHigh int) (int, int) {
 // closed if they do not within the drain timeout (or if one write takes
 // longer than the write timeout).
 type Conn struct {
-	nc   net.Conn
-	opts ConnOptions
+	nc     net.Conn
+	opts   ConnOptions
+	remote string // nc.RemoteAddr().String(), rendered once
 
 	mu      sync.Mutex
 	pending []outFrame // frames waiting for the writer
@@ -165,13 +166,13 @@ type outFrame struct {
 
 // NewConn wraps nc and starts its writer goroutine.
 func NewConn(nc net.Conn, opts ConnOptions) *Conn {
-	c := &Conn{nc: nc, opts: opts.withDefaults(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Conn{nc: nc, opts: opts.withDefaults(), remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.writeLoop()
 	return c
 }
 
 // RemoteAddr is the peer's address as "ip:port".
-func (c *Conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
+func (c *Conn) RemoteAddr() string { return c.remote }
 
 // LocalAddr is this end's address.
 func (c *Conn) LocalAddr() string { return c.nc.LocalAddr().String() }

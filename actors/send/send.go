@@ -3,7 +3,6 @@ package send
 import (
 	"errors"
 	"math/rand/v2"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,7 +125,7 @@ func (p *Handlers) headerMessage(r *actors.Request, h *remoting.SendMessageReque
 		Flag:           h.Flag,
 		SysFlag:        h.SysFlag,
 		BornTimestamp:  h.BornTimestamp,
-		BornHost:       bornHost(r),
+		BornHost:       r.BornHost(),
 		StoreHost:      p.ID.StoreHost,
 		ReconsumeTimes: h.ReconsumeTimes,
 		Body:           r.Cmd.Body,
@@ -420,13 +419,4 @@ func (p *Handlers) msgIDs(j *sendJob, first int64) string {
 		off += int64(n)
 	}
 	return string(b)
-}
-
-// bornHost is the producer's address as the broker sees it.
-func bornHost(r *actors.Request) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr())
-	if err != nil {
-		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
