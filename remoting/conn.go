@@ -86,6 +86,10 @@ type ConnOptions struct {
 	// paused, each would wait for the other. The marks and the drain
 	// timeout still apply.
 	NeverPauseReads bool
+	// BusyAnswerLatency, if set, gets the time from reading each request
+	// answered busy (BusyResponse) to the return of the write that carried
+	// the answer.
+	BusyAnswerLatency *LatencyHistogram
 }
 
 // withDefaults fills in the zero values.
@@ -448,6 +452,7 @@ const maxBatchBytes = 256 << 10
 
 func (c *Conn) writeLoop() {
 	var batch []outFrame
+	var busyAt []int64
 	// Made on the first frame, so that a connection that never answers
 	// (or has not yet) costs no write buffer.
 	var buf []byte
@@ -469,13 +474,19 @@ func (c *Conn) writeLoop() {
 			if buf == nil {
 				buf = make([]byte, 0, 64<<10)
 			}
-			// The frames in buf, taken off the queue once written.
+			// The frames in buf, taken off the queue once written; busyAt
+			// the read times of the busy answers among them.
 			var bytes, frames int
+			busyAt = busyAt[:0]
 			for i := range batch {
 				// AppendFrame leaves buf as it was when a header cannot be
 				// encoded (a bug of ours, not the peer's): the frame is
 				// skipped, not the connection.
-				buf, _ = batch[i].cmd.AppendFrame(buf)
+				cmd := batch[i].cmd
+				buf, _ = cmd.AppendFrame(buf)
+				if cmd.busy && cmd.ReadAt != 0 && c.opts.BusyAnswerLatency != nil {
+					busyAt = append(busyAt, cmd.ReadAt)
+				}
 				bytes += batch[i].size
 				frames++
 				batch[i] = outFrame{}
@@ -484,6 +495,8 @@ func (c *Conn) writeLoop() {
 						return
 					}
 					c.written(bytes, frames)
+					c.timeBusy(busyAt)
+					busyAt = busyAt[:0]
 					bytes, frames = 0, 0
 					buf = buf[:0]
 				}
@@ -492,11 +505,23 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			c.written(bytes, frames)
+			c.timeBusy(busyAt)
 			buf = buf[:0]
 			if cap(buf) > 4*maxBatchBytes {
 				buf = make([]byte, 0, 64<<10)
 			}
 		}
+	}
+}
+
+// timeBusy records the busy answers just written.
+func (c *Conn) timeBusy(readAt []int64) {
+	if len(readAt) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, t := range readAt {
+		c.opts.BusyAnswerLatency.Observe(time.Duration(now - t))
 	}
 }
 
