@@ -149,9 +149,11 @@ func (c *Connection) relay(r *Request, resp *remoting.Command) {
 	if c.inflight != nil {
 		c.inflight.Add(-1)
 	}
-	if !r.Cmd.IsOneway() {
-		_ = c.conn.Send(resp) // ErrClosed: the client is gone, nobody to tell
+	// A nil answer only marks a request whose client is gone as done.
+	if resp == nil || r.Cmd.IsOneway() || c.Closed() {
+		return
 	}
+	_ = c.conn.Send(resp) // ErrClosed: the client went meanwhile, nobody to tell
 }
 
 // Closed reports whether the connection is closed (its client gone).
