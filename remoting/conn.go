@@ -423,8 +423,10 @@ func (c *Conn) Close(reason error) {
 	c.pending = nil
 	c.queuedBytes, c.queuedFrames, c.waitingBytes = 0, 0, 0
 	c.endBacklogLocked()
-	c.mu.Unlock()
+	// Under mu: whoever sees closed (isClosed, Err, a ReadLoop that
+	// returned) finds Done closed too.
 	close(c.done)
+	c.mu.Unlock()
 	_ = c.nc.Close()
 }
 
