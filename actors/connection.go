@@ -155,7 +155,9 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 		a.inflight.Add(-1)
 		p.Stats.CountBusy(remoting.Overload)
 		p.logOverload(a.log, code)
-		a.reply(cmd, remoting.Overload.Code(), remoting.Overload.Remark(0, 0))
+		if !cmd.IsOneway() {
+			_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.Overload, 0, 0))
+		}
 	}
 }
 
