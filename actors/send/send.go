@@ -334,7 +334,8 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 	})
 }
 
-// done runs on the writer's goroutine once the records are stored.
+// done runs once the records are stored (and, with SYNC_FLUSH, synced): on
+// the writer's goroutine, or the group-commit service's.
 func (j *sendJob) done(_ *actors.AppendJob) {
 	p, r, res := j.p, j.Req, j.Put.Result
 	var resp *remoting.Command
