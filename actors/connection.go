@@ -39,12 +39,18 @@ type ServerOptions struct {
 	Gate RequestGate
 }
 
-// connectionActor owns one TCP connection. A decoder goroutine reads frames
-// and posts them here; the actor routes each request to its processor's
-// mailbox without ever blocking on it, and relays answers to the socket's
-// batching writer. Requests of one connection therefore run concurrently
-// in their processors, as the Go client requires: it multiplexes sends,
-// 20-second held pulls and heartbeats over one connection.
+// connectionActor owns one TCP connection: its lifecycle (start, close,
+// the client manager's OnClose), its place in the tree, and supervision. A
+// decoder goroutine reads frames and routes each request to its
+// processor's mailbox itself (dispatch), without ever blocking on it;
+// answers go straight to the socket's batching writer from whoever has
+// them. Routing used to be a turn of this actor, a goroutine hand-off and
+// an allocation per request that bought nothing: dispatch reads only
+// atomics and the immutable routes, and a connection's requests keep their
+// order because one goroutine decodes them. Requests of one connection
+// still run concurrently in their processors, as the Go client requires:
+// it multiplexes sends, 20-second held pulls and heartbeats over one
+// connection.
 type connectionActor struct {
 	nc       net.Conn
 	remote   string
@@ -81,13 +87,6 @@ type connClosed struct{ err error }
 
 func (a *connectionActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *remoting.Command:
-		a.dispatch(m)
-	case *outbound:
-		a.inflight.Add(-1)
-		if !m.req.Cmd.IsOneway() {
-			_ = a.conn.Send(m.resp)
-		}
 	case *connClosed:
 		if m.err != nil {
 			a.log.Warn().Err(m.err).Str("remote", a.remote).Msg("closing connection")
@@ -110,9 +109,10 @@ func (a *connectionActor) Receive(ctx actor.Context) {
 func (a *connectionActor) start(ctx actor.Context) {
 	root := ctx.ActorSystem().Root
 	self := ctx.Self()
-	a.handle = &Connection{pid: self, root: root, conn: a.conn, clientID: &a.clientID, calls: &calls{}}
+	a.handle = &Connection{pid: self, root: root, conn: a.conn, remote: a.remote, bornHost: bornHostOf(a.remote),
+		inflight: &a.inflight, clientID: &a.clientID, calls: &calls{}}
 	go func() {
-		err := a.conn.ReadLoop(func(cmd *remoting.Command) { root.Send(self, cmd) })
+		err := a.conn.ReadLoop(a.dispatch)
 		root.Send(self, &connClosed{err: err})
 	}()
 }
@@ -125,6 +125,7 @@ func (a *connectionActor) reply(cmd *remoting.Command, code remoting.ResponseCod
 
 // dispatch is RocketMQ's NettyRemotingAbstract#processRequestCommand: find
 // the processor, run its reject check, queue the request or answer at once.
+// It runs on the decoder goroutine and must never block.
 func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	if cmd.IsResponse() {
 		// The client's answer to a broker-initiated request (Invoke).
@@ -168,7 +169,9 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 		a.inflight.Add(-1)
 		p.Stats.CountBusy(remoting.Overload)
 		p.logOverload(a.log, code)
-		a.reply(cmd, remoting.Overload.Code(), remoting.Overload.Remark(0, 0))
+		if !cmd.IsOneway() {
+			_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.Overload, 0, 0))
+		}
 	}
 }
 

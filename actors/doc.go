@@ -16,10 +16,22 @@
 // The path of a request (RocketMQ's NettyRemotingAbstract#processRequestCommand):
 //
 //	socket ──decoder goroutine──▶ connection actor ──TryPost──▶ processor mailbox ──▶ processor actor
-//	                                   ▲    │ no route: REQUEST_CODE_NOT_SUPPORTED         │
-//	                                   │    │ reject check: REJECTREQUEST                  │ Request.Reply
-//	socket ◀──batching writer── Conn ◀─┘    └ mailbox full: OVERLOAD                       ▼
-//	                              ◀──────────────────── outbound message ◀──────────────────┘
+//	                                   │ no route: REQUEST_CODE_NOT_SUPPORTED               │
+//	                                   │ reject check: REJECTREQUEST                        │ Request.Reply, from
+//	socket ◀──batching writer── Conn ◀─┘ mailbox full: OVERLOAD                             ▼ any goroutine
+//	                              ◀───────────────── Conn.Send ◀─── processor, writer or group commit
+//
+// Where the actor model costs more than it gives. An answer is written by
+// whoever has it ready — the processor, the writer after an append, the
+// group-commit service after a sync — straight into the connection's
+// batching writer (remoting.Conn.Send is safe from any goroutine and never
+// blocks); it used to travel back through the connection actor, whose turn
+// only decremented a counter: a goroutine hand-off and an allocation per
+// request for nothing. The connection actor stays for what an actor is
+// good at — routing, lifecycle, supervision and inspection (the tree) —
+// and is off the answer path. For the same reason the writer runs on a
+// pinned goroutine rather than protoactor's per-turn one, and a send's
+// answer is built on the writer's goroutine, not in a further actor.
 //
 // The connection actor never blocks: a full mailbox is answered at once.
 // Each request carries its arrival time, and whoever removes it from a

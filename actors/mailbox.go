@@ -39,6 +39,7 @@ type Mailbox struct {
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
+	processFn  func() // m.process, bound once: a method value allocates each time it is made
 }
 
 // NewMailbox returns a mailbox that holds at most capacity requests.
@@ -101,6 +102,7 @@ func (m *Mailbox) PostSystemMessage(msg any) {
 // RegisterHandlers is called by protoactor before Start.
 func (m *Mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker, m.dispatcher = invoker, dispatcher
+	m.processFn = m.process
 }
 
 // Start is called by protoactor once the actor exists.
@@ -179,7 +181,7 @@ func (m *Mailbox) schedule() {
 		return
 	}
 	if m.status.CompareAndSwap(0, 1) {
-		m.dispatcher.Schedule(m.process)
+		m.dispatcher.Schedule(m.processFn)
 	}
 }
 

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"encoding/json"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -35,9 +36,11 @@ type Request struct {
 // Answered reports whether the request has been answered.
 func (r *Request) Answered() bool { return r.answered.Load() }
 
-// Reply sends resp back through the connection actor. Only the first call
-// has an effect; it reports whether this call was the one that answered.
-// A one-way request is marked answered but nothing is written.
+// Reply writes resp to the request's connection, from whichever goroutine
+// has the answer ready (remoting.Conn.Send is safe from any goroutine and
+// never blocks). Only the first call has an effect; it reports whether
+// this call was the one that answered. A one-way request is marked
+// answered but nothing is written.
 func (r *Request) Reply(resp *remoting.Command) bool {
 	if !r.answered.CompareAndSwap(false, true) {
 		return false
@@ -78,6 +81,15 @@ func (r *Request) ReplyBusy(kind remoting.BusyKind, waitMillis int64, queueSize 
 	return r.Reply(remoting.BusyResponse(r.Cmd, kind, waitMillis, queueSize))
 }
 
+// BornHost is the client's address for a stored message (see
+// Connection.BornHost); 0.0.0.0:0 for a request made inside the broker.
+func (r *Request) BornHost() netip.AddrPort {
+	if r.Conn == nil {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	return r.Conn.bornHost
+}
+
 // RemoteAddr is the client's address, "" for a request made inside the
 // broker.
 func (r *Request) RemoteAddr() string {
@@ -93,18 +105,14 @@ func (r *Request) ClientGone() bool { return r.Conn != nil && r.Conn.Closed() }
 // WaitMillis is how long the request has waited since it arrived.
 func (r *Request) WaitMillis(now time.Time) int64 { return now.Sub(r.Arrived).Milliseconds() }
 
-// outbound carries a response from whoever answered to the connection
-// actor, which owns the socket's write side.
-type outbound struct {
-	req  *Request
-	resp *remoting.Command
-}
-
 // Connection is the handle a Request keeps on the connection it came from.
 type Connection struct {
 	pid      *actor.PID
 	root     *actor.RootContext
 	conn     *remoting.Conn
+	remote   string         // the peer's address, rendered once
+	bornHost netip.AddrPort // the same, parsed once (a stored message's BORNHOST)
+	inflight *atomic.Int64  // the connection actor's count of requests not yet answered
 	clientID *atomic.Pointer[string]
 	opaque   atomic.Int32 // for broker-initiated commands
 	calls    *calls       // broker-initiated requests waiting for answers
@@ -133,14 +141,19 @@ func (c *Connection) ClientID() string {
 	return ""
 }
 
+// relay writes the answer. It used to go through the connection actor,
+// which only decremented the in-flight count and called Send: one more
+// goroutine hand-off and an allocation per request on the hottest path,
+// for nothing an atomic does not do.
 func (c *Connection) relay(r *Request, resp *remoting.Command) {
-	select {
-	case <-c.conn.Done():
-		// The client is gone; relaying would only produce a dead letter.
-		return
-	default:
+	if c.inflight != nil {
+		c.inflight.Add(-1)
 	}
-	c.root.Send(c.pid, &outbound{req: r, resp: resp})
+	// A nil answer only marks a request whose client is gone as done.
+	if resp == nil || r.Cmd.IsOneway() || c.Closed() {
+		return
+	}
+	_ = c.conn.Send(resp) // ErrClosed: the client went meanwhile, nobody to tell
 }
 
 // Closed reports whether the connection is closed (its client gone).
@@ -162,7 +175,20 @@ func (c *Connection) Backlogged() bool { return c.conn.AnswersWaiting() }
 func (c *Connection) Close(reason error) { c.conn.Close(reason) }
 
 // RemoteAddr is the client's address.
-func (c *Connection) RemoteAddr() string { return c.conn.RemoteAddr() }
+func (c *Connection) RemoteAddr() string { return c.remote }
+
+// BornHost is the client's address as a stored message's BORNHOST: the
+// IPv4 form of a mapped address, 0.0.0.0:0 when it cannot be parsed.
+func (c *Connection) BornHost() netip.AddrPort { return c.bornHost }
+
+// bornHostOf parses a peer address once, for BornHost.
+func bornHostOf(remote string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
 
 // Send writes a broker-initiated command (e.g. NOTIFY_CONSUMER_IDS_CHANGED)
 // to the client.

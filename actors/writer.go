@@ -14,9 +14,11 @@ import (
 )
 
 // AppendJob is one send handed to the writer: a pre-encoded PutRequest,
-// the request it answers and what to do with its result. Done runs on the
-// writer's goroutine after the append (and, with SYNC_FLUSH, the sync that
-// covers it) and must not block. Cancelled runs instead when the
+// the request it answers and what to do with its result. Done runs once the
+// append is done — under ASYNC_FLUSH on the writer's goroutine right after
+// it, under SYNC_FLUSH on the group-commit service's once the flush that
+// covers it has completed (or its FLUSH_DISK_TIMEOUT deadline passed) —
+// one job at a time, in append order, and must not block. Cancelled runs instead when the
 // fast-failure sweep takes the job back before the writer reached it; the
 // sweep has answered the request by then, so Cancelled only recycles.
 type AppendJob struct {
@@ -27,9 +29,17 @@ type AppendJob struct {
 }
 
 // Writer is the actor that owns the commit log's write side: it is the
-// only caller of Store.Put. Each turn it drains up to maxBatch queued jobs
-// and appends them in one lock-hold, so under load one Put — and with
-// SYNC_FLUSH one fsync — serves many producers (group commit).
+// only caller of Store.Append. Each turn it drains up to maxBatch queued
+// jobs and appends them in one lock-hold, so under load one append — and
+// with SYNC_FLUSH one sync — serves many producers (group commit).
+//
+// With SYNC_FLUSH the writer does not wait for the sync: it hands the
+// appended batch to the store's group-commit service and goes on with the
+// next, so appends continue while the disk syncs; the service answers the
+// batch's jobs when the flush covering them completes. At most
+// maxPendingJobs jobs (and maxPendingBytes of their records) wait so;
+// past that the writer waits for the oldest, which holds the backlog in
+// the mailboxes where the fast-failure sweep can answer it.
 //
 // Senders take a slot from Slots before handing a job over and the writer
 // gives it back when the job joins a batch. A stalled writer therefore
@@ -37,14 +47,16 @@ type AppendJob struct {
 // processor's mailbox, where the fast-failure sweep can answer it.
 type Writer struct {
 	store *commitlog.Store
-	// put is store.Put; tests make it panic.
-	put     func([]*commitlog.PutRequest)
+	// put is store.Append; tests make it panic.
+	put     func([]*commitlog.PutRequest, *commitlog.GroupCommitRequest) bool
 	mailbox *Mailbox
 	pid     *actor.PID
 	slots   chan struct{}
 	root    *actor.RootContext
 
 	dispatcher *pinnedDispatcher
+
+	pipe pipeline
 
 	appended  atomic.Uint64
 	batches   atomic.Uint64
@@ -62,7 +74,120 @@ func NewWriter(store *commitlog.Store, window int) *Writer {
 	if window < 1 {
 		window = 1
 	}
-	return &Writer{store: store, put: store.Put, slots: make(chan struct{}, window)}
+	w := &Writer{store: store, slots: make(chan struct{}, window)}
+	w.put = store.Append
+	w.pipe.init(w)
+	return w
+}
+
+// Pipelining bounds under SYNC_FLUSH: what may be appended and waiting for
+// its sync. Batches are small when the writer keeps up (a few jobs each),
+// so the batch count must not be what limits a sync's group: the job and
+// byte bounds are, and they keep the jobs' buffers (and the requests they
+// answer) from pinning much memory behind a slow disk.
+const (
+	maxPendingBatches = 512
+	maxPendingJobs    = 4096
+	maxPendingBytes   = 32 << 20
+)
+
+// flushBatch is one appended batch waiting for its group commit.
+type flushBatch struct {
+	w     *Writer
+	jobs  []*AppendJob
+	bytes int64
+	gcr   commitlog.GroupCommitRequest
+}
+
+// pipeline is the writer's pool of flushBatches and the bytes they hold.
+type pipeline struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	free    []*flushBatch
+	bytes   int64
+	jobs    int
+	waiting int // batches handed to the group-commit service
+	// The bounds (maxPending*; tests lower them).
+	maxJobs  int
+	maxBytes int64
+}
+
+func (p *pipeline) init(w *Writer) {
+	p.cond.L = &p.mu
+	p.maxJobs, p.maxBytes = maxPendingJobs, maxPendingBytes
+	for i := 0; i < maxPendingBatches; i++ {
+		b := &flushBatch{w: w}
+		b.gcr.Wakeup = b.wakeup
+		p.free = append(p.free, b)
+	}
+}
+
+// acquire takes a free batch, waiting while the pipeline is full.
+func (p *pipeline) acquire() *flushBatch {
+	p.mu.Lock()
+	for len(p.free) == 0 || (p.waiting > 0 && (p.bytes >= p.maxBytes || p.jobs >= p.maxJobs)) {
+		p.cond.Wait()
+	}
+	b := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	p.mu.Unlock()
+	return b
+}
+
+// release gives b back; handed says it was waiting for a sync.
+func (p *pipeline) release(b *flushBatch, handed bool) {
+	n := len(b.jobs)
+	clear(b.jobs)
+	b.jobs = b.jobs[:0]
+	p.mu.Lock()
+	if handed {
+		p.waiting--
+		p.bytes -= b.bytes
+		p.jobs -= n
+	}
+	b.bytes = 0
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+	p.cond.Signal()
+}
+
+func (p *pipeline) handed(b *flushBatch) {
+	p.mu.Lock()
+	p.waiting++
+	p.bytes += b.bytes
+	p.jobs += len(b.jobs)
+	p.mu.Unlock()
+}
+
+// Pending is how many appended batches, and jobs, wait for their sync.
+func (w *Writer) Pending() (batches, jobs int) {
+	w.pipe.mu.Lock()
+	defer w.pipe.mu.Unlock()
+	return w.pipe.waiting, w.pipe.jobs
+}
+
+// wakeup is the group commit's answer for the batch: every job gets its
+// result (FLUSH_DISK_TIMEOUT for a stored one the sync did not cover in
+// time) and its Done, in order. It runs on the store's group-commit
+// goroutine, where a panicking Done must not take the process down: its
+// request is answered SYSTEM_ERROR and the rest of the batch goes on.
+func (b *flushBatch) wakeup(st commitlog.PutStatus) {
+	for _, j := range b.jobs {
+		if st != commitlog.PutOK && j.Put.Result.Status == commitlog.PutOK {
+			j.Put.Result.Status = commitlog.PutFlushDiskTimeout
+		}
+		runDone(j)
+	}
+	b.w.pipe.release(b, true)
+}
+
+func runDone(j *AppendJob) {
+	defer func() {
+		if r := recover(); r != nil && j.Req != nil {
+			j.Req.ReplyCode(remoting.SystemError, fmt.Sprintf("commit-log append answered with a panic: %v", r))
+		}
+	}()
+	j.Done(j)
 }
 
 // Spawn starts the writer actor, named "writer", under parent.
@@ -180,6 +305,7 @@ type writerActor struct {
 	w     *Writer
 	jobs  []*AppendJob
 	batch []*commitlog.PutRequest
+	cur   *flushBatch // the batch's group-commit state, until handed over
 	// done counts the jobs of the current batch whose Done has returned;
 	// inDone is true while jobs[done]'s Done runs. A panic in the turn
 	// leaves the rest to failTaken.
@@ -194,6 +320,9 @@ func (a *writerActor) Receive(ctx actor.Context) {
 	}
 	w := a.w
 	a.jobs = append(a.jobs[:0], first)
+	// Before taking more: while the pipeline is full, the jobs behind stay
+	// in the mailbox, in the fast-failure sweep's reach.
+	a.cur = w.pipe.acquire()
 	for len(a.jobs) < maxBatch {
 		next, ok := w.mailbox.TryPop().(*AppendJob)
 		if !ok {
@@ -214,11 +343,28 @@ func (a *writerActor) Receive(ctx actor.Context) {
 	if w.panicNext.Load() && w.panicNext.CompareAndSwap(true, false) {
 		panic("fault injection: writer panic")
 	}
+	// The batch is given its jobs before the append: once Append has
+	// queued it, the group commit may answer it at any moment.
+	b := a.cur
+	for _, j := range a.jobs {
+		b.jobs = append(b.jobs, j)
+		b.bytes += int64(len(j.Put.Records))
+	}
+	w.pipe.handed(b)
 	start := time.Now()
-	w.put(a.batch)
+	waits := w.put(a.batch, &b.gcr)
 	w.holds.observe(time.Since(start))
 	w.batches.Add(1)
 	w.appended.Add(uint64(len(a.jobs)))
+	a.cur = nil
+	if waits {
+		// The group commit answers them now; nothing here may touch them.
+		clear(a.jobs)
+		clear(a.batch)
+		a.jobs = a.jobs[:0]
+		return
+	}
+	w.pipe.release(b, true)
 	for i, j := range a.jobs {
 		a.inDone = true
 		j.Done(j)
@@ -243,6 +389,12 @@ func (a *writerActor) failTaken() {
 	reason := recover()
 	if reason == nil {
 		return
+	}
+	if a.cur != nil {
+		// The panic came before the append queued the batch with the
+		// group commit (nothing after that point can panic).
+		a.w.pipe.release(a.cur, len(a.cur.jobs) > 0)
+		a.cur = nil
 	}
 	err := fmt.Errorf("commit-log append failed: writer panicked: %v", reason)
 	for i := a.done; i < len(a.jobs); i++ {
@@ -301,8 +453,8 @@ func (w *Writer) Inspect(n *tree.Node) {
 // interesting line is osPageCacheBusyTimeOutMills (1000 by default).
 var lockHoldBounds = [...]int64{1, 5, 10, 50, 100, 500, 1000, 5000}
 
-// lockHoldHistogram counts how long each Put took (the lock hold, plus the
-// sync wait under SYNC_FLUSH).
+// lockHoldHistogram counts how long each append took (the lock hold and the
+// checks and preparation around it; never the sync, which is pipelined).
 type lockHoldHistogram struct {
 	counts   [len(lockHoldBounds) + 1]atomic.Uint64
 	sumNanos atomic.Int64

@@ -13,12 +13,20 @@ import (
 // taken — they are out of its mailbox, so nobody else would — with the
 // store's failure, once each, and the restarted writer serves the next.
 func TestWriterPanicAnswersEveryTakenJob(t *testing.T) {
-	w := benchWriter(t, benchStoreConfig(t.TempDir()))
+	for _, flush := range []commitlog.FlushDiskType{commitlog.AsyncFlush, commitlog.SyncFlush} {
+		t.Run(flush.String(), func(t *testing.T) { testWriterPanicAnswersEveryTakenJob(t, flush) })
+	}
+}
+
+func testWriterPanicAnswersEveryTakenJob(t *testing.T, flush commitlog.FlushDiskType) {
+	cfg := benchStoreConfig(t.TempDir())
+	cfg.FlushDiskType = flush
+	w := benchWriter(t, cfg)
 	store := w.store
 	var turn atomic.Int32
 	firstHeld := make(chan struct{})
 	release := make(chan struct{})
-	w.put = func(batch []*commitlog.PutRequest) {
+	w.put = func(batch []*commitlog.PutRequest, gcr *commitlog.GroupCommitRequest) bool {
 		switch turn.Add(1) {
 		case 1: // hold the first append while the next jobs queue up
 			close(firstHeld)
@@ -29,7 +37,7 @@ func TestWriterPanicAnswersEveryTakenJob(t *testing.T) {
 			}
 			panic("disk on fire")
 		}
-		store.Put(batch)
+		return store.Append(batch, gcr)
 	}
 
 	var mu sync.Mutex

@@ -75,12 +75,36 @@ const diskCheckEveryBytes = 16 << 20
 //
 // With SyncFlush one sync, after the window, covers every record of the
 // batch; Put returns once it is done, or after SyncFlushTimeout with
-// PutFlushDiskTimeout for the stored requests.
+// PutFlushDiskTimeout for the stored requests. The writer does not wait:
+// it calls Append, which hands the sync wait to the group-commit service.
 //
 // Put allocates nothing in steady state (a queue's first message adds a
 // table entry). Calls are serialised by a mutex, but SyncFlush's wait state
-// is the writer's own, so concurrent callers are not supported.
+// is Put's own, so concurrent callers are not supported.
 func (s *Store) Put(batch []*PutRequest) {
+	var gcr *GroupCommitRequest
+	if s.gc != nil {
+		gcr = &s.gc.sync
+	}
+	if s.Append(batch, gcr) && s.gc.waitSync() != PutOK {
+		for _, r := range batch {
+			if r.Result.Status == PutOK {
+				r.Result.Status = PutFlushDiskTimeout
+			}
+		}
+	}
+}
+
+// Append is Put without the wait for the disk: it appends the batch (steps
+// 1–3 of Put) and returns. Under SyncFlush, when any request was stored, it
+// queues gcr with the group-commit service and returns true: gcr.Wakeup is
+// then called exactly once, with PutOK when a flush covers the batch or
+// PutFlushDiskTimeout after SyncFlushTimeout, and the caller should answer
+// the batch's requests then (MarkFlushResult sets their status). Otherwise
+// (ASYNC_FLUSH, or nothing stored) it returns false and the results are
+// final. gcr must not be handed to Append again before its Wakeup.
+// Single caller, like Put.
+func (s *Store) Append(batch []*PutRequest, gcr *GroupCommitRequest) bool {
 	valid := s.validateBatch(batch)
 	s.putMu.Lock()
 	if s.closed.Load() || (s.diskFull.Load() && s.stillDiskFull()) {
@@ -90,28 +114,28 @@ func (s *Store) Put(batch []*PutRequest) {
 				r.Result = PutResult{Status: PutServiceNotAvailable}
 			}
 		}
-		return
+		return false
 	}
 	if valid > 0 {
 		s.prepareBatch(batch)
 	}
 	end, stored, rolled := s.appendBatch(batch)
 	s.finishBatch(batch)
+	waits := stored > 0 && s.gc != nil
+	if waits {
+		// Under putMu: Close cannot stop the service between the append
+		// and the request it must answer.
+		s.gc.submit(gcr, end, time.Now())
+	}
 	s.putMu.Unlock()
 	if rolled {
 		s.alloc.poke()
 	}
-	if stored == 0 {
-		return
+	if stored > 0 {
+		s.alloc.notePrefault(s.clq.last())
+		s.wake(s.dispatchWake)
 	}
-	s.wake(s.dispatchWake)
-	if s.gc != nil && !s.gc.waitFlushed(end) {
-		for _, r := range batch {
-			if r.Result.Status == PutOK {
-				r.Result.Status = PutFlushDiskTimeout
-			}
-		}
-	}
+	return waits
 }
 
 // validateBatch is step 1 of Put; it runs before any lock. It returns how

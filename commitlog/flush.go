@@ -8,7 +8,27 @@ import "time"
 func (s *Store) flushCommitLog() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
+	if hold := s.flushHold.Load(); hold != nil {
+		select {
+		case <-*hold:
+		case <-s.stop:
+		}
+	}
 	return s.clq.flush()
+}
+
+// SetFlushHold makes every commit-log flush wait, before its sync, until
+// it is called again with false (or the store closes): a disk that does
+// not answer. For tests and demos of SYNC_FLUSH's pipeline and timeouts.
+func (s *Store) SetFlushHold(on bool) {
+	if on {
+		c := make(chan struct{})
+		s.flushHold.CompareAndSwap(nil, &c) // already held: stays held
+		return
+	}
+	if c := s.flushHold.Swap(nil); c != nil {
+		close(*c)
+	}
 }
 
 // runFlushRealTime is ASYNC_FLUSH's FlushRealTimeService: flush every

@@ -34,6 +34,9 @@ type mappedFile struct {
 	// consumeQueue.reserve). Nothing is ever stored into the mapping at or
 	// above it, so a full disk is an ENOSPC from growFile, never a SIGBUS.
 	allocated atomic.Int64
+	// prefaulted: bytes from the start whose pages the allocate service
+	// has faulted in for writing ahead of the appender (see prefault).
+	prefaulted atomic.Int64
 
 	// writeBuf is the transient-pool buffer appends land in (nil without
 	// one); written only by the appender, read by the commit service below

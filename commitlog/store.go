@@ -71,6 +71,7 @@ type Store struct {
 	barrierMu sync.Mutex
 
 	flushMu   sync.Mutex
+	flushHold atomic.Pointer[chan struct{}] // SetFlushHold
 	commitMu  sync.Mutex
 	cqFlushMu sync.Mutex
 
@@ -264,7 +265,9 @@ func (s *Store) open() error {
 	go s.runCleaner()
 	if s.cfg.FlushDiskType == SyncFlush {
 		s.gc = newGroupCommit(s)
+		s.wg.Add(1)
 		go s.gc.run()
+		go s.gc.watch()
 	} else {
 		go s.runFlushRealTime()
 	}

@@ -53,8 +53,10 @@ func (k BusyKind) Code() ResponseCode {
 // the two clean-queue kinds.
 func (k BusyKind) Remark(waitMillis int64, queueSize int) string {
 	switch k {
-	case RejectRequest, Overload:
-		return "[" + k.Tag() + "]system busy, start flow control for a while"
+	case RejectRequest:
+		return "[REJECTREQUEST]system busy, start flow control for a while"
+	case Overload:
+		return "[OVERLOAD]system busy, start flow control for a while"
 	case PCSynchronized:
 		return "[PC_SYNCHRONIZED]broker busy, start flow control for a while"
 	case PCBusyCleanQueue, TimeoutCleanQueue:
@@ -64,9 +66,13 @@ func (k BusyKind) Remark(waitMillis int64, queueSize int) string {
 	return "[" + k.Tag() + "]system busy"
 }
 
-// BusyResponse answers req with kind's code and remark.
+// BusyResponse answers req with kind's code and remark. The remarks of the
+// kinds without figures are constants, so a refusal allocates only its
+// Command; the writer times it into ConnOptions.BusyAnswerLatency.
 func BusyResponse(req *Command, kind BusyKind, waitMillis int64, queueSize int) *Command {
-	return NewResponse(req, kind.Code(), kind.Remark(waitMillis, queueSize))
+	resp := NewResponse(req, kind.Code(), kind.Remark(waitMillis, queueSize))
+	resp.busy = true
+	return resp
 }
 
 // ParseBusyTag returns the busy kind whose tag starts remark, for clients

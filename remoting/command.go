@@ -50,6 +50,12 @@ type Command struct {
 	// Serialize is how the header was (or will be) encoded; a response
 	// answers in the serialization of its request.
 	Serialize SerializeType
+	// ReadAt (unix ns) is when the frame reader finished reading a
+	// request; a response made by NewResponse carries its request's, so
+	// the writer can time the answer. 0 for commands made here.
+	ReadAt int64
+	// busy marks a busy answer (BusyResponse), which the writer times.
+	busy bool
 }
 
 // IsResponse reports whether the RPC_TYPE bit marks c as a response.
@@ -81,6 +87,7 @@ func NewResponse(req *Command, code ResponseCode, remark string) *Command {
 		Flag:      FlagResponse,
 		Remark:    remark,
 		Serialize: req.Serialize,
+		ReadAt:    req.ReadAt,
 	}
 }
 

@@ -86,6 +86,10 @@ type ConnOptions struct {
 	// paused, each would wait for the other. The marks and the drain
 	// timeout still apply.
 	NeverPauseReads bool
+	// BusyAnswerLatency, if set, gets the time from reading each request
+	// answered busy (BusyResponse) to the return of the write that carried
+	// the answer.
+	BusyAnswerLatency *LatencyHistogram
 }
 
 // withDefaults fills in the zero values.
@@ -127,8 +131,9 @@ func waterMarks(high, low, defaultHigh int) (int, int) {
 // closed if they do not within the drain timeout (or if one write takes
 // longer than the write timeout).
 type Conn struct {
-	nc   net.Conn
-	opts ConnOptions
+	nc     net.Conn
+	opts   ConnOptions
+	remote string // nc.RemoteAddr().String(), rendered once
 
 	mu      sync.Mutex
 	pending []outFrame // frames waiting for the writer
@@ -165,13 +170,13 @@ type outFrame struct {
 
 // NewConn wraps nc and starts its writer goroutine.
 func NewConn(nc net.Conn, opts ConnOptions) *Conn {
-	c := &Conn{nc: nc, opts: opts.withDefaults(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &Conn{nc: nc, opts: opts.withDefaults(), remote: nc.RemoteAddr().String(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.writeLoop()
 	return c
 }
 
 // RemoteAddr is the peer's address as "ip:port".
-func (c *Conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
+func (c *Conn) RemoteAddr() string { return c.remote }
 
 // LocalAddr is this end's address.
 func (c *Conn) LocalAddr() string { return c.nc.LocalAddr().String() }
@@ -418,8 +423,10 @@ func (c *Conn) Close(reason error) {
 	c.pending = nil
 	c.queuedBytes, c.queuedFrames, c.waitingBytes = 0, 0, 0
 	c.endBacklogLocked()
-	c.mu.Unlock()
+	// Under mu: whoever sees closed (isClosed, Err, a ReadLoop that
+	// returned) finds Done closed too.
 	close(c.done)
+	c.mu.Unlock()
 	_ = c.nc.Close()
 }
 
@@ -447,6 +454,7 @@ const maxBatchBytes = 256 << 10
 
 func (c *Conn) writeLoop() {
 	var batch []outFrame
+	var busyAt []int64
 	// Made on the first frame, so that a connection that never answers
 	// (or has not yet) costs no write buffer.
 	var buf []byte
@@ -468,13 +476,19 @@ func (c *Conn) writeLoop() {
 			if buf == nil {
 				buf = make([]byte, 0, 64<<10)
 			}
-			// The frames in buf, taken off the queue once written.
+			// The frames in buf, taken off the queue once written; busyAt
+			// the read times of the busy answers among them.
 			var bytes, frames int
+			busyAt = busyAt[:0]
 			for i := range batch {
 				// AppendFrame leaves buf as it was when a header cannot be
 				// encoded (a bug of ours, not the peer's): the frame is
 				// skipped, not the connection.
-				buf, _ = batch[i].cmd.AppendFrame(buf)
+				cmd := batch[i].cmd
+				buf, _ = cmd.AppendFrame(buf)
+				if cmd.busy && cmd.ReadAt != 0 && c.opts.BusyAnswerLatency != nil {
+					busyAt = append(busyAt, cmd.ReadAt)
+				}
 				bytes += batch[i].size
 				frames++
 				batch[i] = outFrame{}
@@ -483,6 +497,8 @@ func (c *Conn) writeLoop() {
 						return
 					}
 					c.written(bytes, frames)
+					c.timeBusy(busyAt)
+					busyAt = busyAt[:0]
 					bytes, frames = 0, 0
 					buf = buf[:0]
 				}
@@ -491,11 +507,23 @@ func (c *Conn) writeLoop() {
 				return
 			}
 			c.written(bytes, frames)
+			c.timeBusy(busyAt)
 			buf = buf[:0]
 			if cap(buf) > 4*maxBatchBytes {
 				buf = make([]byte, 0, 64<<10)
 			}
 		}
+	}
+}
+
+// timeBusy records the busy answers just written.
+func (c *Conn) timeBusy(readAt []int64) {
+	if len(readAt) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	for _, t := range readAt {
+		c.opts.BusyAnswerLatency.Observe(time.Duration(now - t))
 	}
 }
 

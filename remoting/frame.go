@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 )
 
 // DefaultMaxFrameSize is the largest frame accepted, length field included,
@@ -144,13 +145,21 @@ func (fr *FrameReader) Next() (*Command, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Decode(payload)
+		return stamped(Decode(payload))
 	}
 	payload := make([]byte, length)
 	if _, err := io.ReadFull(fr.r, payload); err != nil {
 		return nil, bodyErr(len(payload), 0, err)
 	}
-	return Decode(payload)
+	return stamped(Decode(payload))
+}
+
+// stamped sets a decoded command's ReadAt.
+func stamped(cmd *Command, err error) (*Command, error) {
+	if err == nil {
+		cmd.ReadAt = time.Now().UnixNano()
+	}
+	return cmd, err
 }
 
 // readGrowing reads a payload of length > frameChunk bytes into a buffer

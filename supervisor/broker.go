@@ -59,6 +59,8 @@ type Broker struct {
 	acl        *acl.PlainPermissionManager
 	live       *liveConfig
 	bootTime   time.Time
+	// busyLatency: read-to-written time of every busy answer.
+	busyLatency *remoting.LatencyHistogram
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -97,6 +99,8 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acl: %w", err)
 	}
+	b.busyLatency = remoting.NewLatencyHistogram()
+	connOpts.BusyAnswerLatency = b.busyLatency
 	ln, err := actors.Listen(addr, actors.ServerOptions{
 		Conn:       connOpts,
 		Draining:   &b.draining,
@@ -246,6 +250,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) shutdown(ctx context.Context) error {
+	if h := b.busyLatency; h != nil && h.Count() > 0 {
+		b.log.Info().Uint64("busyAnswers", h.Count()).Dur("p50", h.Quantile(0.5)).Dur("p99", h.Quantile(0.99)).
+			Dur("p999", h.Quantile(0.999)).Msg("busy answers, read to written inside the broker (bucket upper bounds)")
+	}
 	if b.metrics != nil {
 		_ = b.metrics.Close()
 	}
@@ -344,6 +352,10 @@ func (b *Broker) connectionClosed(c *actors.Connection) {
 
 // Store is the broker's message store.
 func (b *Broker) Store() *commitlog.Store { return b.store }
+
+// BusyAnswerLatency is the broker-side time from reading each request it
+// refused busy to writing the refusal, over all connections.
+func (b *Broker) BusyAnswerLatency() *remoting.LatencyHistogram { return b.busyLatency }
 
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (map[remoting.RequestCode]actors.HandlerFunc, error) {

@@ -120,12 +120,16 @@ func TestFlowRejectRequestPageCacheBusy(t *testing.T) {
 
 // REJECTREQUEST also when the transient store pool has no free buffer.
 func TestFlowRejectRequestPoolDeficient(t *testing.T) {
-	_, p, admin := flowCluster(t, nil)
+	b, p, admin := flowCluster(t, nil)
 	setFault(t, admin, map[string]string{"transientPoolExhausted": "true"})
 	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("refused")))
 	wantBusy(t, err, 2, "[REJECTREQUEST]system busy, start flow control for a while")
 	setFault(t, admin, map[string]string{"transientPoolExhausted": "false"})
 	sendN(t, p, flowTopic, "after-", 0, 1)
+	// The refusal was timed from its read to its write, inside the broker.
+	if n := b.BusyAnswerLatency().Count(); n != 1 {
+		t.Fatalf("%d busy answers timed, want 1", n)
+	}
 }
 
 // OVERLOAD: the send queue is full.

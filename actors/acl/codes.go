@@ -25,8 +25,8 @@ const (
 // the table classifies every RocketMQ code, so that a handler added for
 // one later is covered the day it lands.
 const (
-	CodeGetBrokerClusterAclConfig     = 54
-	codeRegisterTopicInNamesrv        = 217
+	CodeGetBrokerClusterAclConfig = 54
+	codeRegisterTopicInNamesrv    = 217
 )
 
 // brokerClass classifies a code sent to a broker.

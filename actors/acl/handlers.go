@@ -37,7 +37,7 @@ func Handlers(m *PlainPermissionManager, id Identity, log zerolog.Logger) map[re
 		remoting.DeleteACLConfig:              h.deleteAccessConfig,
 		remoting.GetBrokerClusterACLInfo:      h.getBrokerAclConfigVersion,
 		remoting.UpdateGlobalWhiteAddrsConfig: h.updateGlobalWhiteAddrsConfig,
-		CodeGetBrokerClusterAclConfig:    h.getBrokerClusterAclConfig,
+		CodeGetBrokerClusterAclConfig:         h.getBrokerClusterAclConfig,
 	}
 }
 

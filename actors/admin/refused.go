@@ -13,16 +13,16 @@ import (
 // Java's bare " request type N not supported", so that an operator's tool
 // says what is missing.
 var refused = map[remoting.RequestCode]string{
-	remoting.TriggerDeleteFiles:           "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
-	remoting.CheckClientConfig:            "SQL92 and class filters are not supported; subscribe by tag",
-	remoting.RegisterFilterServer:         "filter servers are not supported",
-	remoting.QueryCorrectionOffset:        "filter servers are not supported",
-	remoting.CleanExpiredConsumeQueue:     "consume queues are deleted with their commit-log files by retention",
-	remoting.CleanUnusedTopic:             "consume queues are deleted with their topic (DELETE_TOPIC_IN_BROKER)",
-	remoting.DeleteExpiredCommitLog:       "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
-	remoting.ResumeCheckHalfMessage:       "half messages are checked on transactionCheckInterval only",
-	remoting.QueryConsumeQueue:            "consume-queue dumps are not implemented; use consumerProgress or the tree",
-	remoting.GetAllProducerInfo:           "RocketMQ 5's producer table is not implemented; use producerConnection per group",
+	remoting.TriggerDeleteFiles:       "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
+	remoting.CheckClientConfig:        "SQL92 and class filters are not supported; subscribe by tag",
+	remoting.RegisterFilterServer:     "filter servers are not supported",
+	remoting.QueryCorrectionOffset:    "filter servers are not supported",
+	remoting.CleanExpiredConsumeQueue: "consume queues are deleted with their commit-log files by retention",
+	remoting.CleanUnusedTopic:         "consume queues are deleted with their topic (DELETE_TOPIC_IN_BROKER)",
+	remoting.DeleteExpiredCommitLog:   "retention deletes expired files on its own schedule (deleteWhen, fileReservedTime)",
+	remoting.ResumeCheckHalfMessage:   "half messages are checked on transactionCheckInterval only",
+	remoting.QueryConsumeQueue:        "consume-queue dumps are not implemented; use consumerProgress or the tree",
+	remoting.GetAllProducerInfo:       "RocketMQ 5's producer table is not implemented; use producerConnection per group",
 }
 
 // OperatorCodes are the codes served or refused here that the admin

@@ -67,7 +67,7 @@ func (p *Handlers) sendReplyMessage(r *actors.Request) {
 	push := remoting.NewRequest(remoting.PushReplyMessageToClient, nil, r.Cmd.Body)
 	ph := remoting.ReplyMessageRequestHeader{
 		SendMessageRequestHeader: h,
-		BornHost:                 bornHost(r).String(),
+		BornHost:                 r.BornHost().String(),
 		StoreHost:                p.ID.StoreHost.String(),
 		StoreTimestamp:           time.Now().UnixMilli(),
 	}

@@ -3,7 +3,6 @@ package send
 import (
 	"errors"
 	"math/rand/v2"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,8 +11,8 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
-	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/stats"
+	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
@@ -134,7 +133,7 @@ func (p *Handlers) headerMessage(r *actors.Request, h *remoting.SendMessageReque
 		Flag:           h.Flag,
 		SysFlag:        h.SysFlag,
 		BornTimestamp:  h.BornTimestamp,
-		BornHost:       bornHost(r),
+		BornHost:       r.BornHost(),
 		StoreHost:      p.ID.StoreHost,
 		ReconsumeTimes: h.ReconsumeTimes,
 		Body:           r.Cmd.Body,
@@ -352,7 +351,8 @@ func (p *Handlers) encodeBatch(j *sendJob, m *commitlog.Message) (int, error) {
 	})
 }
 
-// done runs on the writer's goroutine once the records are stored.
+// done runs once the records are stored (and, with SYNC_FLUSH, synced): on
+// the writer's goroutine, or the group-commit service's.
 func (j *sendJob) done(_ *actors.AppendJob) {
 	p, r, res := j.p, j.Req, j.Put.Result
 	p.BrokerStats.PutMessage(j.Put.Topic, res.Status == commitlog.PutOK, res.MsgCount, int(res.WroteBytes))
@@ -438,13 +438,4 @@ func (p *Handlers) msgIDs(j *sendJob, first int64) string {
 		off += int64(n)
 	}
 	return string(b)
-}
-
-// bornHost is the producer's address as the broker sees it.
-func bornHost(r *actors.Request) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr())
-	if err != nil {
-		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
-	}
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }

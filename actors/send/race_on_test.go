@@ -1,0 +1,7 @@
+//go:build race
+
+package send_test
+
+// raceEnabled: the race detector's sync.Pool drops objects on purpose, so
+// allocation counts mean nothing under it.
+const raceEnabled = true
