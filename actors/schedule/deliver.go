@@ -46,7 +46,8 @@ func (lv *delayLevel) job(i int) *deliverJob {
 	return j
 }
 
-// done runs on the writer's goroutine after the put.
+// done runs after the put (actors.AppendJob.Done: the writer's goroutine,
+// or the group-commit one under SYNC_FLUSH; one at a time, in order).
 func (j *deliverJob) done(*actors.AppendJob) {
 	res := j.Put.Result
 	if res.Status == commitlog.PutOK {

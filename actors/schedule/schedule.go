@@ -53,7 +53,8 @@ type Config struct {
 	// Wake, if set, is called when a level's batch is done, so the broker
 	// can call Tick again at once rather than at its next period: due
 	// messages then flow at the writer's pace, not a batch per period. It
-	// runs on the writer's goroutine and must not block.
+	// runs where the put's Done runs (the writer's goroutine, or the
+	// group-commit one under SYNC_FLUSH) and must not block.
 	Wake func()
 	Log  zerolog.Logger
 }

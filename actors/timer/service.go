@@ -73,7 +73,8 @@ type Config struct {
 	EnqueueBatch  int
 	// Wake, if set, asks the broker for another Tick at once: a batch was
 	// stored, or a Tick left work (a backlog to index, due messages). It
-	// may run on the writer's goroutine and must not block.
+	// may run where a put's Done runs (the writer's goroutine, or the
+	// group-commit one under SYNC_FLUSH) and must not block.
 	Wake func()
 	Log  zerolog.Logger
 }

@@ -228,8 +228,8 @@ func appendPropertiesWithout(dst []byte, props string, drop ...string) []byte {
 	return dst
 }
 
-// commitDone runs on the writer's goroutine once the commit is stored (or
-// not): the producer's answer, then the op record.
+// commitDone runs where the append's Done runs (actors.AppendJob) once the
+// commit is stored (or not): the producer's answer, then the op record.
 func (d *decision) commitDone(*actors.AppendJob) {
 	s, req, res := d.s, d.req, d.commit.Put.Result
 	if res.Status == commitlog.PutOK || res.Status == commitlog.PutFlushDiskTimeout {

@@ -57,8 +57,9 @@ func (s *Service) encodeOp(d *decision) error {
 	return nil
 }
 
-// opDone runs on the writer's goroutine once d's op record is stored (or
-// not). A rollback is answered here.
+// opDone runs where the append's Done runs (actors.AppendJob: the
+// writer's goroutine, or the group-commit one under SYNC_FLUSH) once d's op
+// record is stored (or not). A rollback is answered here.
 func (d *decision) opDone(*actors.AppendJob) {
 	s, res := d.s, d.op.Put.Result
 	if res.Status != commitlog.PutOK && res.Status != commitlog.PutFlushDiskTimeout {
