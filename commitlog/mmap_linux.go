@@ -239,10 +239,14 @@ func fstatfsUsage(dir *os.File) (used, total uint64, err error) {
 	return statfsFigures(&st)
 }
 
+// statfsFigures is the used space and the space the broker can fill:
+// used plus what is available to it, not the file system's size, so that
+// blocks reserved for root count as full, as RocketMQ's
+// UtilAll#getDiskPartitionSpaceUsedPercent has it (used / (used + usable)).
 func statfsFigures(st *unix.Statfs_t) (used, total uint64, err error) {
-	total = st.Blocks * uint64(st.Bsize)
-	free := st.Bfree * uint64(st.Bsize)
-	return total - free, total, nil
+	bs := uint64(st.Bsize)
+	used = (st.Blocks - st.Bfree) * bs
+	return used, used + st.Bavail*bs, nil
 }
 
 // lockDir takes an exclusive flock on path so that two processes never open
