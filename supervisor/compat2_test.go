@@ -1,6 +1,7 @@
 package supervisor_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -105,13 +106,27 @@ func TestGoClientPullConsumer(t *testing.T) {
 	const topic = "PullTopic"
 	p := newProducer(t, ns.Addr())
 	sendN(t, p, topic, "m", 0, 20)
-	out, err := exec.Command(bin, "-mode", "pull", "-n", ns.Addr(), "-t", topic, "-g", "pull-"+instance(t), "-count", "20").CombinedOutput()
+	out, err := runGoClient(bin, "-mode", "pull", "-n", ns.Addr(), "-t", topic, "-g", "pull-"+instance(t), "-count", "20")
 	if err != nil {
 		t.Fatalf("pull consumer: %v\n%s", err, out)
 	}
 	if got := strings.TrimSpace(string(out)); got != "OK 20" {
 		t.Fatalf("pull consumer: %s", got)
 	}
+}
+
+// runGoClient runs the client program and returns its verdict (stdout).
+// The client's own log lines go to stderr — it logs the connections it
+// closes at its shutdown, for one — and are shown only when it fails.
+func runGoClient(bin string, args ...string) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return append(out, stderr.Bytes()...), err
+	}
+	return out, nil
 }
 
 var (
@@ -162,8 +177,8 @@ func TestGoClientOrderlyConsumer(t *testing.T) {
 			}
 		}
 	}
-	out, err := exec.Command(bin, "-mode", "orderly", "-n", ns.Addr(), "-t", topic, "-g", "order-"+instance(t),
-		"-keys", strconv.Itoa(keys), "-per", strconv.Itoa(perKey)).CombinedOutput()
+	out, err := runGoClient(bin, "-mode", "orderly", "-n", ns.Addr(), "-t", topic, "-g", "order-"+instance(t),
+		"-keys", strconv.Itoa(keys), "-per", strconv.Itoa(perKey))
 	if err != nil {
 		t.Fatalf("orderly client: %v\n%s", err, out)
 	}

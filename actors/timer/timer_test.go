@@ -186,6 +186,14 @@ func (e *env) park(id string, nowMs, deliverMs int64) {
 	if job.Put.Result.Status != commitlog.PutOK {
 		e.t.Fatalf("put: %v", job.Put.Result.Status)
 	}
+	// The service indexes what the consume queue shows: wait for dispatch,
+	// which follows the put's answer, not precedes it.
+	for deadline := time.Now().Add(10 * time.Second); e.store.MaxOffsetInQueue(m.Topic, 0) <= job.Put.Result.QueueOffset; {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never dispatched to %s/0", id, m.Topic)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // delivered returns the UNIQ_KEYs in Real/1 with their TIMER_DEQUEUE_MS,
