@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/remoting"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // rawJSONFrame builds a JSON-serialized request frame by hand, with the
@@ -119,6 +120,7 @@ func TestNumericAndBooleanHeaderFieldsAreReadAsText(t *testing.T) {
 	}
 	// The sends were stored twice each (three messages per flavour, the
 	// batch's one included), both forms alike.
+	poll.Within(t, 10*time.Second, "dispatch", func() bool { return b.Store().MaxOffsetInQueue(topic, 1) >= 6 })
 	if got := b.Store().MaxOffsetInQueue(topic, 1); got != 6 {
 		t.Errorf("queue 1 holds %d messages, want 6", got)
 	}

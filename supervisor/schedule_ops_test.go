@@ -103,6 +103,7 @@ func TestScheduleServiceVisibleInTreeMetricsAndRuntimeInfo(t *testing.T) {
 		}
 	}
 	// Delivered to the real topic, where a pull finds them.
+	poll.Within(t, 10*time.Second, "dispatch", func() bool { return b.Store().MaxOffsetInQueue("SchedOps", 0) >= n })
 	if got := b.Store().MaxOffsetInQueue("SchedOps", 0); got != n {
 		t.Fatalf("SchedOps/0 holds %d messages, want %d", got, n)
 	}

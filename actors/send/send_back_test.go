@@ -168,6 +168,7 @@ func TestConsumerSendMsgBackRouting(t *testing.T) {
 		t.Fatalf("immediate retry %+v %q", m, m.Properties)
 	}
 	for qid, n := range counts {
+		poll.Until(t, "dispatch", func() bool { return env.Store.MaxOffsetInQueue(sched, qid) >= n })
 		if got := env.Store.MaxOffsetInQueue(sched, qid); got != n {
 			t.Fatalf("schedule queue %d holds %d", qid, got)
 		}

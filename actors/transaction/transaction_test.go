@@ -77,6 +77,7 @@ func TestEndTransactionCommitsOnce(t *testing.T) {
 	if got := string(r.messages("TxTopic", 2)[1].Body); got != "marker" {
 		t.Fatalf("second message in the real queue is %q", got)
 	}
+	r.waitCount(OpTopic, 0, 1)
 	if n := r.env.Store.MaxOffsetInQueue(OpTopic, 0); n != 1 {
 		t.Fatalf("%d op records", n)
 	}

@@ -131,6 +131,8 @@ func TestEnforcingRefusesPlain(t *testing.T) {
 	if err := send(secure, t.Context(), "EnforcedTopic", "tls"); err != nil {
 		t.Fatalf("TLS client: %v", err)
 	}
+	// Dispatch follows the answer: wait for the consume queue.
+	poll.Within(t, 10*time.Second, "dispatch", func() bool { return b.Store().MaxOffsetInQueue("EnforcedTopic", 0) >= 1 })
 	if n := b.Store().MaxOffsetInQueue("EnforcedTopic", 0); n != 1 {
 		t.Fatalf("%d messages stored, want the TLS client's one", n)
 	}
@@ -171,6 +173,8 @@ func TestClientAuthRefusesClientWithoutCertificate(t *testing.T) {
 	if err := send(c, t.Context(), "AuthTopic", "authenticated"); err != nil {
 		t.Fatalf("client with a certificate: %v", err)
 	}
+	// Dispatch follows the answer: wait for the consume queue.
+	poll.Within(t, 10*time.Second, "dispatch", func() bool { return b.Store().MaxOffsetInQueue("AuthTopic", 0) >= 1 })
 	if n := b.Store().MaxOffsetInQueue("AuthTopic", 0); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
 	}
@@ -305,6 +309,8 @@ func TestDisabledRefusesTLS(t *testing.T) {
 	if err := send(plain, t.Context(), "PlainTopic", "plain"); err != nil {
 		t.Fatal(err)
 	}
+	// Dispatch follows the answer: wait for the consume queue.
+	poll.Within(t, 10*time.Second, "dispatch", func() bool { return b.Store().MaxOffsetInQueue("PlainTopic", 0) >= 1 })
 	if n := b.Store().MaxOffsetInQueue("PlainTopic", 0); n != 1 {
 		t.Fatalf("%d messages stored, want 1", n)
 	}
