@@ -71,9 +71,11 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		s.b.inspectors.Register(pid.Id, sched.InspectNode)
 	}
 	if timers := s.b.svc.timers; timers != nil {
-		if _, err := spawnTimer(ctx, timers, &s.b.svc.timerKick); err != nil {
+		pid, err := spawnTimer(ctx, timers, &s.b.svc.timerKick)
+		if err != nil {
 			return fmt.Errorf("spawn timer: %w", err)
 		}
+		s.b.inspectors.Register(pid.Id, timers.InspectNode)
 	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)

@@ -11,7 +11,8 @@ const (
 	KindConnection = "connection"
 	KindActor      = "actor" // an actor with no inspector of its own
 	// KindService is an actor that runs a broker service on a timer (the
-	// transaction check, the schedule message service).
+	// transaction check, the schedule message service, the timer message
+	// store).
 	KindService = "service"
 )
 
@@ -38,7 +39,10 @@ type Node struct {
 	// Schedule is the schedule message service (delay levels), on the
 	// actor that delivers its due messages.
 	Schedule *ScheduleInfo `json:"schedule,omitempty"`
-	Children []*Node       `json:"children,omitempty"`
+	// Timer is RocketMQ 5's TimerMessageStore, on the actor that runs its
+	// passes.
+	Timer    *TimerInfo `json:"timer,omitempty"`
+	Children []*Node    `json:"children,omitempty"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
@@ -203,4 +207,58 @@ type ScheduleLevelInfo struct {
 	PassedOver uint64    `json:"passedOver"`
 	LastError  string    `json:"lastError,omitempty"`
 	RetryAt    time.Time `json:"retryAt"`
+}
+
+// TimerInfo is RocketMQ 5's TimerMessageStore: timer messages parked in
+// rmq_sys_wheel_timer, indexed in the timer log, and how their delivery
+// to their real topics is going.
+type TimerInfo struct {
+	PrecisionMs int64 `json:"precisionMs"`
+	MaxDelaySec int64 `json:"maxDelaySec"`
+	// Pending counts messages indexed and not yet delivered
+	// (timerCongestNum); Behind the rmq_sys_wheel_timer entries not yet
+	// indexed (timerOffsetBehind), QueueOffset being the next one and
+	// MaxQueueOffset the queue's end.
+	Pending        int64 `json:"pending"`
+	Behind         int64 `json:"behind"`
+	QueueOffset    int64 `json:"queueOffset"`
+	MaxQueueOffset int64 `json:"maxQueueOffset"`
+	// ReadTime is the next slot to read: every message due before it was
+	// delivered (now − ReadTime is timerReadBehind).
+	ReadTime time.Time `json:"readTime"`
+	// OldestDue is when the earliest pending message falls due (its slot's
+	// end), OldestDueCount how many fall due then; zero when none pending.
+	OldestDue      time.Time `json:"oldestDue"`
+	OldestDueCount int32     `json:"oldestDueCount"`
+	// LatenessMillis is how long after its due time the last delivered
+	// message was handed to the writer; LastDelivery when it was stored.
+	LatenessMillis int64     `json:"latenessMillis"`
+	LastDelivery   time.Time `json:"lastDelivery"`
+	InFlight       int       `json:"inFlight"`
+	// Enqueued counts messages indexed, Delivered those stored back in
+	// their topic, Rolled the re-indexings of messages due beyond the
+	// wheel, PassedOver the entries skipped (record gone or unreadable).
+	Enqueued   uint64 `json:"enqueued"`
+	Delivered  uint64 `json:"delivered"`
+	Rolled     uint64 `json:"rolled"`
+	PassedOver uint64 `json:"passedOver"`
+	// Retries counts passes that waited 100 ms instead of delivering:
+	// BusyBackoffs because the store was busy, the rest because a put or
+	// the timer log failed.
+	Retries      uint64 `json:"retries"`
+	BusyBackoffs uint64 `json:"busyBackoffs"`
+	// EnqueueTps and DequeueTps are the rates over the last second.
+	EnqueueTps float64 `json:"enqueueTps"`
+	DequeueTps float64 `json:"dequeueTps"`
+	// DiskBytes is the timer log's size; Checkpoint when timercheck.json
+	// was last written.
+	DiskBytes  int64     `json:"diskBytes"`
+	Checkpoint time.Time `json:"checkpoint"`
+	LastError  string    `json:"lastError,omitempty"`
+	RetryAt    time.Time `json:"retryAt"`
+	// Lateness counts deliveries by how long after their due time they
+	// were handed to the writer (LeMillis -1: unbounded);
+	// LatenessSumMillis is their total.
+	Lateness          []Bucket `json:"lateness"`
+	LatenessSumMillis float64  `json:"latenessSumMillis"`
 }

@@ -212,6 +212,9 @@ func (r *treeRenderer) node(n *tree.Node, lead, indent string, root bool) {
 		}
 		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d delayed messages waiting", waiting))})
 		r.scheduleDetails(details, n.Schedule)
+	case n.Timer != nil:
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d timer messages pending", n.Timer.Pending))})
+		r.timerDetails(details, n.Timer)
 	case n.Kind == tree.KindListener:
 		conns := 0
 		for _, c := range n.Children {
@@ -399,9 +402,15 @@ func (r *treeRenderer) scheduleDetails(indent string, sc *tree.ScheduleInfo) {
 	if len(idle) > 0 {
 		r.detail(indent, cell{"idle " + levelRanges(idle), colDim})
 	}
+	r.latenessDetail(indent, sc.Lateness)
+}
+
+// latenessDetail shows a service's lateness histogram (the schedule
+// service's, the timer store's): its non-empty buckets.
+func (r *treeRenderer) latenessDetail(indent string, lateness []tree.Bucket) {
 	var items []cell
 	var prevBound int64
-	for _, bk := range sc.Lateness {
+	for _, bk := range lateness {
 		label := "≤" + duration(bk.LeMillis)
 		if bk.LeMillis < 0 {
 			label = ">" + duration(prevBound)
@@ -422,6 +431,83 @@ func (r *treeRenderer) scheduleDetails(indent string, sc *tree.ScheduleInfo) {
 	} else {
 		r.detail(indent, list("lateness", items)...)
 	}
+}
+
+// timerDetails shows the timer message store in two lines — what is
+// pending and how delivery goes, then indexing, rates and the timer log —
+// and the lateness histogram.
+func (r *treeRenderer) timerDetails(indent string, ti *tree.TimerInfo) {
+	var items []cell
+	if ti.Pending > 0 && !ti.OldestDue.IsZero() {
+		count := fmt.Sprintf(" (%d due then)", ti.OldestDueCount)
+		if ti.OldestDue.After(r.s.TakenAt) {
+			items = append(items, plain("oldest due in "+duration(ti.OldestDue.Sub(r.s.TakenAt).Milliseconds())+count))
+		} else {
+			// Due and not yet delivered: waiting for its pass, or held up.
+			over := r.s.TakenAt.Sub(ti.OldestDue).Milliseconds()
+			c := plain("overdue " + duration(over) + count)
+			if over > 1000 {
+				c.color = colYellow
+			}
+			items = append(items, c)
+		}
+	}
+	if ti.Behind > 0 {
+		items = append(items, cell{fmt.Sprintf("not yet indexed %d", ti.Behind), colYellow})
+	}
+	items = append(items, plain(fmt.Sprintf("delivered %d", ti.Delivered)))
+	if !ti.LastDelivery.IsZero() {
+		items = append(items, plain("lateness "+duration(ti.LatenessMillis)))
+	}
+	if ti.InFlight > 0 {
+		items = append(items, plain(fmt.Sprintf("in flight %d", ti.InFlight)))
+	}
+	if ti.Rolled > 0 {
+		items = append(items, plain(fmt.Sprintf("rolled %d", ti.Rolled)))
+	}
+	if ti.BusyBackoffs > 0 {
+		items = append(items, cell{fmt.Sprintf("busy back-offs %d", ti.BusyBackoffs), colYellow})
+	}
+	if failed := ti.Retries - min(ti.Retries, ti.BusyBackoffs); failed > 0 {
+		items = append(items, cell{fmt.Sprintf("failures %d", failed), colYellow})
+	}
+	if ti.PassedOver > 0 {
+		items = append(items, cell{fmt.Sprintf("passed over %d", ti.PassedOver), colRed})
+	}
+	if ti.RetryAt.After(r.s.TakenAt) && ti.LastError != "" {
+		items = append(items, cell{"RETRYING: " + ti.LastError, colRed})
+	}
+	r.detail(indent, list(fmt.Sprintf("pending %d", ti.Pending), items)...)
+
+	readBehind := "read time now"
+	if !ti.ReadTime.IsZero() && r.s.TakenAt.After(ti.ReadTime) {
+		readBehind = "read time " + duration(r.s.TakenAt.Sub(ti.ReadTime).Milliseconds()) + " behind"
+	}
+	checkpoint := "checkpoint never"
+	if !ti.Checkpoint.IsZero() {
+		checkpoint = "checkpoint " + duration(max(0, r.s.TakenAt.Sub(ti.Checkpoint).Milliseconds())) + " ago"
+	}
+	r.detail(indent, list(fmt.Sprintf("enqueued %d", ti.Enqueued), []cell{
+		plain(fmt.Sprintf("in %.0f/s  out %.0f/s", ti.EnqueueTps, ti.DequeueTps)),
+		plain(readBehind), plain(fmt.Sprintf("queue %d/%d", ti.QueueOffset, ti.MaxQueueOffset)),
+		plain("timer log " + byteSize(ti.DiskBytes)), plain(checkpoint),
+		plain("precision " + millis(ti.PrecisionMs)),
+	})...)
+	r.latenessDetail(indent, ti.Lateness)
+}
+
+// byteSize writes n as 512 B, 56.3 KiB, 1.2 GiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // levelDelay writes a level's delay as messageDelayLevel does (1s, 5m, 2h).

@@ -271,3 +271,53 @@ func TestRenderScheduleGolden(t *testing.T) {
 		t.Errorf("coloured output without escapes differs from plain")
 	}
 }
+
+// The timer message store held up by a busy page cache: the row's pending
+// count, then what is pending (overdue, with how many fall due then), the
+// entries not indexed yet, deliveries and their lateness, back-offs and
+// failures, RETRYING; then indexing, rates, read time, the timer log and
+// the checkpoint; then the lateness histogram.
+func TestRenderTimerGolden(t *testing.T) {
+	s := loadSnapshot(t, "testdata/timer.json")
+	out := renderTree(s, renderOptions{})
+	golden(t, "timer.golden", out)
+	for _, want := range []string{
+		"1520 timer messages pending",
+		"pending 1520 overdue 2.2s (480 due then)  not yet indexed 36  delivered 4440  lateness 1.8s  rolled 12  busy back-offs 19  failures 2  passed over 1  RETRYING: store OS_PAGECACHE_BUSY",
+		"enqueued 5964 in 1203/s  out 0/s  read time 2.3s behind  queue 5964/6000  timer log 372.8 KiB  checkpoint 350ms ago  precision 100ms",
+		"lateness ≤5ms 3100  ≤10ms 800  ≤25ms 300  ≤50ms 100  ≤100ms 60  ≤250ms 20  ≤2.5s 60",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	strip := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	if colored := renderTree(s, renderOptions{color: true}); strip.ReplaceAllString(colored, "") != out {
+		t.Errorf("coloured output without escapes differs from plain")
+	}
+
+	// On time: the next due time ahead, nothing held up.
+	ti := s.Root.Find("timer").Timer
+	ti.OldestDue = s.TakenAt.Add(650 * time.Millisecond)
+	ti.Behind, ti.BusyBackoffs, ti.Retries, ti.PassedOver, ti.RetryAt, ti.ReadTime = 0, 0, 0, 0, time.Time{}, s.TakenAt
+	out = renderTree(s, renderOptions{})
+	for _, want := range []string{"pending 1520 oldest due in 650ms (480 due then)  delivered 4440  lateness 1.8s  rolled 12\n", "read time now"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("on time: no %q in:\n%s", want, out)
+		}
+	}
+	for _, unwanted := range []string{"RETRYING", "not yet indexed", "back-offs", "failures", "passed over"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("on time: %q in:\n%s", unwanted, out)
+		}
+	}
+
+	// Idle, nothing ever sent.
+	s.Root.Find("timer").Timer = &tree.TimerInfo{PrecisionMs: 1000, ReadTime: s.TakenAt}
+	out = renderTree(s, renderOptions{})
+	for _, want := range []string{"0 timer messages pending", "pending 0 delivered 0\n", "enqueued 0 in 0/s  out 0/s  read time now  queue 0/0  timer log 0 B  checkpoint never  precision 1000ms", "lateness: nothing delivered yet"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("idle: no %q in:\n%s", want, out)
+		}
+	}
+}

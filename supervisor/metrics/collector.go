@@ -68,6 +68,19 @@ var (
 	descSchedBackoffs   = newDesc("schedule_backoffs_total", "Passes of a level that waited 100 ms (DELAY_FOR_A_WHILE) instead of delivering, by reason: busy (page cache busy) or failed (a put failed).", "level", "reason")
 	descSchedPassed     = newDesc("schedule_passed_over_total", "Delayed messages skipped: record deleted by retention before due, or no real topic.", "level")
 	descSchedLateness   = newDesc("schedule_delivery_lateness_seconds", "Delayed messages by how long after their due time they were stored in their real topic.")
+
+	descTimerPending    = newDesc("timer_messages_pending", "Timer messages indexed in the timer log and not delivered yet (timerCongestNum).")
+	descTimerBehind     = newDesc("timer_messages_behind", "Entries of rmq_sys_wheel_timer not indexed yet (timerOffsetBehind).")
+	descTimerInFlight   = newDesc("timer_messages_in_flight", "Due timer messages handed to the writer and not answered yet.")
+	descTimerEnqueued   = newDesc("timer_enqueued_total", "Timer messages indexed in the timer log.")
+	descTimerDeliveries = newDesc("timer_deliveries_total", "Timer messages stored back in their real topic.")
+	descTimerBackoffs   = newDesc("timer_backoffs_total", "Passes that waited 100 ms instead of delivering, by reason: busy (store busy: page cache, disk) or failed (a put or the timer log failed).", "reason")
+	descTimerPassed     = newDesc("timer_passed_over_total", "Timer messages skipped: record deleted by retention before due, unreadable, or no real topic.")
+	descTimerRolled     = newDesc("timer_rolled_total", "Timer messages due beyond the wheel (timerRollWindowSlot) indexed again.")
+	descTimerOldestDue  = newDesc("timer_oldest_due_timestamp_seconds", "Unix time the earliest pending timer message falls due (the end of its precision tick); absent when none is pending.")
+	descTimerOverdue    = newDesc("timer_overdue_seconds", "How long past its due time the earliest pending timer message is; 0 when none is overdue.")
+	descTimerDisk       = newDesc("timer_log_disk_bytes", "Size of the timer log (<storePathRootDir>/timerlog).")
+	descTimerLateness   = newDesc("timer_delivery_lateness_seconds", "Timer messages by how long after their due time they were handed to the writer.")
 )
 
 var treeDescs = []*prometheus.Desc{
@@ -79,6 +92,8 @@ var treeDescs = []*prometheus.Desc{
 	descTxPending, descTxEnded, descTxDup, descTxRefused, descTxFailures, descTxInFlight, descTxChecks,
 	descTxDiscarded, descTxRounds, descTxLag,
 	descSchedDelay, descSchedWaiting, descSchedDeliveries, descSchedOverdue, descSchedBackoffs, descSchedPassed, descSchedLateness,
+	descTimerPending, descTimerBehind, descTimerInFlight, descTimerEnqueued, descTimerDeliveries, descTimerBackoffs,
+	descTimerPassed, descTimerRolled, descTimerOldestDue, descTimerOverdue, descTimerDisk, descTimerLateness,
 }
 
 // treeCollector turns one fresh snapshot per scrape into metrics.
@@ -125,6 +140,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectTransaction(ch, n.Transaction)
 		case n.Schedule != nil && once("schedule"):
 			collectSchedule(ch, n.Schedule, s.TakenAt)
+		case n.Timer != nil && once("timer"):
+			collectTimer(ch, n.Timer, s.TakenAt)
 		case n.Connection != nil:
 			lang := n.Connection.Language
 			if lang == "" {
@@ -218,10 +235,39 @@ func collectSchedule(ch chan<- prometheus.Metric, sc *tree.ScheduleInfo, at time
 		ch <- prometheus.MustNewConstMetric(descSchedBackoffs, prometheus.CounterValue, float64(lv.Retries-min(lv.Retries, lv.BusyBackoffs)), level, "failed")
 		ch <- prometheus.MustNewConstMetric(descSchedPassed, prometheus.CounterValue, float64(lv.PassedOver), level)
 	}
-	if len(sc.Lateness) > 0 {
-		count, buckets := cumulativeBuckets(sc.Lateness)
-		ch <- prometheus.MustNewConstHistogram(descSchedLateness, count, sc.LatenessSumMillis/1000, buckets)
+	collectHistogram(ch, descSchedLateness, sc.Lateness, sc.LatenessSumMillis)
+}
+
+func collectTimer(ch chan<- prometheus.Metric, ti *tree.TimerInfo, at time.Time) {
+	ch <- prometheus.MustNewConstMetric(descTimerPending, prometheus.GaugeValue, float64(ti.Pending))
+	ch <- prometheus.MustNewConstMetric(descTimerBehind, prometheus.GaugeValue, float64(ti.Behind))
+	ch <- prometheus.MustNewConstMetric(descTimerInFlight, prometheus.GaugeValue, float64(ti.InFlight))
+	ch <- prometheus.MustNewConstMetric(descTimerEnqueued, prometheus.CounterValue, float64(ti.Enqueued))
+	ch <- prometheus.MustNewConstMetric(descTimerDeliveries, prometheus.CounterValue, float64(ti.Delivered))
+	ch <- prometheus.MustNewConstMetric(descTimerBackoffs, prometheus.CounterValue, float64(ti.BusyBackoffs), "busy")
+	ch <- prometheus.MustNewConstMetric(descTimerBackoffs, prometheus.CounterValue, float64(ti.Retries-min(ti.Retries, ti.BusyBackoffs)), "failed")
+	ch <- prometheus.MustNewConstMetric(descTimerPassed, prometheus.CounterValue, float64(ti.PassedOver))
+	ch <- prometheus.MustNewConstMetric(descTimerRolled, prometheus.CounterValue, float64(ti.Rolled))
+	overdue := 0.0
+	if ti.Pending > 0 && !ti.OldestDue.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descTimerOldestDue, prometheus.GaugeValue, float64(ti.OldestDue.UnixNano())/float64(time.Second))
+		if at.After(ti.OldestDue) {
+			overdue = at.Sub(ti.OldestDue).Seconds()
+		}
 	}
+	ch <- prometheus.MustNewConstMetric(descTimerOverdue, prometheus.GaugeValue, overdue)
+	ch <- prometheus.MustNewConstMetric(descTimerDisk, prometheus.GaugeValue, float64(ti.DiskBytes))
+	collectHistogram(ch, descTimerLateness, ti.Lateness, ti.LatenessSumMillis)
+}
+
+// collectHistogram exports a tree histogram (per-bucket counts in ms) as a
+// Prometheus one in seconds; nothing when the tree has no buckets.
+func collectHistogram(ch chan<- prometheus.Metric, desc *prometheus.Desc, in []tree.Bucket, sumMillis float64) {
+	if len(in) == 0 {
+		return
+	}
+	count, buckets := cumulativeBuckets(in)
+	ch <- prometheus.MustNewConstHistogram(desc, count, sumMillis/1000, buckets)
 }
 
 // cumulativeBuckets converts the tree's per-bucket counts (each bucket
