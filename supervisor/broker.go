@@ -61,6 +61,8 @@ type Broker struct {
 	bootTime   time.Time
 	// busyLatency: read-to-written time of every busy answer.
 	busyLatency *remoting.LatencyHistogram
+	// frameBudget bounds the partially received frames of all connections.
+	frameBudget *remoting.FrameBudget
 	// stopping is closed when shutdown gives up waiting, releasing a send
 	// blocked on the writer.
 	stopping chan struct{}
@@ -95,6 +97,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.ListenPort))
 	connOpts := connOptions(&cfg)
+	b.frameBudget = connOpts.FrameBudget
 	gate, nsGate, err := b.openACL()
 	if err != nil {
 		return nil, fmt.Errorf("acl: %w", err)
@@ -392,3 +395,8 @@ func (b *Broker) processors() []*actors.Processor {
 	}
 	return procs
 }
+
+// FrameBudget is the budget of partially received frames every connection
+// draws on (remotingFrameBudget): what clients have sent of frames not yet
+// complete.
+func (b *Broker) FrameBudget() *remoting.FrameBudget { return b.frameBudget }
