@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"github.com/sluice-mq/sluice/supervisor/brokertest/disk"
 )
 
@@ -59,8 +61,8 @@ func TestRollDoesNoFileIOInsideLockHold(t *testing.T) {
 			inWindow.Add(1)
 		}
 	}
-	s.clq.setAllocate(func(f *os.File, size int64) error { watch(); return allocateFile(f, size) })
-	s.cqs.setGrow(func(f *os.File, off, n int64) error { watch(); return growFile(f, off, n) })
+	s.clq.setAllocate(func(f *os.File, size int64) error { watch(); return mmap.AllocateFile(f, size) })
+	s.cqs.setGrow(func(f *os.File, off, n int64) error { watch(); return mmap.GrowFile(f, off, n) })
 	rollOnce := func(topic string) {
 		t.Helper()
 		files := s.clq.count()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // allocateService is RocketMQ's AllocateMappedFileService: it creates the
@@ -102,11 +104,11 @@ func (a *allocateService) createLocked() error {
 		if a.s.cfg.FlushDiskType == SyncFlush {
 			syncEvery = a.s.cfg.FlushLeastPagesWhenWarmMapedFile
 		}
-		if werr := warmMapping(mf.data, syncEvery); werr != nil {
+		if werr := mmap.WarmMapping(mf.data, syncEvery); werr != nil {
 			a.s.log.Warn().Err(werr).Str("file", mf.path).Msg("warming the new commit-log file failed; it is used cold")
 		}
 	} else if err == nil {
-		adviseWillNeed(mf.data)
+		mmap.AdviseWillNeed(mf.data)
 		a.prefault(mf)
 	}
 	// The new file took a whole file of disk: the moment to look at the ratio.
@@ -150,7 +152,7 @@ func (a *allocateService) prefault(mf *mappedFile) {
 	if to <= from {
 		return
 	}
-	if !populateWrite(mf.data[from:to]) {
+	if !mmap.PopulateWrite(mf.data[from:to]) {
 		a.prefaultOff.Store(true)
 		return
 	}

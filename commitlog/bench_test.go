@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // Benchmarks run beside their baselines in one process and directory:
@@ -81,7 +83,7 @@ func BenchmarkMmapCopyBaseline(b *testing.B) {
 				b.StartTimer()
 			}
 			var err error
-			mf, err = createMappedFile(filepath.Join(dir, fileName(n)), n, benchFileSize, allocateFile)
+			mf, err = createMappedFile(filepath.Join(dir, fileName(n)), n, benchFileSize, mmap.AllocateFile)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -127,7 +129,7 @@ func BenchmarkFdatasyncBaseline(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	if err := allocateFile(f, benchFileSize); err != nil {
+	if err := mmap.AllocateFile(f, benchFileSize); err != nil {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 64<<10)
@@ -142,7 +144,7 @@ func BenchmarkFdatasyncBaseline(b *testing.B) {
 			b.Fatal(err)
 		}
 		off += int64(len(buf))
-		if err := fdatasync(f); err != nil {
+		if err := mmap.Fdatasync(f); err != nil {
 			b.Fatal(err)
 		}
 	}

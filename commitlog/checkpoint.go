@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // The checkpoint file says what is durable, so that recovery after a crash
@@ -130,7 +132,7 @@ func (c *checkpoint) write(d checkpointData) error {
 	if _, err := c.f.WriteAt(b, int64(d.seq%2)*checkpointSlot); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	if err := fdatasync(c.f); err != nil {
+	if err := mmap.Fdatasync(c.f); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	c.last = d

@@ -3,6 +3,8 @@ package commitlog
 import (
 	"os"
 	"time"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // Retention and disk space (RocketMQ CleanCommitLogService and
@@ -91,7 +93,7 @@ func (s *Store) releaseReadPages() {
 	q := s.clq
 	for i := 0; i < q.count()-1; i++ {
 		if f := q.at(i); f != nil && f.flushed.Load() == f.size {
-			releaseResident(f.data)
+			mmap.ReleaseResident(f.data)
 		}
 	}
 }

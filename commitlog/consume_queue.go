@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"github.com/rs/zerolog"
 )
 
@@ -121,7 +123,7 @@ func (cq *consumeQueue) markDamaged(at int64) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := syncDir(cq.mfq.dir); err != nil {
+	if err := mmap.SyncDir(cq.mfq.dir); err != nil {
 		return err
 	}
 	cq.markers = append(cq.markers, path)
@@ -144,7 +146,7 @@ func (cq *consumeQueue) finishRebuild() error {
 	}
 	cq.markers = nil
 	cq.damagedAt = -1
-	return syncDir(cq.mfq.dir)
+	return mmap.SyncDir(cq.mfq.dir)
 }
 
 // cqEntry is one decoded consume-queue entry.
@@ -297,7 +299,7 @@ func (cq *consumeQueue) grow(f *mappedFile, need int64) error {
 	if to%cqGrowPage != 0 {
 		to = min(to+cqGrowPage-to%cqGrowPage, f.size)
 	}
-	growFn := growFile
+	growFn := mmap.GrowFile
 	if cq.t != nil {
 		growFn = cq.t.growFunc()
 	}
@@ -332,7 +334,7 @@ func (cq *consumeQueue) load() error {
 		return err
 	}
 	for i, f := range q.files {
-		end, err := lastDataEnd(f.f, f.size)
+		end, err := mmap.LastDataEnd(f.f, f.size)
 		if err != nil {
 			return fmt.Errorf("consume queue %s/%d: %w", cq.topic, cq.queueID, err)
 		}
@@ -557,7 +559,7 @@ type consumeQueueTable struct {
 	log      zerolog.Logger
 	grave    *graveyard
 	syncs    *atomic.Int64
-	// growFn backs consume-queue file ranges (growFile; tests inject ENOSPC).
+	// growFn backs consume-queue file ranges (mmap.GrowFile; tests inject ENOSPC).
 	growFn atomic.Pointer[func(*os.File, int64, int64) error]
 	// afterGrow runs after a file took more disk (the disk-ratio check).
 	afterGrow func()
@@ -574,7 +576,7 @@ func (t *consumeQueueTable) growFunc() func(*os.File, int64, int64) error {
 	if fn := t.growFn.Load(); fn != nil {
 		return *fn
 	}
-	return growFile
+	return mmap.GrowFile
 }
 
 func (t *consumeQueueTable) newQueue(topic string, queueID int32) *consumeQueue {

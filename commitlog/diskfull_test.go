@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"github.com/sluice-mq/sluice/supervisor/brokertest/disk"
 
 	"github.com/rs/zerolog"
@@ -238,7 +240,7 @@ func TestDispatchStallIsolatedAndRetried(t *testing.T) {
 		if _, bad := failing.Load(filepath.Dir(f.Name())); bad {
 			return fmt.Errorf("fallocate: %w", unix.ENOSPC)
 		}
-		return growFile(f, off, n)
+		return mmap.GrowFile(f, off, n)
 	})
 	// Hold dispatch while the stuck queue's records go in, then take its
 	// reserved space away, as if it had never been reserved.

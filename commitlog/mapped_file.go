@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // mappedFile is one fixed-size file of the commit log or of a consume queue,
@@ -32,7 +34,7 @@ type mappedFile struct {
 	// Commit-log files are allocated whole when created (size); consume-queue
 	// files are sparse and grow in steps ahead of their writer (see
 	// consumeQueue.reserve). Nothing is ever stored into the mapping at or
-	// above it, so a full disk is an ENOSPC from growFile, never a SIGBUS.
+	// above it, so a full disk is an ENOSPC from mmap.GrowFile, never a SIGBUS.
 	allocated atomic.Int64
 	// prefaulted: bytes from the start whose pages the allocate service
 	// has faulted in for writing ahead of the appender (see prefault).
@@ -61,10 +63,10 @@ func createMappedFile(path string, from, size int64, allocate func(*os.File, int
 			os.Remove(path)
 		}
 	}()
-	if aerr := allocate(f, size); aerr != nil && !errors.Is(aerr, errFallocateUnsupported) {
+	if aerr := allocate(f, size); aerr != nil && !errors.Is(aerr, mmap.ErrFallocateUnsupported) {
 		return nil, fmt.Errorf("create mapped file %s: %w", path, aerr)
 	}
-	data, err := mapFile(f, size)
+	data, err := mmap.MapFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("create mapped file %s: %w", path, err)
 	}
@@ -75,7 +77,7 @@ func createMappedFile(path string, from, size int64, allocate func(*os.File, int
 
 // createSparseMappedFile makes a new file of size bytes that holds no disk
 // blocks yet (ftruncate) and maps it: a consume-queue file, which costs what
-// it holds. The caller backs each range with growFile before storing into
+// it holds. The caller backs each range with mmap.GrowFile before storing into
 // it. On failure nothing is left behind.
 func createSparseMappedFile(path string, from, size int64) (_ *mappedFile, err error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
@@ -91,7 +93,7 @@ func createSparseMappedFile(path string, from, size int64) (_ *mappedFile, err e
 	if err := f.Truncate(size); err != nil {
 		return nil, fmt.Errorf("create mapped file %s: set size %d: %w", path, size, err)
 	}
-	data, err := mapFile(f, size)
+	data, err := mmap.MapFile(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("create mapped file %s: %w", path, err)
 	}
@@ -128,7 +130,7 @@ func openMappedFile(path string, from, size int64, fixShort func(f *os.File, fro
 			return nil, 0, fmt.Errorf("open mapped file %s: bring %d bytes to the configured %d: %w", path, have, size, err)
 		}
 	}
-	data, err := mapFile(f, size)
+	data, err := mmap.MapFile(f, size)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open mapped file %s: %w", path, err)
 	}
@@ -195,9 +197,9 @@ func (m *mappedFile) flush(syncs *atomic.Int64) error {
 	}
 	var err error
 	if m.pooled {
-		err = fdatasync(m.f)
+		err = mmap.Fdatasync(m.f)
 	} else {
-		err = syncRange(m.data, fl, c)
+		err = mmap.SyncRange(m.data, fl, c)
 	}
 	if syncs != nil {
 		syncs.Add(1)
@@ -208,7 +210,7 @@ func (m *mappedFile) flush(syncs *atomic.Int64) error {
 	m.flushed.Store(c)
 	if c == m.size {
 		// Full and durable: nothing more will be written here.
-		releaseResident(m.data)
+		mmap.ReleaseResident(m.data)
 	}
 	return nil
 }
@@ -223,7 +225,7 @@ func (m *mappedFile) zeroFrom(pos int64) error {
 		return nil
 	}
 	clear(m.data[pos:end])
-	if err := syncRange(m.data, pos, end); err != nil {
+	if err := mmap.SyncRange(m.data, pos, end); err != nil {
 		return fmt.Errorf("zero %s from %d: %w", m.path, pos, err)
 	}
 	return nil
@@ -231,7 +233,7 @@ func (m *mappedFile) zeroFrom(pos int64) error {
 
 // closeAndUnmap releases the mapping and the descriptor.
 func (m *mappedFile) closeAndUnmap() error {
-	err := unmap(m.data)
+	err := mmap.Unmap(m.data)
 	if cerr := m.f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"github.com/rs/zerolog"
 )
 
@@ -32,7 +34,7 @@ type mappedFileQueue struct {
 	dir      string
 	fileSize int64
 	log      zerolog.Logger
-	allocFn  atomic.Pointer[func(*os.File, int64) error] // allocateFile; tests inject ENOSPC
+	allocFn  atomic.Pointer[func(*os.File, int64) error] // mmap.AllocateFile; tests inject ENOSPC
 	pool     *transientStorePool                         // commit log with the pool enabled, else nil
 	syncs    *atomic.Int64                               // counts flush system calls, may be nil
 	grave    *graveyard
@@ -62,10 +64,10 @@ func (q *mappedFileQueue) setAllocate(fn func(*os.File, int64) error) { q.allocF
 
 func (q *mappedFileQueue) allocate(f *os.File, size int64) error { return (*q.allocFn.Load())(f, size) }
 
-// allocateLogged wraps allocateFile and says once that files are sparse.
+// allocateLogged wraps mmap.AllocateFile and says once that files are sparse.
 func (q *mappedFileQueue) allocateLogged(f *os.File, size int64) error {
-	err := allocateFile(f, size)
-	if errors.Is(err, errFallocateUnsupported) && !q.warnedSparse.Swap(true) {
+	err := mmap.AllocateFile(f, size)
+	if errors.Is(err, mmap.ErrFallocateUnsupported) && !q.warnedSparse.Swap(true) {
 		q.log.Warn().Str("dir", q.dir).Msg("fallocate is not supported here; files are extended with ftruncate and stay sparse, so a full disk can kill the broker with SIGBUS while writing through the mapping")
 	}
 	return err
@@ -224,7 +226,7 @@ func (q *mappedFileQueue) createFull(from int64) (*mappedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := mmap.SyncDir(q.dir); err != nil {
 		q.log.Warn().Err(err).Msg("new mapped file's directory entry not synced")
 	}
 	return mf, nil
@@ -259,7 +261,7 @@ func (q *mappedFileQueue) createSparse(from int64, asAhead bool) (*mappedFile, e
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(q.dir); err != nil {
+	if err := mmap.SyncDir(q.dir); err != nil {
 		q.log.Warn().Err(err).Msg("new mapped file's directory entry not synced")
 	}
 	q.mu.Lock()

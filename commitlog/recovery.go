@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // recoverFilesBack is how many files before the checkpointed one a crash
@@ -168,7 +170,7 @@ func (s *Store) scanCommitLog(start int) (int64, error) {
 				Msg("recoverSkipCorruptedFiles: corrupt record followed by valid data; the rest of this file is skipped (bytes left on disk)")
 			binary.BigEndian.PutUint32(b[offTotalSize:], uint32(f.size-pos))
 			binary.BigEndian.PutUint32(b[offMagic:], MagicBlank)
-			if err := syncRange(f.data, pos, pos+blankLen); err != nil {
+			if err := mmap.SyncRange(f.data, pos, pos+blankLen); err != nil {
 				return 0, err
 			}
 			pos = f.size
@@ -223,7 +225,7 @@ func (s *Store) cutTail(f *mappedFile, pos int64) error {
 		s.log.Info().Str("file", f.path).Int64("offset", end).Msg("commit log recovered; it ends here")
 	}
 	clear(f.data[pos:limit])
-	if err := syncRange(f.data, pos, limit); err != nil {
+	if err := mmap.SyncRange(f.data, pos, limit); err != nil {
 		return err
 	}
 	f.setPositions(pos)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/commitlog/index"
@@ -109,7 +111,7 @@ func Open(cfg Config, log zerolog.Logger) (*Store, error) {
 	if cfg.DiskUsage != nil {
 		s.setDiskUsage(cfg.DiskUsage)
 	} else {
-		s.setDiskUsage(statfsUsage) // until the commit-log directory is open
+		s.setDiskUsage(mmap.StatfsUsage) // until the commit-log directory is open
 	}
 	s.deleteHours, _ = parseDeleteWhen(cfg.DeleteWhen)
 	levels, _ := ParseMessageDelayLevel(cfg.MessageDelayLevel) // validated above
@@ -145,7 +147,7 @@ func (s *Store) open() error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return fmt.Errorf("commitlog: create store root %s: %w", root, err)
 	}
-	lf, err := lockDir(filepath.Join(root, "lock"))
+	lf, err := mmap.LockDir(filepath.Join(root, "lock"))
 	if err != nil {
 		return fmt.Errorf("commitlog: %w", err)
 	}
@@ -171,7 +173,7 @@ func (s *Store) open() error {
 				"refusing to open without them (restore the file, or set recoverSkipCorruptedFiles=true to open without them)",
 				f.Name(), have, s.cfg.MappedFileSizeCommitLog, cpData.physFlushed)
 		}
-		if err := s.clq.allocate(f, s.cfg.MappedFileSizeCommitLog); err != nil && !errors.Is(err, errFallocateUnsupported) {
+		if err := s.clq.allocate(f, s.cfg.MappedFileSizeCommitLog); err != nil && !errors.Is(err, mmap.ErrFallocateUnsupported) {
 			return err
 		}
 		s.extended = append(s.extended, extendedFile{f.Name(), have})
@@ -197,7 +199,7 @@ func (s *Store) open() error {
 	}
 	if s.cfg.DiskUsage == nil {
 		d := s.diskDir
-		s.setDiskUsage(func(string) (uint64, uint64, error) { return fstatfsUsage(d) })
+		s.setDiskUsage(func(string) (uint64, uint64, error) { return mmap.FstatfsUsage(d) })
 	}
 	s.cqs = consumeQueueTable{dir: s.cfg.consumeQueueDir(), fileSize: s.cfg.MappedFileSizeConsumeQueue, log: s.log, grave: &s.grave, syncs: &s.cqSyncs,
 		afterGrow: func() { s.checkDiskSpace() }}
@@ -251,7 +253,7 @@ func (s *Store) open() error {
 	if err := os.WriteFile(abortPath, nil, 0o644); err != nil {
 		return fmt.Errorf("commitlog: create abort file: %w", err)
 	}
-	if err := syncDir(root); err != nil {
+	if err := mmap.SyncDir(root); err != nil {
 		return fmt.Errorf("commitlog: %w", err)
 	}
 	s.checkDiskSpace()
@@ -325,7 +327,7 @@ func (s *Store) close() error {
 	if clean {
 		if err := os.Remove(filepath.Join(s.cfg.StorePathRootDir, "abort")); err != nil {
 			errs = append(errs, fmt.Errorf("remove abort file: %w", err))
-		} else if err := syncDir(s.cfg.StorePathRootDir); err != nil {
+		} else if err := mmap.SyncDir(s.cfg.StorePathRootDir); err != nil {
 			errs = append(errs, err)
 		}
 	}

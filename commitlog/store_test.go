@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 	"golang.org/x/sys/unix"
 )
 
@@ -432,7 +433,7 @@ func TestCreateFileENOSPC(t *testing.T) {
 	if names, _ := os.ReadDir(filepath.Join(dir, "commitlog")); len(names) != 1 {
 		t.Fatalf("a half-created file was left: %v", names)
 	}
-	s.clq.setAllocate(allocateFile)
+	s.clq.setAllocate(mmap.AllocateFile)
 	r := put(t, s, testMessage("E", 0, len(first), 1100))
 	if r.QueueOffset != int64(len(first)) || r.WroteOffset != testCLFileSize {
 		t.Fatalf("after space came back: %+v", r)

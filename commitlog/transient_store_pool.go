@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/sluice-mq/sluice/commitlog/mmap"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -29,15 +31,15 @@ type transientStorePool struct {
 func newTransientStorePool(n int, size int64) (*transientStorePool, error) {
 	p := &transientStorePool{bufSize: size, total: n}
 	for i := 0; i < n; i++ {
-		b, err := mapAnon(size)
+		b, err := mmap.MapAnon(size)
 		if err != nil {
 			p.destroy()
 			return nil, fmt.Errorf("transient store pool: buffer %d of %d: %w", i+1, n, err)
 		}
-		if err := lockMemory(b); err != nil {
-			_ = unmap(b)
+		if err := mmap.LockMemory(b); err != nil {
+			_ = mmap.Unmap(b)
 			p.destroy()
-			limit, lerr := memlockLimit()
+			limit, lerr := mmap.MemlockLimit()
 			if lerr != nil {
 				limit = 0
 			}
@@ -97,8 +99,8 @@ func (p *transientStorePool) destroy() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, b := range p.all {
-		_ = unlockMemory(b)
-		_ = unmap(b)
+		_ = mmap.UnlockMemory(b)
+		_ = mmap.Unmap(b)
 	}
 	p.all, p.free = nil, nil
 }

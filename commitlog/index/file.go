@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+
+	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
 
 // The layout (IndexHeader.java, IndexFile.java).
@@ -90,13 +92,13 @@ func createIndexFile(path string, hashSlotNum, indexNum int, endPhyOffset, endTi
 	}
 	x := &indexFile{path: path, f: f, size: size, hashSlotNum: int32(hashSlotNum), indexNum: int32(indexNum)}
 	x.allocated = min(size, x.entryOff(0)+growStep)
-	if err := allocate(f, 0, x.allocated); err != nil {
+	if err := mmap.GrowFile(f, 0, x.allocated); err != nil {
 		return nil, fmt.Errorf("create index file %s: %w", path, err)
 	}
-	if x.data, err = mapFile(f, size); err != nil {
+	if x.data, err = mmap.MapFile(f, size); err != nil {
 		return nil, fmt.Errorf("create index file %s: %w", path, err)
 	}
-	populate(x.data[:x.allocated])
+	mmap.PopulateWrite(x.data[:x.allocated])
 	x.indexCount.Store(1)
 	if endPhyOffset > 0 {
 		x.beginPhyOffset.Store(endPhyOffset)
@@ -132,7 +134,7 @@ func openIndexFile(path string, hashSlotNum, indexNum int) (_ *indexFile, err er
 			path, st.Size(), hashSlotNum, indexNum, size)
 	}
 	x := &indexFile{path: path, f: f, size: size, hashSlotNum: int32(hashSlotNum), indexNum: int32(indexNum)}
-	if x.data, err = mapFile(f, size); err != nil {
+	if x.data, err = mmap.MapFile(f, size); err != nil {
 		return nil, fmt.Errorf("open index file %s: %w", path, err)
 	}
 	be := binary.BigEndian
@@ -146,7 +148,7 @@ func openIndexFile(path string, hashSlotNum, indexNum int) (_ *indexFile, err er
 		n = 1
 	}
 	if n > x.indexNum {
-		unmap(x.data)
+		mmap.Unmap(x.data)
 		return nil, fmt.Errorf("open index file %s: indexCount %d above maxIndexNum %d: %w", path, n, indexNum, errDamaged)
 	}
 	x.indexCount.Store(n)
@@ -154,12 +156,12 @@ func openIndexFile(path string, hashSlotNum, indexNum int) (_ *indexFile, err er
 	// Whatever holds entries was backed when they were written; ask for the
 	// next step too, and leave it to the writer if the disk is full now.
 	x.allocated = x.entryOff(n)
-	if want := min(size, x.entryOff(n)+growStep); allocate(f, 0, want) == nil {
+	if want := min(size, x.entryOff(n)+growStep); mmap.GrowFile(f, 0, want) == nil {
 		x.allocated = want
 	}
 	if n < x.indexNum {
 		// The file is still written: fault in what the writer touches.
-		populate(x.data[:x.allocated])
+		mmap.PopulateWrite(x.data[:x.allocated])
 	}
 	return x, nil
 }
@@ -193,10 +195,10 @@ func (x *indexFile) putKey(hash int32, phyOffset, storeTimestamp int64) (ok bool
 	absIndexPos := x.entryOff(count)
 	if absIndexPos+EntrySize > x.allocated {
 		n := min(int64(growStep), x.size-x.allocated)
-		if err := allocate(x.f, x.allocated, n); err != nil {
+		if err := mmap.GrowFile(x.f, x.allocated, n); err != nil {
 			return false, err
 		}
-		populate(x.data[x.allocated : x.allocated+n])
+		mmap.PopulateWrite(x.data[x.allocated : x.allocated+n])
 		x.allocated += n
 	}
 	absSlotPos := x.slotOff(hash)
@@ -385,10 +387,10 @@ func (x *indexFile) flush() error {
 		return nil
 	}
 	// Entries first: a slot or count on disk never names an entry that is not.
-	if err := syncRange(x.data, x.entryOff(fl), x.entryOff(count)); err != nil {
+	if err := mmap.SyncRange(x.data, x.entryOff(fl), x.entryOff(count)); err != nil {
 		return fmt.Errorf("flush index file %s: %w", x.path, err)
 	}
-	if err := syncRange(x.data, 0, x.entryOff(0)); err != nil {
+	if err := mmap.SyncRange(x.data, 0, x.entryOff(0)); err != nil {
 		return fmt.Errorf("flush index file %s: %w", x.path, err)
 	}
 	x.flushedCount.Store(count)
@@ -396,7 +398,7 @@ func (x *indexFile) flush() error {
 }
 
 func (x *indexFile) close() error {
-	err := unmap(x.data)
+	err := mmap.Unmap(x.data)
 	x.data = nil
 	if cerr := x.f.Close(); err == nil {
 		err = cerr

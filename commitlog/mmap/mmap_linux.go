@@ -1,8 +1,4 @@
-package commitlog
-
-// The only file that calls unix.Mmap, Msync, Madvise, Mlock and Fallocate:
-// every other file goes through these helpers, so the system-call surface
-// (and its error wording) is in one place.
+package mmap
 
 import (
 	"errors"
@@ -12,8 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps size bytes of f shared and read-write.
-func mapFile(f *os.File, size int64) ([]byte, error) {
+// MapFile maps size bytes of f shared and read-write.
+func MapFile(f *os.File, size int64) ([]byte, error) {
 	b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s (%d bytes): %w", f.Name(), size, err)
@@ -21,17 +17,17 @@ func mapFile(f *os.File, size int64) ([]byte, error) {
 	return b, nil
 }
 
-// unmap releases a mapping made by mapFile or mapAnon.
-func unmap(b []byte) error {
+// Unmap releases a mapping made by MapFile or MapAnon.
+func Unmap(b []byte) error {
 	if b == nil {
 		return nil
 	}
 	return unix.Munmap(b)
 }
 
-// syncRange forces b (a sub-slice of a file mapping) to disk. msync needs a
+// SyncRange forces b (a sub-slice of a file mapping) to disk. msync needs a
 // page-aligned start, so the caller passes the whole mapping and a range.
-func syncRange(mapping []byte, from, to int64) error {
+func SyncRange(mapping []byte, from, to int64) error {
 	if to <= from {
 		return nil
 	}
@@ -43,42 +39,42 @@ func syncRange(mapping []byte, from, to int64) error {
 	return nil
 }
 
-// fdatasync forces f's data (written with pwrite) to disk.
-func fdatasync(f *os.File) error {
+// Fdatasync forces f's data (written with pwrite) to disk.
+func Fdatasync(f *os.File) error {
 	for {
 		err := unix.Fdatasync(int(f.Fd()))
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
+			return fmt.Errorf("Fdatasync %s: %w", f.Name(), err)
 		}
 		return nil
 	}
 }
 
-// adviseWillNeed hints that a file about to be written will be touched soon,
+// AdviseWillNeed hints that a file about to be written will be touched soon,
 // so the kernel can populate page tables ahead of the writer (RocketMQ warms
 // new files for the same reason). Only a hint: errors are ignored.
-func adviseWillNeed(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }
+func AdviseWillNeed(b []byte) { _ = unix.Madvise(b, unix.MADV_WILLNEED) }
 
-// releaseResident drops b's pages from this process's resident set. For a
+// ReleaseResident drops b's pages from this process's resident set. For a
 // shared file mapping whose bytes are on disk this loses nothing — the page
 // cache keeps them and a later read faults them back in — but without it
 // every page ever written or read stays counted in the broker's RSS, which
 // would grow with the size of the log. Only a hint: errors are ignored.
-func releaseResident(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }
+func ReleaseResident(b []byte) { _ = unix.Madvise(b, unix.MADV_DONTNEED) }
 
-// errFallocateUnsupported marks the fallback to ftruncate.
-var errFallocateUnsupported = errors.New("fallocate not supported")
+// ErrFallocateUnsupported marks the fallback to ftruncate.
+var ErrFallocateUnsupported = errors.New("fallocate not supported")
 
-// allocateFile reserves size bytes of disk for f so that later stores into
+// AllocateFile reserves size bytes of disk for f so that later stores into
 // its mapping can never hit ENOSPC (which would kill the process with
 // SIGBUS). When the file system has no fallocate (EOPNOTSUPP, ENOSYS) the
 // file is extended with ftruncate instead and the error
-// errFallocateUnsupported is returned along with a usable file; such a file
+// ErrFallocateUnsupported is returned along with a usable file; such a file
 // is sparse, and a full disk would then SIGBUS the writer.
-func allocateFile(f *os.File, size int64) error {
+func AllocateFile(f *os.File, size int64) error {
 	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
 	if err == nil {
 		return nil
@@ -87,18 +83,18 @@ func allocateFile(f *os.File, size int64) error {
 		if terr := f.Truncate(size); terr != nil {
 			return fmt.Errorf("ftruncate %s to %d: %w", f.Name(), size, terr)
 		}
-		return errFallocateUnsupported
+		return ErrFallocateUnsupported
 	}
 	return fmt.Errorf("fallocate %s (%d bytes): %w", f.Name(), size, err)
 }
 
-// growFile backs [off, off+n) of f with disk blocks, keeping its size, so
+// GrowFile backs [off, off+n) of f with disk blocks, keeping its size, so
 // that stores into that range of its mapping cannot fault. It is how
 // consume-queue files, which are sparse, grow ahead of their writer. A full
 // disk is an error (wrapping ENOSPC) here, never a SIGBUS later. Without
 // fallocate the range is written with zeros through pwrite, which allocates
 // the blocks just as well and reports ENOSPC the same way.
-func growFile(f *os.File, off, n int64) error {
+func GrowFile(f *os.File, off, n int64) error {
 	err := unix.Fallocate(int(f.Fd()), 0, off, n)
 	if err == nil {
 		return nil
@@ -117,7 +113,7 @@ func growFile(f *os.File, off, n int64) error {
 	return nil
 }
 
-// lastDataEnd is where the last data (non-hole) region of f ends, found with
+// LastDataEnd is where the last data (non-hole) region of f ends, found with
 // SEEK_DATA/SEEK_HOLE, capped at size. Scanning a sparse file must stop
 // there: on tmpfs even reading a hole through a shared mapping allocates a
 // page, which on a full file system is a SIGBUS. Regions that are allocated
@@ -130,7 +126,7 @@ func growFile(f *os.File, off, n int64) error {
 // fallocated (unwritten) extent and not yet written back — after a SIGKILL
 // it reported such entries as a hole, and a consume queue lost them (the
 // real-process crash test, cmd/sluice). Elsewhere the whole file is data.
-func lastDataEnd(f *os.File, size int64) (int64, error) {
+func LastDataEnd(f *os.File, size int64) (int64, error) {
 	fd := int(f.Fd())
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.TMPFS_MAGIC {
@@ -157,7 +153,7 @@ func lastDataEnd(f *os.File, size int64) (int64, error) {
 	return min(end, size), nil
 }
 
-// warmMapping faults every page of a new commit-log file's mapping in for
+// WarmMapping faults every page of a new commit-log file's mapping in for
 // writing before the writer gets there (RocketMQ's warmMappedFile, run by
 // the allocate service with warmMapedFileEnable). It asks the kernel to do
 // it (MADV_POPULATE_WRITE, Linux 5.14) and falls back to storing a zero in
@@ -165,7 +161,7 @@ func lastDataEnd(f *os.File, size int64) (int64, error) {
 // disk every syncEvery pages, as RocketMQ does, so that the zeros do not
 // pile up as dirty pages for a later group commit to wait behind. The file
 // must be fully allocated.
-func warmMapping(data []byte, syncEvery int) error {
+func WarmMapping(data []byte, syncEvery int) error {
 	pg := os.Getpagesize()
 	step := len(data)
 	if syncEvery > 0 {
@@ -179,7 +175,7 @@ func warmMapping(data []byte, syncEvery int) error {
 			}
 		}
 		if syncEvery > 0 {
-			if err := syncRange(data, int64(from), int64(to)); err != nil {
+			if err := SyncRange(data, int64(from), int64(to)); err != nil {
 				return fmt.Errorf("warm: %w", err)
 			}
 		}
@@ -187,14 +183,14 @@ func warmMapping(data []byte, syncEvery int) error {
 	return nil
 }
 
-// populateWrite faults b's pages in for writing (MADV_POPULATE_WRITE,
+// PopulateWrite faults b's pages in for writing (MADV_POPULATE_WRITE,
 // Linux 5.14) without changing their contents: the appender's first store
 // into each page then costs no page fault. It reports whether the kernel
 // did it; older kernels refuse and the pages stay cold.
-func populateWrite(b []byte) bool { return unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil }
+func PopulateWrite(b []byte) bool { return unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil }
 
-// mapAnon allocates size bytes outside the Go heap (anonymous private mapping).
-func mapAnon(size int64) ([]byte, error) {
+// MapAnon allocates size bytes outside the Go heap (anonymous private mapping).
+func MapAnon(size int64) ([]byte, error) {
 	b, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
 		return nil, fmt.Errorf("anonymous mmap of %d bytes: %w", size, err)
@@ -202,15 +198,15 @@ func mapAnon(size int64) ([]byte, error) {
 	return b, nil
 }
 
-// lockMemory pins b in RAM.
-func lockMemory(b []byte) error { return unix.Mlock(b) }
+// LockMemory pins b in RAM.
+func LockMemory(b []byte) error { return unix.Mlock(b) }
 
-// unlockMemory undoes lockMemory.
-func unlockMemory(b []byte) error { return unix.Munlock(b) }
+// UnlockMemory undoes LockMemory.
+func UnlockMemory(b []byte) error { return unix.Munlock(b) }
 
-// memlockLimit returns the current RLIMIT_MEMLOCK soft limit in bytes
+// MemlockLimit returns the current RLIMIT_MEMLOCK soft limit in bytes
 // (unix.RLIM_INFINITY when unlimited).
-func memlockLimit() (uint64, error) {
+func MemlockLimit() (uint64, error) {
 	var rl unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil {
 		return 0, err
@@ -218,9 +214,9 @@ func memlockLimit() (uint64, error) {
 	return rl.Cur, nil
 }
 
-// statfsUsage is the default Config.DiskUsage for other paths than the
+// StatfsUsage is the default Config.DiskUsage for other paths than the
 // commit-log directory.
-func statfsUsage(path string) (used, total uint64, err error) {
+func StatfsUsage(path string) (used, total uint64, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return 0, 0, fmt.Errorf("statfs %s: %w", path, err)
@@ -228,10 +224,10 @@ func statfsUsage(path string) (used, total uint64, err error) {
 	return statfsFigures(&st)
 }
 
-// fstatfsUsage is statfsUsage through an open descriptor of the directory:
+// FstatfsUsage is StatfsUsage through an open descriptor of the directory:
 // the append path asks it every few MiB, and unlike statfs(2) on a path it
 // allocates nothing.
-func fstatfsUsage(dir *os.File) (used, total uint64, err error) {
+func FstatfsUsage(dir *os.File) (used, total uint64, err error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(dir.Fd()), &st); err != nil {
 		return 0, 0, fmt.Errorf("fstatfs %s: %w", dir.Name(), err)
@@ -249,9 +245,9 @@ func statfsFigures(st *unix.Statfs_t) (used, total uint64, err error) {
 	return used, used + st.Bavail*bs, nil
 }
 
-// lockDir takes an exclusive flock on path so that two processes never open
+// LockDir takes an exclusive flock on path so that two processes never open
 // the same store.
-func lockDir(path string) (*os.File, error) {
+func LockDir(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", path, err)
@@ -263,8 +259,8 @@ func lockDir(path string) (*os.File, error) {
 	return f, nil
 }
 
-// syncDir makes a directory entry change (create, rename, unlink) durable.
-func syncDir(dir string) error {
+// SyncDir makes a directory entry change (create, rename, unlink) durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
