@@ -51,45 +51,54 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and repeatedly kills the broker binary")
 	}
-	rounds := 3
-	if v := os.Getenv("SLUICE_CRASH_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SLUICE_CRASH_ROUNDS=%q: want a positive integer", v)
-		}
-		rounds = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SLUICE_CRASH_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SLUICE_CRASH_SEED=%q: %v", v, err)
-		}
-		seed = n
-	}
+	rounds := envCount(t, "SLUICE_CRASH_ROUNDS", 3)
+	seed := crashSeed(t)
 	t.Logf("rounds=%d seed=%d (replay with SLUICE_CRASH_SEED=%d)", rounds, seed, seed)
-
-	// The broker is built without -race even when the test is: it is the
-	// subject, not the instrument, and the race detector would slow it down
-	// and change the timing of the kills.
-	bin := filepath.Join(t.TempDir(), "sluice")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-
+	bin := buildBinary(t)
 	for i, mode := range []string{"SYNC_FLUSH", "ASYNC_FLUSH"} {
 		t.Run(mode, func(t *testing.T) {
-			runCrashRounds(t, bin, mode, rounds, seed+uint64(i)*0x9e3779b97f4a7c15)
+			runCrashRounds(t, bin, mode, rounds, modeSeed(seed, i))
 		})
 	}
 }
 
-func runCrashRounds(t *testing.T, bin, mode string, rounds int, seed uint64) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join([]string{
+// envCount is the positive integer in the environment variable name, or
+// def when it is unset: how much a crash test does (a soak sets more).
+func envCount(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// crashSeed seeds a crash test's randomness (what is sent, when the kill
+// comes): SLUICE_CRASH_SEED replays a run the log names.
+func crashSeed(t *testing.T) uint64 {
+	t.Helper()
+	v := os.Getenv("SLUICE_CRASH_SEED")
+	if v == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("SLUICE_CRASH_SEED=%q: %v", v, err)
+	}
+	return n
+}
+
+// modeSeed gives each flush mode's subtest its own seed from the run's.
+func modeSeed(seed uint64, i int) uint64 { return seed + uint64(i)*0x9e3779b97f4a7c15 }
+
+// crashBrokerConf is what every crash test's broker.conf starts with: the
+// loopback, ports the broker picks, no metrics, the store under dir.
+func crashBrokerConf(dir, mode string) []string {
+	return []string{
 		"bindAddress=127.0.0.1",
 		"brokerIP1=127.0.0.1",
 		"listenPort=0",
@@ -97,9 +106,16 @@ func runCrashRounds(t *testing.T, bin, mode string, rounds int, seed uint64) {
 		"metricsPromExporterPort=0",
 		"storePathRootDir=" + filepath.Join(dir, "store"),
 		"flushDiskType=" + mode,
+	}
+}
+
+func runCrashRounds(t *testing.T, bin, mode string, rounds int, seed uint64) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "broker.conf")
+	props := strings.Join(append(crashBrokerConf(dir, mode),
 		"mappedFileSizeCommitLog=1048576",
 		"mappedFileSizeConsumeQueue=20000",
-	}, "\n") + "\n"
+	), "\n") + "\n"
 	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}

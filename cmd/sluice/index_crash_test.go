@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,40 +41,19 @@ func TestIndexCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the broker binary")
 	}
-	rounds := 1
-	if v := os.Getenv("SLUICE_INDEX_CRASH_ROUNDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("SLUICE_INDEX_CRASH_ROUNDS=%q: want a positive integer", v)
-		}
-		rounds = n
-	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SLUICE_CRASH_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SLUICE_CRASH_SEED=%q: %v", v, err)
-		}
-		seed = n
-	}
-	t.Logf("rounds=%d seed=%d", rounds, seed)
+	rounds := envCount(t, "SLUICE_INDEX_CRASH_ROUNDS", 1)
+	seed := crashSeed(t)
+	t.Logf("rounds=%d seed=%d (replay with SLUICE_CRASH_SEED=%d)", rounds, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0x1d))
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sluice")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join([]string{
-		"bindAddress=127.0.0.1", "brokerIP1=127.0.0.1", "listenPort=0", "namesrvListenPort=0", "metricsPromExporterPort=0",
-		"storePathRootDir=" + filepath.Join(dir, "store"),
+	props := strings.Join(append(crashBrokerConf(dir, "ASYNC_FLUSH"),
 		"mappedFileSizeCommitLog=1048576", "mappedFileSizeConsumeQueue=20000",
 		// 1000 messages (two keys each) per index file.
 		"maxHashSlotNum=512", "maxIndexNum=2001",
-	}, "\n") + "\n"
+	), "\n") + "\n"
 	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}

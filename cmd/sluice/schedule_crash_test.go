@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -83,32 +82,13 @@ func TestScheduleCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the broker binary")
 	}
-	n := 1000
-	if v := os.Getenv("SLUICE_SCHEDULE_CRASH_MESSAGES"); v != "" {
-		m, err := strconv.Atoi(v)
-		if err != nil || m < 1 {
-			t.Fatalf("SLUICE_SCHEDULE_CRASH_MESSAGES=%q: want a positive integer", v)
-		}
-		n = m
-	}
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("SLUICE_CRASH_SEED"); v != "" {
-		s, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SLUICE_CRASH_SEED=%q: %v", v, err)
-		}
-		seed = s
-	}
+	n := envCount(t, "SLUICE_SCHEDULE_CRASH_MESSAGES", 1000)
+	seed := crashSeed(t)
 	t.Logf("messages=%d seed=%d (replay with SLUICE_CRASH_SEED=%d)", n, seed, seed)
-	bin := filepath.Join(t.TempDir(), "sluice")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "GOFLAGS=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for i, mode := range []string{"ASYNC_FLUSH", "SYNC_FLUSH"} {
 		t.Run(mode, func(t *testing.T) {
-			runScheduleCrash(t, bin, mode, n, seed+uint64(i)*0x9e3779b97f4a7c15)
+			runScheduleCrash(t, bin, mode, n, modeSeed(seed, i))
 		})
 	}
 }
@@ -116,24 +96,17 @@ func TestScheduleCrash(t *testing.T) {
 func runScheduleCrash(t *testing.T, bin, mode string, n int, seed uint64) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join([]string{
-		"bindAddress=127.0.0.1",
-		"brokerIP1=127.0.0.1",
-		"listenPort=0",
-		"namesrvListenPort=0",
-		"metricsPromExporterPort=0",
-		"storePathRootDir=" + filepath.Join(dir, "store"),
-		"flushDiskType=" + mode,
+	props := strings.Join(append(crashBrokerConf(dir, mode),
 		"mappedFileSizeCommitLog=4194304",
 		"mappedFileSizeConsumeQueue=240000",
-		"messageDelayLevel=" + schedCrashLevels,
+		"messageDelayLevel="+schedCrashLevels,
 		// Progress is written often, so the kill finds it part-way: some
 		// levels resume where they were, some deliver a few again.
 		"flushDelayOffsetInterval=500",
 		// The timer checkpoint likewise, at a precision the test can wait for.
 		"timerPrecisionMs=100",
 		"timerFlushIntervalMs=500",
-	}, "\n") + "\n"
+	), "\n") + "\n"
 	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}
