@@ -47,7 +47,9 @@ func newTLSState(cfg tlshelper.Config, metricsCert, metricsKey string, log zerol
 			ev = ev.Str("subject", c.Subject.String()).Time("notAfter", c.NotAfter)
 		}
 	}
-	ev.Bool("clientTLS", t.client != nil).Msg("remoting server is running in TLS mode")
+	// RocketMQ's "Server is running in TLS {mode} mode", with the mode in
+	// the text so that "disabled" does not read as TLS being on.
+	ev.Bool("clientTLS", t.client != nil).Msg("remoting server TLS mode: " + cfg.ServerMode().String())
 	if t.server != nil && t.server.Mode() == tlshelper.Permissive && cfg.NeedClientAuth == tlshelper.ClientAuthRequire {
 		log.Warn().Str("key", tlshelper.KeyServerNeedClientAuth).Msg("client certificates are required of TLS connections only: permissive mode still serves plain ones without any; set tls.server.mode=enforcing")
 	}

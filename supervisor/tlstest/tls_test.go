@@ -104,7 +104,7 @@ func TestPermissiveServesPlainAndTLSOnOnePort(t *testing.T) {
 		t.Fatalf("TLS client: %v", err)
 	}
 	poll.Until(t, "", func() bool { return b.Store().MaxOffsetInQueue("PermissiveTopic", 0) == 2 })
-	if b.Logs.Count("remoting server is running in TLS mode") == 0 || b.Logs.Count(`"mode":"permissive"`) == 0 {
+	if b.Logs.Count("remoting server TLS mode: permissive") == 0 || b.Logs.Count(`"mode":"permissive"`) == 0 {
 		t.Fatalf("no TLS mode line:\n%s", b.Logs.String())
 	}
 }
