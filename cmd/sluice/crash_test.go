@@ -95,10 +95,12 @@ func crashSeed(t *testing.T) uint64 {
 // modeSeed gives each flush mode's subtest its own seed from the run's.
 func modeSeed(seed uint64, i int) uint64 { return seed + uint64(i)*0x9e3779b97f4a7c15 }
 
-// crashBrokerConf is what every crash test's broker.conf starts with: the
-// loopback, ports the broker picks, no metrics, the store under dir.
-func crashBrokerConf(dir, mode string) []string {
-	return []string{
+// writeCrashConf writes dir/broker.conf and returns its path: what every
+// crash test's broker starts with (the loopback, ports the broker picks, no
+// metrics, the store under dir, the flush mode), then extra.
+func writeCrashConf(t *testing.T, dir, mode string, extra ...string) string {
+	t.Helper()
+	lines := append([]string{
 		"bindAddress=127.0.0.1",
 		"brokerIP1=127.0.0.1",
 		"listenPort=0",
@@ -106,36 +108,56 @@ func crashBrokerConf(dir, mode string) []string {
 		"metricsPromExporterPort=0",
 		"storePathRootDir=" + filepath.Join(dir, "store"),
 		"flushDiskType=" + mode,
-	}
-}
-
-func runCrashRounds(t *testing.T, bin, mode string, rounds int, seed uint64) {
-	dir := t.TempDir()
+	}, extra...)
 	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join(append(crashBrokerConf(dir, mode),
-		"mappedFileSizeCommitLog=1048576",
-		"mappedFileSizeConsumeQueue=20000",
-	), "\n") + "\n"
-	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	m := newCrashModel()
-	var runs []*crashProc
+	return conf
+}
+
+// crashRuns are the broker processes a crash test started: all killed when
+// it ends, and their stderr logged if it failed.
+type crashRuns struct {
+	t     *testing.T
+	procs []*crashProc
+}
+
+func newCrashRuns(t *testing.T) *crashRuns {
+	r := &crashRuns{t: t}
 	t.Cleanup(func() {
-		for _, p := range runs {
+		for _, p := range r.procs {
 			p.kill()
 		}
 		if t.Failed() {
-			for i, p := range runs {
+			for i, p := range r.procs {
 				t.Logf("---- broker stderr, run %d ----\n%s", i, p.log.tail(64<<10))
 			}
 		}
 	})
+	return r
+}
+
+// start starts the broker binary on conf (startCrashBroker) and keeps it.
+func (r *crashRuns) start(bin, conf string, round int) *crashProc {
+	r.t.Helper()
+	p := startCrashBroker(r.t, bin, conf, round)
+	r.procs = append(r.procs, p)
+	return p
+}
+
+func runCrashRounds(t *testing.T, bin, mode string, rounds int, seed uint64) {
+	dir := t.TempDir()
+	conf := writeCrashConf(t, dir, mode,
+		"mappedFileSizeCommitLog=1048576",
+		"mappedFileSizeConsumeQueue=20000",
+	)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	m := newCrashModel()
+	runs := newCrashRuns(t)
 	start := time.Now()
 	for round := 0; ; round++ {
-		p := startCrashBroker(t, bin, conf, round)
-		runs = append(runs, p)
+		p := runs.start(bin, conf, round)
 		for _, line := range p.log.recoveryLines() {
 			t.Logf("round %d recovery: %s", round, line)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,31 +46,16 @@ func TestIndexCrash(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := buildBinary(t)
-	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join(append(crashBrokerConf(dir, "ASYNC_FLUSH"),
+	conf := writeCrashConf(t, dir, "ASYNC_FLUSH",
 		"mappedFileSizeCommitLog=1048576", "mappedFileSizeConsumeQueue=20000",
 		// 1000 messages (two keys each) per index file.
 		"maxHashSlotNum=512", "maxIndexNum=2001",
-	), "\n") + "\n"
-	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var runs []*crashProc
-	t.Cleanup(func() {
-		for _, p := range runs {
-			p.kill()
-		}
-		if t.Failed() {
-			for i, p := range runs {
-				t.Logf("---- broker stderr, run %d ----\n%s", i, p.log.tail(32<<10))
-			}
-		}
-	})
+	)
+	runs := newCrashRuns(t)
 	var acked []indexCrashAck
 	var attempted []string
 	for round := 0; ; round++ {
-		p := startCrashBroker(t, bin, conf, round)
-		runs = append(runs, p)
+		p := runs.start(bin, conf, round)
 		p.log.mu.Lock()
 		for _, line := range p.log.lines {
 			if strings.Contains(line, `"message":"index`) || strings.Contains(line, "indexing commit-log records again") {

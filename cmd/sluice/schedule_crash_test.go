@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,8 +93,7 @@ func TestScheduleCrash(t *testing.T) {
 
 func runScheduleCrash(t *testing.T, bin, mode string, n int, seed uint64) {
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "broker.conf")
-	props := strings.Join(append(crashBrokerConf(dir, mode),
+	conf := writeCrashConf(t, dir, mode,
 		"mappedFileSizeCommitLog=4194304",
 		"mappedFileSizeConsumeQueue=240000",
 		"messageDelayLevel="+schedCrashLevels,
@@ -106,25 +103,11 @@ func runScheduleCrash(t *testing.T, bin, mode string, n int, seed uint64) {
 		// The timer checkpoint likewise, at a precision the test can wait for.
 		"timerPrecisionMs=100",
 		"timerFlushIntervalMs=500",
-	), "\n") + "\n"
-	if err := os.WriteFile(conf, []byte(props), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	)
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	var runs []*crashProc
-	t.Cleanup(func() {
-		for _, p := range runs {
-			p.kill()
-		}
-		if t.Failed() {
-			for i, p := range runs {
-				t.Logf("---- broker stderr, run %d ----\n%s", i, p.log.tail(64<<10))
-			}
-		}
-	})
+	runs := newCrashRuns(t)
 	start := time.Now()
-	p := startCrashBroker(t, bin, conf, 0)
-	runs = append(runs, p)
+	p := runs.start(bin, conf, 0)
 
 	sent := schedCrashSend(t, p.addr, n)
 	acked := 0
@@ -145,8 +128,7 @@ func runScheduleCrash(t *testing.T, bin, mode string, n int, seed uint64) {
 	t.Logf("%s: %d delayed messages sent, %d acknowledged, in %v; SIGKILL %v after the last; delayed-offset progress then %v",
 		mode, n, acked, sendTime.Round(time.Millisecond), wait.Round(time.Millisecond), before)
 
-	p = startCrashBroker(t, bin, conf, 1)
-	runs = append(runs, p)
+	p = runs.start(bin, conf, 1)
 	for _, line := range p.log.recoveryLines() {
 		t.Logf("recovery: %s", line)
 	}
