@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/sluice-mq/sluice/commitlog/internal/cputime"
 )
 
 // BenchmarkDispatchIndex is the dispatcher's work per record — read the
@@ -56,7 +58,7 @@ func BenchmarkDispatchIndex(b *testing.B) {
 				}
 				b.StartTimer()
 				runtime.LockOSThread()
-				c0 := rusageThread(b)
+				c0 := cputime.Thread(b)
 				from := s.reputFrom.Load()
 				for got := 0; got < n; {
 					ri, at, next, kind, err := s.nextRecord(from)
@@ -69,7 +71,7 @@ func BenchmarkDispatchIndex(b *testing.B) {
 					}
 					from = next
 				}
-				cpu += rusageThread(b) - c0
+				cpu += cputime.Thread(b) - c0
 				runtime.UnlockOSThread()
 				s.reputFrom.Store(from)
 				s.dispatchMu.Unlock()

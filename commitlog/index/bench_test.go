@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/sluice-mq/sluice/commitlog/internal/cputime"
 	"github.com/sluice-mq/sluice/remoting/message"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkBuildIndex(b *testing.B) {
 	topic := []byte("BenchTopic")
 	b.ReportAllocs()
 	b.ResetTimer()
-	done := threadCPU(b)
+	done := cputime.Measure(b)
 	for i := 0; i < b.N; i++ {
 		s.BuildIndex(topic, ps[i&(1<<16-1)], int64(i)*300, 1_700_000_000_000+int64(i/1000), 0)
 	}
@@ -74,7 +75,7 @@ func BenchmarkQueryOffset(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			done := threadCPU(b)
+			done := cputime.Measure(b)
 			found := 0
 			for i := 0; i < b.N; i++ {
 				found += len(s.QueryOffset("BenchTopic", keys[i&4095], 32, 0, math.MaxInt64).PhyOffsets)
