@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/acl"
+	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -57,11 +58,8 @@ func (b *Broker) credentials() *remoting.Credentials {
 func (b *Broker) aclHandlers(handlers map[remoting.RequestCode]actors.HandlerFunc) {
 	if b.acl == nil {
 		for _, c := range acl.Codes() {
-			remark := c.String() + " (" + strconv.Itoa(int(c)) + "): ACL is off on this broker; set aclEnable=true to manage accounts (README \"Security\")"
-			handlers[c] = func(r *actors.Request) {
-				b.log.Warn().Stringer("code", c).Str("from", r.RemoteAddr()).Msg("refused: ACL admin code with aclEnable=false")
-				r.ReplyCode(remoting.RequestCodeNotSupported, remark)
-			}
+			handlers[c] = admin.Refuse(b.log, c, `: ACL is off on this broker; set aclEnable=true to manage accounts (README "Security")`,
+				"refused: ACL admin code with aclEnable=false")
 		}
 		return
 	}

@@ -3,6 +3,7 @@ package admin
 import (
 	"strconv"
 
+	"github.com/rs/zerolog"
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/remoting"
 )
@@ -47,11 +48,18 @@ func OperatorCodes() []remoting.RequestCode {
 func (p *Handlers) RefusedHandlers() map[remoting.RequestCode]actors.HandlerFunc {
 	m := make(map[remoting.RequestCode]actors.HandlerFunc, len(refused))
 	for c, why := range refused {
-		remark := c.String() + " (" + strconv.Itoa(int(c)) + ") is not supported by Sluice: " + why
-		m[c] = func(r *actors.Request) {
-			p.Log.Warn().Stringer("code", c).Str("from", r.RemoteAddr()).Msg("refused: " + why)
-			r.ReplyCode(remoting.RequestCodeNotSupported, remark)
-		}
+		m[c] = Refuse(p.Log, c, " is not supported by Sluice: "+why, "refused: "+why)
 	}
 	return m
+}
+
+// Refuse answers code REQUEST_CODE_NOT_SUPPORTED with a remark naming it
+// ("NAME (N)" then why) and logs logMsg with the caller's address: how
+// Sluice refuses a code whose feature it lacks or has off.
+func Refuse(log zerolog.Logger, code remoting.RequestCode, why, logMsg string) actors.HandlerFunc {
+	remark := code.String() + " (" + strconv.Itoa(int(code)) + ")" + why
+	return func(r *actors.Request) {
+		log.Warn().Stringer("code", code).Str("from", r.RemoteAddr()).Msg(logMsg)
+		r.ReplyCode(remoting.RequestCodeNotSupported, remark)
+	}
 }
