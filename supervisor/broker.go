@@ -67,6 +67,11 @@ type Broker struct {
 	// blocked on the writer.
 	stopping chan struct{}
 
+	// haMasterAddress, when set, is given the master's HA address from the
+	// name server (the HA client's SetMasterAddress, when haMasterAddress
+	// is not configured).
+	haMasterAddress func(haServerAddr string)
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -366,6 +371,7 @@ func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (ma
 	if err != nil {
 		return nil, err
 	}
+	b.roleHandlers(h)
 	for c, f := range extra {
 		h[c] = f
 	}

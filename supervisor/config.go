@@ -138,7 +138,32 @@ type Config struct {
 	FaultAppendStallMillis      int64 // faultAppendStallMillis: 0
 	FaultTransientPoolExhausted bool  // faultTransientPoolExhausted: false
 	FaultProcessorDelayMillis   int64 // faultProcessorDelayMillis: 0
+
+	// Replication roles (RocketMQ 4.9's MessageStoreConfig#brokerRole and
+	// accessMessageInMemoryMaxRatio, BrokerConfig#slaveReadEnable; README
+	// "Replication").
+	BrokerRole                    string // brokerRole: ASYNC_MASTER; SYNC_MASTER or SLAVE
+	SlaveReadEnable               bool   // slaveReadEnable: false
+	AccessMessageInMemoryMaxRatio int    // accessMessageInMemoryMaxRatio: 40 (% of physical memory)
+	// SlaveSyncIntervalMillis is SlaveSynchronize's period (ours: RocketMQ
+	// fixes it at 10 s, after a first run 3 s after start).
+	SlaveSyncIntervalMillis int64 // slaveSyncIntervalMillis: 10000
+	// TotalPhysicalMemorySize replaces the machine's RAM in the
+	// accessMessageInMemoryMaxRatio computation (StoreUtil.
+	// TOTAL_PHYSICAL_MEMORY_SIZE); 0 reads the machine's. Not a key: tests
+	// set it to make "no longer in memory" reachable.
+	TotalPhysicalMemorySize int64
 }
+
+// Broker roles (RocketMQ's BrokerRole).
+const (
+	BrokerRoleAsyncMaster = "ASYNC_MASTER"
+	BrokerRoleSyncMaster  = "SYNC_MASTER"
+	BrokerRoleSlave       = "SLAVE"
+)
+
+// IsSlave reports brokerRole=SLAVE.
+func (c *Config) IsSlave() bool { return c.BrokerRole == BrokerRoleSlave }
 
 // DefaultConfig returns RocketMQ's defaults, with Sluice's loopback binding.
 func DefaultConfig() Config {
@@ -202,6 +227,9 @@ func DefaultConfig() Config {
 		TimerRollWindowSlot:                    2 * 24 * 3600,
 		TimerFlushIntervalMs:                   1000,
 		MappedFileSizeTimerLog:                 100 << 20,
+		BrokerRole:                             BrokerRoleAsyncMaster,
+		AccessMessageInMemoryMaxRatio:          40,
+		SlaveSyncIntervalMillis:                10_000,
 	}
 }
 

@@ -219,7 +219,8 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
 			return advertisedTopics(meta, b.cfg.BrokerPermission)
 		},
-		Credentials: b.credentials(),
+		Credentials:     b.credentials(),
+		OnMasterAddress: b.masterAddressChanged,
 	}, b.log)
 }
 
