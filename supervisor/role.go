@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-mq/sluice/actors"
+	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
 	"github.com/sluice-mq/sluice/actors/slave"
@@ -26,6 +27,9 @@ func (b *Broker) roleHandlers(h map[remoting.RequestCode]actors.HandlerFunc) {
 		return
 	}
 	for c, f := range send.SlaveRefusals(b.log) {
+		h[c] = f
+	}
+	for c, f := range admin.SlaveRefusals(b.log) {
 		h[c] = f
 	}
 	h[remoting.EndTransaction] = transaction.SlaveRefusal(b.log)

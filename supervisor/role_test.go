@@ -139,6 +139,11 @@ func TestSlaveRefusesSends(t *testing.T) {
 	if resp.ResponseCode() != remoting.SlaveNotAvailable {
 		t.Fatalf("END_TRANSACTION: %s %q", resp.ResponseCode(), resp.Remark)
 	}
+	resp = invokeCmd(t, c, remoting.NewRequest(remoting.UpdateAndCreateTopic, map[string]string{
+		"topic": "SlaveTopic", "defaultTopic": "TBW102", "readQueueNums": "1", "writeQueueNums": "1", "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"}, nil))
+	if resp.ResponseCode() != remoting.SystemError || !strings.Contains(resp.Remark, "from slave broker") {
+		t.Fatalf("UPDATE_AND_CREATE_TOPIC: %s %q", resp.ResponseCode(), resp.Remark)
+	}
 	if s.Logs.Count("end transaction is forbidden") == 0 || s.Logs.Count("broker role is SLAVE: sends refused") == 0 {
 		t.Fatalf("missing role log lines:\n%s", s.Logs.String())
 	}
