@@ -32,6 +32,13 @@ const (
 	PutOSPageCacheBusy
 	// PutUnknownError: anything else; PutResult.Err says what.
 	PutUnknownError
+	// PutFlushSlaveTimeout: stored, but under SyncMaster no slave
+	// acknowledged it within SyncFlushTimeout (FLUSH_SLAVE_TIMEOUT, 12).
+	PutFlushSlaveTimeout
+	// PutSlaveNotAvailable: stored, but under SyncMaster no slave is
+	// connected or it is more than HASlaveFallbehindMax behind
+	// (SLAVE_NOT_AVAILABLE, 11).
+	PutSlaveNotAvailable
 )
 
 var putStatusNames = [...]string{
@@ -42,6 +49,8 @@ var putStatusNames = [...]string{
 	PutServiceNotAvailable:    "SERVICE_NOT_AVAILABLE",
 	PutOSPageCacheBusy:        "OS_PAGECACHE_BUSY",
 	PutUnknownError:           "UNKNOWN_ERROR",
+	PutFlushSlaveTimeout:      "FLUSH_SLAVE_TIMEOUT",
+	PutSlaveNotAvailable:      "SLAVE_NOT_AVAILABLE",
 }
 
 // String returns RocketMQ's PutMessageStatus name.
