@@ -134,6 +134,9 @@ func (s *Store) Append(batch []*PutRequest, gcr *GroupCommitRequest) bool {
 	if stored > 0 {
 		s.alloc.notePrefault(s.clq.last())
 		s.wake(s.dispatchWake)
+		if fn := s.appended.Load(); fn != nil {
+			(*fn)()
+		}
 	}
 	return waits
 }

@@ -41,6 +41,18 @@ func (s *Store) ReadRaw(from int64, dst []byte) (n int, err error) {
 	return copy(dst, f.data[pos:readable]), nil
 }
 
+// OnAppended registers fn, called (on the writer's goroutine, outside the
+// lock) after every Append that stored something: the HA service streams
+// the new bytes to the slaves at once instead of at its next look. fn must
+// not block. nil removes it.
+func (s *Store) OnAppended(fn func()) {
+	if fn == nil {
+		s.appended.Store(nil)
+		return
+	}
+	s.appended.Store(&fn)
+}
+
 // MaxWroteOffset is the log's end as the appender sees it: where the next
 // byte goes (on a slave, where AppendRaw takes the next bytes).
 func (s *Store) MaxWroteOffset() int64 { return s.clq.maxWrote() }

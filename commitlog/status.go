@@ -53,6 +53,12 @@ var putStatusNames = [...]string{
 	PutSlaveNotAvailable:      "SLAVE_NOT_AVAILABLE",
 }
 
+// Stored reports that the records are in the log, whatever the wait after
+// (RocketMQ answers these with sendOK: the message is stored).
+func (s PutStatus) Stored() bool {
+	return s == PutOK || s == PutFlushDiskTimeout || s == PutFlushSlaveTimeout || s == PutSlaveNotAvailable
+}
+
 // String returns RocketMQ's PutMessageStatus name.
 func (s PutStatus) String() string {
 	if s >= 0 && int(s) < len(putStatusNames) {

@@ -68,6 +68,7 @@ type Store struct {
 	dispatchWake   chan struct{}
 	dispatchBroken atomic.Bool
 	arrived        atomic.Pointer[func(string, int32, int64, int64)]
+	appended       atomic.Pointer[func()] // OnAppended
 	// stalled (under dispatchMu): queues whose entries could not be written;
 	// stallFloor is the lowest commit-log offset they still need (-1: none).
 	stalled       []*consumeQueue

@@ -67,6 +67,8 @@ type Broker struct {
 	// blocked on the writer.
 	stopping chan struct{}
 
+	ha *haState // replication (ha.go)
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -75,6 +77,10 @@ type Broker struct {
 func Start(cfg Config, opts Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors(), stopping: make(chan struct{}), bootTime: time.Now()}
 	b.live = newLiveConfig(b, opts.ConfigProperties)
+	if err := haRole(&cfg); err != nil {
+		return nil, err
+	}
+	b.cfg = cfg
 	store, err := commitlog.Open(cfg.Store, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("open message store: %w", err)
@@ -92,6 +98,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			b.abortStart()
 		}
 	}()
+	if err = b.openHA(); err != nil {
+		return nil, err
+	}
 	if b.tls, err = newTLSState(cfg.TLS, cfg.MetricsTLSCertPath, cfg.MetricsTLSKeyPath, b.log); err != nil {
 		return nil, err
 	}
@@ -220,6 +229,7 @@ func (b *Broker) abortStart() {
 	if b.acl != nil {
 		b.acl.Stop()
 	}
+	b.closeHA()
 	_ = b.store.Close()
 }
 
@@ -285,6 +295,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	err := b.sys.Root.StopFuture(b.supervisor).Wait()
 	b.writer.Stop()
 	b.sys.Shutdown()
+	b.closeHA()
 	errStore := b.store.Close()
 	if b.acl != nil {
 		b.acl.Stop()

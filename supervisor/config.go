@@ -138,6 +138,18 @@ type Config struct {
 	FaultAppendStallMillis      int64 // faultAppendStallMillis: 0
 	FaultTransientPoolExhausted bool  // faultTransientPoolExhausted: false
 	FaultProcessorDelayMillis   int64 // faultProcessorDelayMillis: 0
+
+	// Replication (RocketMQ 4.x master/slave HA; commitlog/ha).
+	BrokerRole string // brokerRole: ASYNC_MASTER ("ASYNC_MASTER"|"SYNC_MASTER"|"SLAVE")
+	// HAListenPort is the master's HA port; 0 picks a free one (tests).
+	HAListenPort    int    // haListenPort: listenPort + 1
+	HAMasterAddress string // haMasterAddress: "" (a slave then learns it from the name server)
+	// HASendHeartbeatInterval: a master sends an empty transfer, a slave
+	// its offset, when it has sent nothing for this long.
+	HASendHeartbeatInterval int64 // haSendHeartbeatInterval: 5000 ms
+	HAHousekeepingInterval  int64 // haHousekeepingInterval: 20000 ms; a link silent this long is dropped
+	HATransferBatchSize     int   // haTransferBatchSize: 32768 bytes per transfer
+	HASlaveFallbehindMax    int64 // haSlaveFallbehindMax: 268435456; a SYNC_MASTER answers SLAVE_NOT_AVAILABLE past it
 }
 
 // DefaultConfig returns RocketMQ's defaults, with Sluice's loopback binding.
@@ -202,6 +214,12 @@ func DefaultConfig() Config {
 		TimerRollWindowSlot:                    2 * 24 * 3600,
 		TimerFlushIntervalMs:                   1000,
 		MappedFileSizeTimerLog:                 100 << 20,
+		BrokerRole:                             "ASYNC_MASTER",
+		HAListenPort:                           10912,
+		HASendHeartbeatInterval:                5000,
+		HAHousekeepingInterval:                 20000,
+		HATransferBatchSize:                    32 << 10,
+		HASlaveFallbehindMax:                   256 << 20,
 	}
 }
 
