@@ -64,6 +64,7 @@ func (c *Config) Load(r io.Reader) ([]Warning, error) {
 	if err := errors.Join(errs...); err != nil {
 		return warnings, err
 	}
+	haDefaults(&c.Broker, props)
 	return warnings, c.validate()
 }
 
@@ -184,6 +185,7 @@ func (c *Config) validate() error {
 	if b.NamesrvListenPort < 0 || b.NamesrvListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("namesrvListenPort = %d: not a port", b.NamesrvListenPort))
 	}
+	errs = append(errs, validateHA(b)...)
 	return errors.Join(errs...)
 }
 
@@ -263,5 +265,6 @@ func (c *Config) fields() fields {
 	f.int64("timerFlushIntervalMs", &b.TimerFlushIntervalMs)
 	f.int64("mappedFileSizeTimerLog", &b.MappedFileSizeTimerLog)
 	c.storeFields(f, &b.Store)
+	haFields(f, b)
 	return f
 }

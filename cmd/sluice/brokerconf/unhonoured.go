@@ -18,8 +18,6 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 	switch key {
 	case "brokerRole":
 		return checkBrokerRole, true
-	case "haMasterAddress":
-		return nonEmpty("no replication yet: a broker with a master to follow is a slave, and Sluice runs masters only"), true
 	case "tlsEnable", "tlsTestModeEnable":
 		// RocketMQ 5's proxy keys: a broker ignores them, and whoever
 		// wrote them meant the broker's tls.* keys.
