@@ -158,6 +158,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.store.LockTimeMills, b.log)
 	b.sweep.writer = b.writer
+	b.haBusyCause()
 
 	b.sys = actor.NewActorSystem(actorLogger(b.log))
 	spawned := make(chan error, 1)

@@ -231,3 +231,15 @@ func (b *Broker) closeHA() {
 		_ = st.svc.Close()
 	}
 }
+
+// haBusyCause makes SYNC_MASTER's slave wait a cause of busy periods: a
+// batch waiting longer than a fifth of syncFlushTimeout (50 ms to 1 s)
+// keeps a period going, logged with cause=replicationLag.
+func (b *Broker) haBusyCause() {
+	if b.cfg.Store.BrokerRole != commitlog.SyncMaster {
+		return
+	}
+	bp := &b.sweep.periods
+	bp.replSlowMillis = min(1000, max(50, b.cfg.Store.SyncFlushTimeout/5))
+	bp.replWait = func() int64 { return b.store.Replication().OldestWaitMillis }
+}

@@ -273,6 +273,11 @@ func TestHABlackholedLinkThenRecovery(t *testing.T) {
 	if r := master.Store().Replication(); r.Timeouts == 0 || r.Unavailable == 0 {
 		t.Fatalf("replication counters: %+v", r)
 	}
+	// The wait shows as a busy period caused by replication lag, logged
+	// once it is over.
+	poll.Until(t, "busy period, cause replicationLag", func() bool {
+		return master.Logs.Count(`"cause":"replicationLag"`) == 1
+	})
 }
 
 // ASYNC_MASTER: sends do not wait for the slave; while the link is cut
