@@ -26,7 +26,7 @@ import (
 
 // haPair starts a master (registered with a name server) of role
 // masterRole and a slave following it through haVia(master's HA address).
-func haPair(t *testing.T, masterRole string, mutate func(*supervisor.Config), haVia func(string) string) (*supervisor.NameServer, *brokertest.Broker, *brokertest.Broker) {
+func haPair(t testing.TB, masterRole string, mutate func(*supervisor.Config), haVia func(string) string) (*supervisor.NameServer, *brokertest.Broker, *brokertest.Broker) {
 	t.Helper()
 	ns, master := startCluster(t, func(c *supervisor.Config) {
 		storeDirs[master0(t)] = c.Store.StorePathRootDir
@@ -57,8 +57,8 @@ func haPair(t *testing.T, masterRole string, mutate func(*supervisor.Config), ha
 // run in parallel).
 var storeDirs = map[string]string{}
 
-func master0(t *testing.T) string { return t.Name() + "/master" }
-func slave0(t *testing.T) string  { return t.Name() + "/slave" }
+func master0(t testing.TB) string { return t.Name() + "/master" }
+func slave0(t testing.TB) string  { return t.Name() + "/slave" }
 
 // sameCommitLog fails unless every commit-log file of the slave is
 // byte-identical to the master's of the same name, and the slave has the
@@ -89,7 +89,7 @@ func sameCommitLog(t *testing.T, master, slave *brokertest.Broker, mdir, sdir st
 	}
 }
 
-func haNode(t *testing.T, b *brokertest.Broker, name string) *tree.Node {
+func haNode(t testing.TB, b *brokertest.Broker, name string) *tree.Node {
 	t.Helper()
 	var found *tree.Node
 	b.Tree().Root.Walk(func(n *tree.Node, _ int) {
@@ -160,7 +160,6 @@ func TestHASlaveFollowsMasterByteForByte(t *testing.T) {
 		t.Fatal("the slave stored a send")
 	}
 }
-
 
 // proxy is a TCP relay between slave and master that can blackhole the
 // link: while cut it forwards nothing either way (connections stay open,
