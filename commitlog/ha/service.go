@@ -324,6 +324,8 @@ func (c *Connection) write() {
 	c.s.zl.Info().Str("slave", c.addr).Int64("slaveRequestOffset", c.requested.Load()).Int64("from", next).Msg("HA transfer begins")
 	buf := make([]byte, HeaderSize+c.s.cfg.TransferBatchSize)
 	lastWrite := time.Time{}
+	idle := time.NewTimer(time.Hour)
+	defer idle.Stop()
 	for {
 		wake := c.s.appended.wait()
 		n, err := c.s.log.ReadRaw(next, buf[HeaderSize:])
@@ -348,14 +350,20 @@ func (c *Connection) write() {
 				continue
 			}
 		}
-		t := time.NewTimer(100 * time.Millisecond)
+		// Nothing new: wait for an append, at most 100 ms (RocketMQ's
+		// WriteSocketService waits the same).
+		idle.Reset(100 * time.Millisecond)
 		select {
 		case <-wake:
-		case <-t.C:
+		case <-idle.C:
 		case <-c.closedCh:
-			t.Stop()
 			return
 		}
-		t.Stop()
+		if !idle.Stop() {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
 	}
 }
