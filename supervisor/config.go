@@ -141,7 +141,8 @@ type Config struct {
 
 	// Replication (RocketMQ 4.x master/slave HA; commitlog/ha).
 	BrokerRole string // brokerRole: ASYNC_MASTER ("ASYNC_MASTER"|"SYNC_MASTER"|"SLAVE")
-	// HAListenPort is the master's HA port; 0 picks a free one (tests).
+	// HAListenPort is the master's HA port; 0 picks a free one, as does
+	// listenPort 0 (tests).
 	HAListenPort    int    // haListenPort: listenPort + 1
 	HAMasterAddress string // haMasterAddress: "" (a slave then learns it from the name server)
 	// HASendHeartbeatInterval: a master sends an empty transfer, a slave

@@ -64,7 +64,13 @@ func (b *Broker) openHA() error {
 		b.ha = st
 		return nil
 	}
-	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HAListenPort))
+	port := cfg.HAListenPort
+	if cfg.ListenPort == 0 {
+		// A broker on a port the system picks gets its HA port so too
+		// (tests, several brokers on one host).
+		port = 0
+	}
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(port))
 	svc, err := ha.Listen(addr, haConfig(cfg), b.store, b.log)
 	if err != nil {
 		return fmt.Errorf("open the HA port %s: %w", addr, err)

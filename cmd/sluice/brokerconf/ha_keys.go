@@ -25,6 +25,7 @@ func haDefaults(b *supervisor.Config, props []Property) {
 			return
 		}
 	}
+	b.HAListenPort = 0 // listenPort 0: the system picks both
 	if b.ListenPort > 0 {
 		b.HAListenPort = b.ListenPort + 1
 	}
