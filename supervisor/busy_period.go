@@ -88,12 +88,16 @@ func (bp *busyPeriods) observe(now time.Time, pcBusy bool) {
 		sum += n
 		ev = ev.Uint64(k.Tag(), n)
 	}
-	cause := "pageCache"
-	if bp.replWait != nil && bp.maxReplWait >= bp.replSlowMillis {
-		cause = "replicationLag"
-		ev = ev.Int64("longestReplicationWaitMillis", bp.maxReplWait)
+	if bp.replWait != nil {
+		// A SYNC_MASTER names the cause: the page cache, or the slave.
+		cause := "pageCache"
+		if bp.maxReplWait >= bp.replSlowMillis {
+			cause = "replicationLag"
+			ev = ev.Int64("longestReplicationWaitMillis", bp.maxReplWait)
+		}
+		ev = ev.Str("cause", cause)
 	}
-	ev.Uint64("answeredBusy", sum).Str("cause", cause).Msg("busy period ended")
+	ev.Uint64("answeredBusy", sum).Msg("busy period ended")
 	bp.count++
 	bp.in = false
 	bp.atStart = totals
