@@ -29,6 +29,10 @@ type GetResult struct {
 	Messages        [][]byte
 	MsgCount        int
 	BufferTotalSize int
+	// MaxPhyOffsetPulling is the commit-log offset of the last entry the
+	// read scanned (DefaultMessageStore#getMessage's maxPhyOffsetPulling):
+	// how far behind the commit log's end the reader is.
+	MaxPhyOffsetPulling int64
 }
 
 // readGuard holds off Close while a read touches mappings; ok is false once closed.
@@ -102,6 +106,7 @@ func (s *Store) GetMessage(topic string, queueID int32, offset int64, maxMsgNums
 			}
 			continue
 		}
+		r.MaxPhyOffsetPulling = e.phys
 		if nextPhysFile >= 0 && e.phys < nextPhysFile {
 			continue
 		}

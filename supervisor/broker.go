@@ -68,6 +68,10 @@ type Broker struct {
 	stopping chan struct{}
 
 	ha *haState // replication (ha.go)
+	// haMasterAddress, when set, is given the master's HA address from the
+	// name server (the HA client's SetMasterAddress, when haMasterAddress
+	// is not configured).
+	haMasterAddress func(haServerAddr string)
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -378,6 +382,7 @@ func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (ma
 	if err != nil {
 		return nil, err
 	}
+	b.roleHandlers(h)
 	for c, f := range extra {
 		h[c] = f
 	}

@@ -139,8 +139,22 @@ type Config struct {
 	FaultTransientPoolExhausted bool  // faultTransientPoolExhausted: false
 	FaultProcessorDelayMillis   int64 // faultProcessorDelayMillis: 0
 
+	// Replication roles (RocketMQ 4.9's MessageStoreConfig#brokerRole and
+	// accessMessageInMemoryMaxRatio, BrokerConfig#slaveReadEnable; README
+	// "Replication").
+	BrokerRole                    string // brokerRole: ASYNC_MASTER; SYNC_MASTER or SLAVE
+	SlaveReadEnable               bool   // slaveReadEnable: false
+	AccessMessageInMemoryMaxRatio int    // accessMessageInMemoryMaxRatio: 40 (% of physical memory)
+	// SlaveSyncIntervalMillis is SlaveSynchronize's period (ours: RocketMQ
+	// fixes it at 10 s, after a first run 3 s after start).
+	SlaveSyncIntervalMillis int64 // slaveSyncIntervalMillis: 10000
+	// TotalPhysicalMemorySize replaces the machine's RAM in the
+	// accessMessageInMemoryMaxRatio computation (StoreUtil.
+	// TOTAL_PHYSICAL_MEMORY_SIZE); 0 reads the machine's. Not a key: tests
+	// set it to make "no longer in memory" reachable.
+	TotalPhysicalMemorySize int64
+
 	// Replication (RocketMQ 4.x master/slave HA; commitlog/ha).
-	BrokerRole string // brokerRole: ASYNC_MASTER ("ASYNC_MASTER"|"SYNC_MASTER"|"SLAVE")
 	// HAListenPort is the master's HA port; 0 picks a free one, as does
 	// listenPort 0 (tests).
 	HAListenPort    int    // haListenPort: listenPort + 1
@@ -152,6 +166,16 @@ type Config struct {
 	HATransferBatchSize     int   // haTransferBatchSize: 32768 bytes per transfer
 	HASlaveFallbehindMax    int64 // haSlaveFallbehindMax: 268435456; a SYNC_MASTER answers SLAVE_NOT_AVAILABLE past it
 }
+
+// Broker roles (RocketMQ's BrokerRole).
+const (
+	BrokerRoleAsyncMaster = "ASYNC_MASTER"
+	BrokerRoleSyncMaster  = "SYNC_MASTER"
+	BrokerRoleSlave       = "SLAVE"
+)
+
+// IsSlave reports brokerRole=SLAVE.
+func (c *Config) IsSlave() bool { return c.BrokerRole == BrokerRoleSlave }
 
 // DefaultConfig returns RocketMQ's defaults, with Sluice's loopback binding.
 func DefaultConfig() Config {
@@ -215,7 +239,9 @@ func DefaultConfig() Config {
 		TimerRollWindowSlot:                    2 * 24 * 3600,
 		TimerFlushIntervalMs:                   1000,
 		MappedFileSizeTimerLog:                 100 << 20,
-		BrokerRole:                             "ASYNC_MASTER",
+		BrokerRole:                             BrokerRoleAsyncMaster,
+		AccessMessageInMemoryMaxRatio:          40,
+		SlaveSyncIntervalMillis:                10_000,
 		HAListenPort:                           10912,
 		HASendHeartbeatInterval:                5000,
 		HAHousekeepingInterval:                 20000,

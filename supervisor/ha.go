@@ -60,6 +60,11 @@ func (b *Broker) openHA() error {
 		st.client = ha.NewClient(haConfig(cfg), b.store, b.log)
 		if cfg.HAMasterAddress != "" {
 			st.client.SetMasterAddress(cfg.HAMasterAddress)
+		} else {
+			// Learned from each REGISTER_BROKER answer, as RocketMQ's
+			// updateMasterHAServerAddrPeriodically does when
+			// haMasterAddress is not configured.
+			b.haMasterAddress = st.client.SetMasterAddress
 		}
 		b.ha = st
 		return nil
@@ -80,6 +85,17 @@ func (b *Broker) openHA() error {
 	b.ha = st
 	b.log.Info().Str("haAddr", svc.Addr().String()).Stringer("brokerRole", st.role).Msg("HA service listening")
 	return nil
+}
+
+// haPort is the HA port advertised to the name server: the one the master
+// listens on (listenPort + 1 where it could not be known, on a slave).
+func (b *Broker) haPort() int {
+	if b.ha != nil && b.ha.svc != nil {
+		if a, ok := b.ha.svc.Addr().(*net.TCPAddr); ok {
+			return a.Port
+		}
+	}
+	return b.port() + 1
 }
 
 // HAAddr is the master's HA address ("" on a slave).

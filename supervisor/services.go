@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/query"
 	"github.com/sluice-mq/sluice/actors/schedule"
 	"github.com/sluice-mq/sluice/actors/send"
+	"github.com/sluice-mq/sluice/actors/slave"
 	"github.com/sluice-mq/sluice/actors/stats"
 	"github.com/sluice-mq/sluice/actors/timer"
 	"github.com/sluice-mq/sluice/actors/transaction"
@@ -43,6 +44,7 @@ type services struct {
 	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
 	timerKick    passKick
 	stats        *stats.Manager
+	slaveSync    *slave.Synchronize // a SLAVE's SlaveSynchronize; nil on a master
 
 	stopOnce sync.Once
 	stops    []func()
@@ -106,6 +108,9 @@ func (b *Broker) openServices() (*services, error) {
 		ShortPollingTime:  millis(b.cfg.ShortPollingTimeMills),
 		Log:               b.log,
 		BrokerStats:       s.stats,
+		Slave:             b.cfg.IsSlave(),
+		SlaveReadEnable:   b.cfg.SlaveReadEnable,
+		MemoryForPull:     b.memoryForPull(),
 	}
 	s.client = &client.Handlers{Meta: meta, Store: b.store}
 	s.admin = &admin.Handlers{Meta: meta, Store: b.store, ID: id, Stats: s.stats, Log: b.log,
@@ -138,6 +143,10 @@ func (b *Broker) openServices() (*services, error) {
 	// the restart.
 	if err := s.tx.Recover(); err != nil {
 		return nil, fmt.Errorf("recover transactional messages: %w", err)
+	}
+	if b.cfg.IsSlave() {
+		b.openSlave(s, mc.Dir)
+		return s, nil
 	}
 	// ScheduleMessageService: from here on delayed sends and consumer
 	// retries are parked in SCHEDULE_TOPIC_XXXX and delivered when due.
@@ -193,7 +202,13 @@ func (s *services) start(b *Broker) {
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
 	s.housekeeping.Start()
 	s.stops = append(s.stops, s.housekeeping.Stop)
-	s.tx.Start()
+	if s.slaveSync != nil {
+		// A slave writes nothing of its own: no op records, no checks.
+		s.slaveSync.Start()
+		s.stops = append(s.stops, s.slaveSync.Stop)
+	} else {
+		s.tx.Start()
+	}
 	// The op records of decisions already stored get a moment to follow
 	// them; whatever is left, the next start finds (transaction.Recover).
 	s.stops = append(s.stops, func() { s.tx.Stop(2 * time.Second) })

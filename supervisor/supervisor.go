@@ -56,7 +56,7 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		s.b.writer.Inspect(n)
 		n.Writer.OSPageCacheBusyTimeOutMills = s.b.store.OSPageCacheBusyTimeOutMills()
 	})
-	if tx := s.b.svc.tx; tx != nil {
+	if tx := s.b.svc.tx; tx != nil && !s.b.cfg.IsSlave() { // the master checks half messages
 		pid, err := spawnTransactionCheck(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("spawn transaction check: %w", err)

@@ -53,6 +53,13 @@ type RegistrarConfig struct {
 	// Credentials, when set, sign every registration (a name server with
 	// ACL admits REGISTER_BROKER from admin accounts only).
 	Credentials *remoting.Credentials
+	// OnMasterAddress, when set, is given the master's remoting and HA
+	// addresses of every successful REGISTER_BROKER answer ("" and "" when
+	// the name server knows no master of the group, and always for a
+	// master): BrokerController#doRegisterBrokerAll's
+	// slaveSynchronize.setMasterAddr and updateHaMasterAddress. It runs on
+	// the name server's registration goroutine and must not block.
+	OnMasterAddress func(masterAddr, haServerAddr string)
 }
 
 // ParseNamesrvAddrs splits RocketMQ's namesrvAddr ("host:port;host:port"),
@@ -206,6 +213,12 @@ func (r *Registrar) register(ns *nameServer) {
 		r.log.Warn().Err(err).Str("namesrv", ns.addr).Msg("register broker failed; retrying every period, logging again on recovery")
 	case err != nil:
 		r.log.Debug().Err(err).Str("namesrv", ns.addr).Msg("register broker failed again")
+	}
+	if err == nil && r.cfg.OnMasterAddress != nil {
+		r.cfg.OnMasterAddress(resp.Ext("masterAddr"), resp.Ext("haServerAddr"))
+	}
+	switch {
+	case err != nil:
 	case ns.failing || !ns.registered:
 		ns.failing, ns.registered = false, true
 		r.log.Info().Str("namesrv", ns.addr).Str("brokerName", r.cfg.BrokerName).

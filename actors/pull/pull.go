@@ -27,6 +27,18 @@ type Handlers struct {
 	// BrokerStats counts reads and the messages they hand over per
 	// topic@group (BrokerStatsManager); nil counts nothing.
 	BrokerStats *stats.Manager
+
+	// Replication (README "Replication"). Slave is brokerRole=SLAVE: the
+	// offsets piggy-backed on pulls are not committed there
+	// (PullMessageProcessor's storeOffsetEnable). SlaveReadEnable
+	// (slaveReadEnable) lets answers point the consumer at a slave.
+	// MemoryForPull is accessMessageInMemoryMaxRatio percent of the
+	// physical memory: a reader further than that behind the commit log's
+	// end reads from disk, and with SlaveReadEnable is told to read from
+	// the group's whichBrokerWhenConsumeSlowly (suggestWhichBrokerId).
+	Slave           bool
+	SlaveReadEnable bool
+	MemoryForPull   int64
 }
 
 // ByCode maps each request code served here to its handler.
@@ -39,6 +51,7 @@ type pull struct {
 	req    *actors.Request
 	h      remoting.PullMessageRequestHeader
 	filter func(int64) bool
+	sg     metadata.SubscriptionGroupConfig
 }
 
 func (p *Handlers) pullMessage(r *actors.Request) {
@@ -54,7 +67,7 @@ func (p *Handlers) pullMessage(r *actors.Request) {
 	}
 	// RocketMQ commits the piggy-backed offset on the first run only, not on
 	// the re-run after a hold.
-	if h.SysFlag&remoting.PullFlagCommitOffset != 0 && !r.Resumed {
+	if h.SysFlag&remoting.PullFlagCommitOffset != 0 && !r.Resumed && !p.Slave {
 		p.Meta.Offsets.CommitOffset(h.ConsumerGroup, h.Topic, h.QueueID, h.CommitOffset)
 	}
 	resp, _ := p.read(pl)
@@ -79,6 +92,7 @@ func (p *Handlers) check(pl *pull) (remoting.ResponseCode, string) {
 	if !ok {
 		return remoting.SubscriptionGroupNotExist, "subscription group [" + h.ConsumerGroup + "] does not exist, " + faqSubscriptionGroup
 	}
+	pl.sg = sg
 	if !sg.ConsumeEnable {
 		return remoting.NoPermission, "subscription group no permission, " + h.ConsumerGroup
 	}
@@ -123,6 +137,24 @@ func (p *Handlers) check(pl *pull) (remoting.ResponseCode, string) {
 	}
 	pl.filter = sd.Filter()
 	return remoting.Success, ""
+}
+
+// suggestWhichBrokerID is PullMessageProcessor's choice of the node the
+// consumer pulls from next: with slaveReadEnable, the group's
+// whichBrokerWhenConsumeSlowly (1) when the read reached further back than
+// the memory share (DefaultMessageStore#getMessage's
+// suggestPullingFromSlave: commit-log end minus the last entry scanned >
+// physical memory * accessMessageInMemoryMaxRatio / 100), else the group's
+// brokerId (0); without it, always the master (0).
+func (p *Handlers) suggestWhichBrokerID(pl *pull, res *commitlog.GetResult) int64 {
+	if !p.SlaveReadEnable {
+		return 0
+	}
+	scanned := res.Status == commitlog.Found || res.Status == commitlog.NoMatchedMessage || res.Status == commitlog.MessageWasRemoving
+	if scanned && p.Store.MaxPhyOffset()-res.MaxPhyOffsetPulling > p.MemoryForPull {
+		return pl.sg.WhichBrokerWhenConsumeSlowly
+	}
+	return pl.sg.BrokerID
 }
 
 const faqSubscriptionGroup = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
@@ -171,7 +203,8 @@ func (p *Handlers) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
 	}
 	p.BrokerStats.GetMessage(h.ConsumerGroup, h.Topic, res.Status == commitlog.Found, res.MsgCount, res.BufferTotalSize)
 	resp := remoting.NewResponse(pl.req.Cmd, code, res.Status.String())
-	hdr := remoting.PullMessageResponseHeader{NextBeginOffset: res.NextBeginOffset, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset}
+	hdr := remoting.PullMessageResponseHeader{NextBeginOffset: res.NextBeginOffset, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset,
+		SuggestWhichBrokerID: p.suggestWhichBrokerID(pl, &res)}
 	hdr.Encode(resp)
 	if code == remoting.Success {
 		// The stored records go out as they are; they are copied once, into

@@ -176,9 +176,7 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("msgTraceTopicName = %q: %w", b.MsgTraceTopicName, err))
 		}
 	}
-	if b.BrokerID != 0 {
-		errs = append(errs, fmt.Errorf("brokerId = %d: refusing to start: a broker with brokerId > 0 is a slave, and Sluice runs masters only (no replication yet)", b.BrokerID))
-	}
+	errs = append(errs, validateRole(b)...)
 	if b.ListenPort < 0 || b.ListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("listenPort = %d: not a port", b.ListenPort))
 	}
@@ -264,7 +262,37 @@ func (c *Config) fields() fields {
 	f.int("timerRollWindowSlot", &b.TimerRollWindowSlot)
 	f.int64("timerFlushIntervalMs", &b.TimerFlushIntervalMs)
 	f.int64("mappedFileSizeTimerLog", &b.MappedFileSizeTimerLog)
+	f.str("brokerRole", &b.BrokerRole)
+	f.bool("slaveReadEnable", &b.SlaveReadEnable)
+	f.int("accessMessageInMemoryMaxRatio", &b.AccessMessageInMemoryMaxRatio)
+	f.int64("slaveSyncIntervalMillis", &b.SlaveSyncIntervalMillis)
 	c.storeFields(f, &b.Store)
 	haFields(f, b)
 	return f
+}
+
+// validateRole is BrokerStartup's and BrokerController's checks of the
+// role: a SLAVE has brokerId > 0, a master brokerId 0 (RocketMQ sets a
+// master's id to 0 and refuses a slave with id <= 0).
+func validateRole(b *supervisor.Config) []error {
+	var errs []error
+	switch b.BrokerRole {
+	case supervisor.BrokerRoleAsyncMaster, supervisor.BrokerRoleSyncMaster:
+		if b.BrokerID != 0 {
+			errs = append(errs, fmt.Errorf("brokerId = %d with brokerRole = %s: a master has brokerId 0; a broker with brokerId > 0 is a SLAVE", b.BrokerID, b.BrokerRole))
+		}
+	case supervisor.BrokerRoleSlave:
+		if b.BrokerID <= 0 {
+			errs = append(errs, fmt.Errorf("brokerId = %d with brokerRole = SLAVE: a slave's brokerId must be > 0 (1 for the first slave)", b.BrokerID))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("brokerRole = %q: want ASYNC_MASTER, SYNC_MASTER or SLAVE", b.BrokerRole))
+	}
+	if b.AccessMessageInMemoryMaxRatio < 0 || b.AccessMessageInMemoryMaxRatio > 100 {
+		errs = append(errs, fmt.Errorf("accessMessageInMemoryMaxRatio = %d: a percentage, 0 to 100", b.AccessMessageInMemoryMaxRatio))
+	}
+	if b.SlaveSyncIntervalMillis <= 0 {
+		errs = append(errs, fmt.Errorf("slaveSyncIntervalMillis = %d: must be positive", b.SlaveSyncIntervalMillis))
+	}
+	return errs
 }

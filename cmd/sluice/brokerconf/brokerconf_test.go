@@ -125,7 +125,6 @@ func unwrapAll(err error) error {
 // its value asks for the feature; its "off" value is accepted silently.
 func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
-		"brokerRole=SYNC_MASTER", "brokerRole=SLAVE", "brokerId=1",
 		"tlsEnable=true",
 		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true",
 	} {
@@ -212,5 +211,29 @@ func TestTimerKeys(t *testing.T) {
 	if b.TimerWheelEnable || b.TimerMaxDelaySec != 60 || b.TimerPrecisionMs != 100 || b.TimerRollWindowSlot != 3600 ||
 		b.TimerFlushIntervalMs != 500 || b.MappedFileSizeTimerLog != 1<<20 {
 		t.Fatalf("loaded: %+v", b)
+	}
+}
+
+// brokerRole, brokerId and the slave keys: a SLAVE needs brokerId > 0 and
+// a master brokerId 0, as RocketMQ's start checks.
+func TestBrokerRoleKeys(t *testing.T) {
+	cfg := Default()
+	in := "brokerRole=SLAVE\nbrokerId=1\nslaveReadEnable=true\naccessMessageInMemoryMaxRatio=30\nslaveSyncIntervalMillis=500\n"
+	if warnings, err := cfg.Load(strings.NewReader(in)); err != nil || len(warnings) != 0 {
+		t.Fatalf("load: %v %v", err, warnings)
+	}
+	b := cfg.Broker
+	if !b.IsSlave() || b.BrokerID != 1 || !b.SlaveReadEnable || b.AccessMessageInMemoryMaxRatio != 30 || b.SlaveSyncIntervalMillis != 500 {
+		t.Fatalf("config %+v", b)
+	}
+	if d := Default().Broker; d.BrokerRole != "ASYNC_MASTER" || d.SlaveReadEnable || d.AccessMessageInMemoryMaxRatio != 40 {
+		t.Fatalf("defaults: role %q slaveReadEnable %v ratio %d", d.BrokerRole, d.SlaveReadEnable, d.AccessMessageInMemoryMaxRatio)
+	}
+	for _, in := range []string{"brokerRole=SLAVE\n", "brokerRole=SLAVE\nbrokerId=0\n", "brokerId=1\n",
+		"brokerRole=ASYNC_MASTER\nbrokerId=2\n", "brokerRole=MASTER\n", "accessMessageInMemoryMaxRatio=101\n"} {
+		cfg := Default()
+		if _, err := cfg.Load(strings.NewReader(in)); err == nil {
+			t.Errorf("%q: loaded, want an error", in)
+		}
 	}
 }

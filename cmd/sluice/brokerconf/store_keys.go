@@ -7,8 +7,7 @@ import (
 )
 
 // storeFields binds the message store's keys (RocketMQ's
-// MessageStoreConfig), plus brokerRole, which only a master can have here
-// (unhonoured.go refuses the others).
+// MessageStoreConfig); brokerRole is bound with the broker's keys.
 func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.str("storePathRootDir", &s.StorePathRootDir)
 	f.str("storePathCommitLog", &s.StorePathCommitLog)
@@ -48,5 +47,4 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.bool("messageIndexSafe", &s.MessageIndexSafe)
 	f.int("maxHashSlotNum", &s.MaxHashSlotNum)
 	f.int("maxIndexNum", &s.MaxIndexNum)
-	f.custom("brokerRole", checkBrokerRole, func() string { return "ASYNC_MASTER" })
 }

@@ -16,8 +16,6 @@ import (
 // unknown-key warnings. The README's "Keys Sluice refuses" lists these.
 func unhonoured(key string) (check func(v string) error, known bool) {
 	switch key {
-	case "brokerRole":
-		return checkBrokerRole, true
 	case "tlsEnable", "tlsTestModeEnable":
 		// RocketMQ 5's proxy keys: a broker ignores them, and whoever
 		// wrote them meant the broker's tls.* keys.
@@ -32,18 +30,6 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return isTrue("no SQL92 filters yet: only TAG subscriptions are served (SQL92 ones are answered as the Java broker answers them when this is off)"), true
 	}
 	return nil, false
-}
-
-func checkBrokerRole(v string) error {
-	switch v {
-	case "ASYNC_MASTER":
-		return nil
-	case "SYNC_MASTER":
-		return fmt.Errorf("no replication yet: a SYNC_MASTER acknowledges a send only once a slave has it, and Sluice has no slaves; use ASYNC_MASTER")
-	case "SLAVE":
-		return fmt.Errorf("no replication yet: Sluice runs masters only")
-	}
-	return fmt.Errorf("want ASYNC_MASTER, SYNC_MASTER or SLAVE")
 }
 
 func isTrue(why string) func(string) error {
