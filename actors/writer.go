@@ -168,13 +168,14 @@ func (w *Writer) Pending() (batches, jobs int) {
 
 // wakeup is the group commit's answer for the batch: every job gets its
 // result (FLUSH_DISK_TIMEOUT for a stored one the sync did not cover in
-// time) and its Done, in order. It runs on the store's group-commit
+// time, FLUSH_SLAVE_TIMEOUT / SLAVE_NOT_AVAILABLE under SYNC_MASTER) and its Done, in order. It runs on the store's group-commit
 // goroutine, where a panicking Done must not take the process down: its
 // request is answered SYSTEM_ERROR and the rest of the batch goes on.
 func (b *flushBatch) wakeup(st commitlog.PutStatus) {
 	for _, j := range b.jobs {
 		if st != commitlog.PutOK && j.Put.Result.Status == commitlog.PutOK {
-			j.Put.Result.Status = commitlog.PutFlushDiskTimeout
+			// FLUSH_DISK_TIMEOUT, FLUSH_SLAVE_TIMEOUT or SLAVE_NOT_AVAILABLE.
+			j.Put.Result.Status = st
 		}
 		runDone(j)
 	}

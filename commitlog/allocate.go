@@ -45,6 +45,9 @@ type allocateService struct {
 	ready    []*mappedFile
 	creating bool  // a file is being created (by either goroutine) outside mu
 	err      error // the last creation failure, cleared by a success
+	// base is where an empty log's first file starts (0, or the offset a
+	// slave starts following its master from: rebase).
+	base int64
 }
 
 // allocateAhead is how many commit-log files are kept ready.
@@ -89,7 +92,33 @@ func (a *allocateService) nextFromLocked() int64 {
 	if f := a.q.last(); f != nil {
 		return f.from + f.size
 	}
-	return 0
+	return a.base
+}
+
+// rebase makes from the start of the next file the log takes: an empty
+// slave's log starts where its master's stream does. Ready files that
+// start elsewhere are deleted (an empty log only has the one at 0).
+func (a *allocateService) rebase(from int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.creating {
+		a.cond.Wait()
+	}
+	if a.q.last() == nil {
+		a.base = from
+	}
+	if len(a.ready) == 0 || a.ready[0].from == from {
+		return
+	}
+	for _, f := range a.ready {
+		if err := f.closeAndUnmap(); err != nil {
+			a.s.log.Warn().Err(err).Str("file", f.path).Msg("closing an unused commit-log file")
+		}
+		if err := removeFile(f.path); err != nil {
+			a.s.log.Warn().Err(err).Str("file", f.path).Msg("removing an unused commit-log file")
+		}
+	}
+	a.ready = a.ready[:0]
 }
 
 // createLocked creates one file with mu released during the I/O and adds it

@@ -82,32 +82,32 @@ const diskCheckEveryBytes = 16 << 20
 // table entry). Calls are serialised by a mutex, but SyncFlush's wait state
 // is Put's own, so concurrent callers are not supported.
 func (s *Store) Put(batch []*PutRequest) {
-	var gcr *GroupCommitRequest
-	if s.gc != nil {
-		gcr = &s.gc.sync
+	if !s.Append(batch, &s.putReq) {
+		return
 	}
-	if s.Append(batch, gcr) && s.gc.waitSync() != PutOK {
+	if st := <-s.putDone; st != PutOK {
 		for _, r := range batch {
 			if r.Result.Status == PutOK {
-				r.Result.Status = PutFlushDiskTimeout
+				r.Result.Status = st
 			}
 		}
 	}
 }
 
 // Append is Put without the wait for the disk: it appends the batch (steps
-// 1–3 of Put) and returns. Under SyncFlush, when any request was stored, it
-// queues gcr with the group-commit service and returns true: gcr.Wakeup is
-// then called exactly once, with PutOK when a flush covers the batch or
-// PutFlushDiskTimeout after SyncFlushTimeout, and the caller should answer
-// the batch's requests then (MarkFlushResult sets their status). Otherwise
-// (ASYNC_FLUSH, or nothing stored) it returns false and the results are
-// final. gcr must not be handed to Append again before its Wakeup.
+// 1–3 of Put) and returns. Under SyncFlush or SyncMaster, when any request
+// was stored, it queues gcr with the group-commit service (and/or the
+// replication wait) and returns true: gcr.Wakeup is then called exactly
+// once, with PutOK when a flush and a slave cover the batch, or the failure
+// status (see GroupCommitRequest), and the caller should answer the batch's
+// requests then. Otherwise (ASYNC_FLUSH on a plain master, nothing stored,
+// or a SyncMaster without a slave: PutSlaveNotAvailable) it returns false
+// and the results are final. gcr must not be handed to Append again before its Wakeup.
 // Single caller, like Put.
 func (s *Store) Append(batch []*PutRequest, gcr *GroupCommitRequest) bool {
 	valid := s.validateBatch(batch)
 	s.putMu.Lock()
-	if s.closed.Load() || (s.diskFull.Load() && s.stillDiskFull()) {
+	if s.closed.Load() || s.cfg.BrokerRole == Slave || (s.diskFull.Load() && s.stillDiskFull()) {
 		s.putMu.Unlock()
 		for _, r := range batch {
 			if r.Result.Status == putPending {
@@ -121,11 +121,11 @@ func (s *Store) Append(batch []*PutRequest, gcr *GroupCommitRequest) bool {
 	}
 	end, stored, rolled := s.appendBatch(batch)
 	s.finishBatch(batch)
-	waits := stored > 0 && s.gc != nil
+	waits := stored > 0 && (s.gc != nil || s.repl != nil)
 	if waits {
-		// Under putMu: Close cannot stop the service between the append
-		// and the request it must answer.
-		s.gc.submit(gcr, end, time.Now())
+		// Under putMu: Close cannot stop the services between the append
+		// and the request they must answer.
+		waits = s.submitWait(batch, gcr, end, time.Now())
 	}
 	s.putMu.Unlock()
 	if rolled {
@@ -134,8 +134,38 @@ func (s *Store) Append(batch []*PutRequest, gcr *GroupCommitRequest) bool {
 	if stored > 0 {
 		s.alloc.notePrefault(s.clq.last())
 		s.wake(s.dispatchWake)
+		if fn := s.appended.Load(); fn != nil {
+			(*fn)()
+		}
 	}
 	return waits
+}
+
+// submitWait hands gcr to the flush stage (SyncFlush), which passes it to
+// the replication stage (SyncMaster), or straight to the latter. A
+// SyncMaster without a slave fit to take the batch (isSlaveOK) answers
+// PutSlaveNotAvailable without waiting for one; with SyncFlush the answer
+// still waits for the flush. It reports whether gcr was queued.
+func (s *Store) submitWait(batch []*PutRequest, gcr *GroupCommitRequest, end int64, now time.Time) bool {
+	gcr.replStatus = PutOK
+	if s.repl != nil && !s.repl.slaveOK(end) {
+		gcr.replStatus = PutSlaveNotAvailable
+	}
+	if s.gc != nil {
+		s.gc.submit(gcr, end, now)
+		return true
+	}
+	if gcr.replStatus != PutOK {
+		s.repl.unavailable.Add(1)
+		for _, r := range batch {
+			if r.Result.Status == PutOK {
+				r.Result.Status = PutSlaveNotAvailable
+			}
+		}
+		return false
+	}
+	s.repl.submit(gcr, end, now)
+	return true
 }
 
 // validateBatch is step 1 of Put; it runs before any lock. It returns how

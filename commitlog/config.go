@@ -148,6 +148,17 @@ type Config struct {
 	MaxHashSlotNum int
 	MaxIndexNum    int
 
+	// BrokerRole (brokerRole, default AsyncMaster). A Slave's store takes
+	// no Put (PutServiceNotAvailable, as RocketMQ's DefaultMessageStore
+	// answers "message store is slave mode"): its only appender is the HA
+	// client, through AppendRaw. A SyncMaster's Append waits, beside any
+	// SyncFlush wait, for a slave to acknowledge the batch (replication.go).
+	BrokerRole BrokerRole
+	// HASlaveFallbehindMax (haSlaveFallbehindMax, 256 MiB): a SyncMaster
+	// answers PutSlaveNotAvailable at once when the slave is further
+	// behind than this (RocketMQ's HAService#isSlaveOK).
+	HASlaveFallbehindMax int64
+
 	// DiskUsage reports the used and total bytes of the file system holding
 	// path. Nil means fstatfs(2) of the commit-log directory. Tests and
 	// demos set it to fake a full disk. It is called from several
@@ -169,6 +180,7 @@ func DefaultConfig() Config {
 		FlushIntervalCommitLog:      500,
 		CommitIntervalCommitLog:     200,
 		SyncFlushTimeout:            5000,
+		HASlaveFallbehindMax:        256 << 20,
 		TransientStorePoolEnable:    false,
 		TransientStorePoolSize:      5,
 		MaxMessageSize:              DefaultMaxMessageSize,
@@ -203,7 +215,7 @@ func (c *Config) indexDir() string { return filepath.Join(c.StorePathRootDir, "i
 
 // poolEnabled mirrors RocketMQ 4.9's MessageStoreConfig#isTransientStorePoolEnable.
 func (c *Config) poolEnabled() bool {
-	return c.TransientStorePoolEnable && c.FlushDiskType == AsyncFlush
+	return c.TransientStorePoolEnable && c.FlushDiskType == AsyncFlush && c.BrokerRole != Slave
 }
 
 // validate fills zero values with defaults where a zero makes no sense and
@@ -227,6 +239,9 @@ func (c *Config) validate() error {
 	}
 	if c.SyncFlushTimeout <= 0 {
 		c.SyncFlushTimeout = d.SyncFlushTimeout
+	}
+	if c.HASlaveFallbehindMax <= 0 {
+		c.HASlaveFallbehindMax = d.HASlaveFallbehindMax
 	}
 	if c.TransientStorePoolSize <= 0 {
 		c.TransientStorePoolSize = d.TransientStorePoolSize

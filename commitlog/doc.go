@@ -127,6 +127,13 @@
 // LookMessageByOffset, RuntimeInfo, the status checks) may be called from
 // any goroutine at any time.
 //
+// On a Slave store (Config.BrokerRole) Put answers PutServiceNotAvailable
+// and the only appender is AppendRaw, the HA client's, which takes the
+// master's bytes at exactly their offsets under the same lock (commitlog/ha
+// streams them; ReadRaw is the master's side). Under SyncMaster the
+// group-commit wait has a second stage, the slave's acknowledgement
+// (replication.go, sharing group_commit.go's FIFO and watcher).
+//
 // Background goroutines owned by the store: the allocate service
 // (RocketMQ's AllocateMappedFileService: it creates the next commit-log
 // file, warming it with WarmMapedFileEnable, and Close deletes it if

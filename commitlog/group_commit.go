@@ -5,97 +5,89 @@ import (
 	"time"
 )
 
-// GroupCommitRequest is one appended batch waiting, under SyncFlush, for the
-// flush that covers it (RocketMQ's GroupCommitRequest). Its owner makes it
-// once, sets Wakeup, and hands it to Append again and again; the store never
-// keeps it past the Wakeup call.
+// GroupCommitRequest is one appended batch waiting, under SyncFlush and/or
+// SyncMaster, for the flush and the slave acknowledgement that cover it
+// (RocketMQ's GroupCommitRequest, used by both GroupCommitService and
+// GroupTransferService). Its owner makes it once, sets Wakeup, and hands it
+// to Append again and again; the store never keeps it past the Wakeup call.
 type GroupCommitRequest struct {
 	// Wakeup is called exactly once per Append that returned true: with
-	// PutOK when a flush has covered the batch, with PutFlushDiskTimeout
-	// when none did within SyncFlushTimeout of the append. It runs on the
-	// group-commit service's goroutine or on its timeout watcher's, never
-	// both at once, in the order the batches were appended; it must not
+	// PutOK when a flush (SyncFlush) and a slave's acknowledgement
+	// (SyncMaster) have covered the batch; with PutFlushDiskTimeout when
+	// no flush did within SyncFlushTimeout of the append; with
+	// PutFlushSlaveTimeout when no slave acknowledged it in that time, or
+	// PutSlaveNotAvailable when no slave was fit to (the slave's status
+	// wins when both fail, as RocketMQ's asyncPutMessage combines them).
+	// It runs on a waiter's goroutine or on its timeout watcher's, never
+	// two at once, in the order the batches were appended; it must not
 	// block.
 	Wakeup func(PutStatus)
 
 	nextOffset int64 // the log's end after the batch
 	deadline   int64 // unix ns: the append's time plus SyncFlushTimeout
+	// flushStatus is the flush stage's answer, carried into the
+	// replication stage; replStatus is preset to PutSlaveNotAvailable when
+	// Append found no slave fit (replication.go).
+	flushStatus PutStatus
+	replStatus  PutStatus
 }
 
-// groupCommit is SyncFlush's GroupCommitService. The writer no longer waits
-// for it: Append queues the batch's request and returns, so the writer
-// appends the next batch while the disk syncs the previous ones. The service
-// flushes everything appended so far (one sync for every batch queued, and
-// for whatever came before them unflushed), then wakes every request the
-// flush covered; requests queued during that flush are the next flush's —
-// the effect of RocketMQ's requestsWrite / requestsRead swap. The sync runs
-// outside the lock-hold window, as in RocketMQ, so a slow disk shows as
-// flush timeouts, not as a busy page cache.
-//
-// A watcher goroutine (RocketMQ's FlushDiskWatcher) wakes a request with
-// PutFlushDiskTimeout as soon as its deadline passes, even while a flush is
-// stuck in the kernel, so FLUSH_DISK_TIMEOUT comes after exactly
-// SyncFlushTimeout. One FIFO holds the requests for both (its deadlines
-// grow with it, so the watcher only ever looks at its head); whoever pops a
-// request wakes it, under wakeMu, so each is woken once and all in order.
-type groupCommit struct {
-	s       *Store
-	timeout time.Duration
+// waitFIFO is the queue design shared by the flush wait (GroupCommitService)
+// and the slave wait (GroupTransferService): appended batches wait, in
+// append order, for one offset — the flushed position, or the offset a
+// slave has acknowledged — to pass their end. Whoever moves that offset
+// calls wakeReached; a watcher goroutine (RocketMQ's FlushDiskWatcher)
+// answers the head with the stage's timeout status as soon as its
+// deadline passes, even while the offset is stuck. Deadlines grow with the
+// FIFO, so the watcher only ever looks at its head; whoever pops a request
+// passes it on, under wakeMu, so each is passed once and all in order.
+type waitFIFO struct {
+	timedOut PutStatus // the stage's status for a request past its deadline
+	// deliver passes a popped request on (to its Wakeup, or to the next
+	// stage) with the stage's status. Called under wakeMu.
+	deliver func(r *GroupCommitRequest, st PutStatus)
+	// done reports whether r needs no more waiting besides the offset
+	// (nil: only the offset counts).
+	done func(r *GroupCommitRequest) bool
 
 	mu      sync.Mutex
 	pending []*GroupCommitRequest // a ring: head at first, n entries
 	first   int
 	n       int
 
-	// wakeMu is held while requests are popped and woken, so that the
-	// flusher and the watcher wake them in FIFO order, one at a time.
+	// wakeMu is held while requests are popped and passed on, so that the
+	// stage's goroutines pass them in FIFO order, one at a time.
 	wakeMu sync.Mutex
 	popped []*GroupCommitRequest // reused by whoever holds wakeMu
 
-	flushWake chan struct{} // a request arrived: flush
 	watchWake chan struct{} // the FIFO went from empty to not empty
-
-	// sync is Put's own request, reused (Put is single-caller).
-	sync     GroupCommitRequest
-	syncDone chan PutStatus
 }
 
-func newGroupCommit(s *Store) *groupCommit {
-	g := &groupCommit{
-		s:         s,
-		timeout:   time.Duration(s.cfg.SyncFlushTimeout) * time.Millisecond,
-		pending:   make([]*GroupCommitRequest, 64),
-		flushWake: make(chan struct{}, 1),
-		watchWake: make(chan struct{}, 1),
-		syncDone:  make(chan PutStatus, 1),
-	}
-	g.sync.Wakeup = func(st PutStatus) { g.syncDone <- st }
-	return g
+func (w *waitFIFO) init(timedOut PutStatus, deliver func(*GroupCommitRequest, PutStatus)) {
+	w.timedOut = timedOut
+	w.deliver = deliver
+	w.pending = make([]*GroupCommitRequest, 64)
+	w.watchWake = make(chan struct{}, 1)
 }
 
-// submit queues r for the flush that covers nextOffset. Called under putMu,
-// so that Close (which takes putMu before stopping the service) never misses
-// a request: the service's last pass wakes every request queued before it.
-func (g *groupCommit) submit(r *GroupCommitRequest, nextOffset int64, now time.Time) {
-	r.nextOffset = nextOffset
-	r.deadline = now.Add(g.timeout).UnixNano()
-	g.mu.Lock()
-	if g.n == len(g.pending) {
+// push queues r, whose nextOffset and deadline are set.
+func (w *waitFIFO) push(r *GroupCommitRequest) {
+	w.mu.Lock()
+	if w.n == len(w.pending) {
 		// Callers bound how many batches they keep waiting (the writer's
 		// pipeline depth), so this happens only while the ring warms up.
-		grown := make([]*GroupCommitRequest, 2*len(g.pending))
-		for i := 0; i < g.n; i++ {
-			grown[i] = g.pending[(g.first+i)%len(g.pending)]
+		grown := make([]*GroupCommitRequest, 2*len(w.pending))
+		for i := 0; i < w.n; i++ {
+			grown[i] = w.pending[(w.first+i)%len(w.pending)]
 		}
-		g.pending, g.first = grown, 0
+		w.pending, w.first = grown, 0
 	}
-	g.pending[(g.first+g.n)%len(g.pending)] = r
-	g.n++
-	wasEmpty := g.n == 1
-	g.mu.Unlock()
-	signal(g.flushWake)
+	w.pending[(w.first+w.n)%len(w.pending)] = r
+	w.n++
+	wasEmpty := w.n == 1
+	w.mu.Unlock()
 	if wasEmpty {
-		signal(g.watchWake)
+		signal(w.watchWake)
 	}
 }
 
@@ -106,57 +98,157 @@ func signal(c chan struct{}) {
 	}
 }
 
-// popWhile moves the head requests for which keep is true into g.popped.
+// popWhile moves the head requests for which keep is true into w.popped.
 // Caller holds wakeMu.
-func (g *groupCommit) popWhile(keep func(*GroupCommitRequest) bool) {
-	g.popped = g.popped[:0]
-	g.mu.Lock()
-	for g.n > 0 {
-		r := g.pending[g.first]
+func (w *waitFIFO) popWhile(keep func(*GroupCommitRequest) bool) {
+	w.popped = w.popped[:0]
+	w.mu.Lock()
+	for w.n > 0 {
+		r := w.pending[w.first]
 		if !keep(r) {
 			break
 		}
-		g.pending[g.first] = nil
-		g.first = (g.first + 1) % len(g.pending)
-		g.n--
-		g.popped = append(g.popped, r)
+		w.pending[w.first] = nil
+		w.first = (w.first + 1) % len(w.pending)
+		w.n--
+		w.popped = append(w.popped, r)
 	}
-	g.mu.Unlock()
+	w.mu.Unlock()
 }
 
-// wakePopped wakes what popWhile took. Caller holds wakeMu.
-func (g *groupCommit) wakePopped(st PutStatus) {
-	for i, r := range g.popped {
-		g.popped[i] = nil
-		r.Wakeup(st)
+// passPopped passes on what popWhile took. Caller holds wakeMu.
+func (w *waitFIFO) passPopped(st PutStatus) {
+	for i, r := range w.popped {
+		w.popped[i] = nil
+		w.deliver(r, st)
 	}
-	g.popped = g.popped[:0]
+	w.popped = w.popped[:0]
 }
 
-// wakeFlushed wakes every head request the log is flushed past.
-func (g *groupCommit) wakeFlushed() {
-	flushed := g.s.clq.flushedWhere.Load()
-	g.wakeMu.Lock()
-	g.popWhile(func(r *GroupCommitRequest) bool { return r.nextOffset <= flushed })
-	g.wakePopped(PutOK)
-	g.wakeMu.Unlock()
+// wakeReached passes on, PutOK, every head request the stage's offset has
+// reached (or that needs no waiting, per done).
+func (w *waitFIFO) wakeReached(reached int64) {
+	w.wakeMu.Lock()
+	w.popWhile(func(r *GroupCommitRequest) bool {
+		return r.nextOffset <= reached || (w.done != nil && w.done(r))
+	})
+	w.passPopped(PutOK)
+	w.wakeMu.Unlock()
+}
+
+// wakeAll passes on every request still queued: PutOK if reached, else the
+// stage's timeout status (the stage's last pass at Close).
+func (w *waitFIFO) wakeAll(reached int64) {
+	w.wakeReached(reached)
+	w.wakeMu.Lock()
+	w.popWhile(func(*GroupCommitRequest) bool { return true })
+	w.passPopped(w.timedOut)
+	w.wakeMu.Unlock()
 }
 
 // headDeadline is the deadline of the oldest request; false when none waits.
-func (g *groupCommit) headDeadline() (int64, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.n == 0 {
+func (w *waitFIFO) headDeadline() (int64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n == 0 {
 		return 0, false
 	}
-	return g.pending[g.first].deadline, true
+	return w.pending[w.first].deadline, true
 }
 
-func (g *groupCommit) queued() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.n
+func (w *waitFIFO) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
 }
+
+// watch is the stage's watcher: it passes the head request on with the
+// stage's timeout status once its deadline has passed. It returns when
+// stop is closed.
+func (w *waitFIFO) watch(stop <-chan struct{}) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for {
+		deadline, ok := w.headDeadline()
+		if !ok {
+			select {
+			case <-w.watchWake:
+				continue
+			case <-stop:
+				return
+			}
+		}
+		if wait := time.Duration(deadline - time.Now().UnixNano()); wait > 0 {
+			// The head may be woken meanwhile; the timer then fires early
+			// for the new head, which is looked at again.
+			t.Reset(wait)
+			select {
+			case <-t.C:
+			case <-stop:
+				t.Stop()
+				return
+			}
+			continue
+		}
+		now := time.Now().UnixNano()
+		w.wakeMu.Lock()
+		w.popWhile(func(r *GroupCommitRequest) bool { return r.deadline <= now })
+		w.passPopped(w.timedOut)
+		w.wakeMu.Unlock()
+	}
+}
+
+// groupCommit is SyncFlush's GroupCommitService. The writer no longer waits
+// for it: Append queues the batch's request and returns, so the writer
+// appends the next batch while the disk syncs the previous ones. The service
+// flushes everything appended so far (one sync for every batch queued, and
+// for whatever came before them unflushed), then wakes every request the
+// flush covered; requests queued during that flush are the next flush's —
+// the effect of RocketMQ's requestsWrite / requestsRead swap. The sync runs
+// outside the lock-hold window, as in RocketMQ, so a slow disk shows as
+// flush timeouts, not as a busy page cache. Its FIFO and watcher are the
+// waitFIFO it shares with the replication wait.
+type groupCommit struct {
+	s *Store
+	waitFIFO
+	timeout time.Duration
+
+	flushWake chan struct{} // a request arrived: flush
+}
+
+func newGroupCommit(s *Store) *groupCommit {
+	g := &groupCommit{
+		s:         s,
+		timeout:   time.Duration(s.cfg.SyncFlushTimeout) * time.Millisecond,
+		flushWake: make(chan struct{}, 1),
+	}
+	g.waitFIFO.init(PutFlushDiskTimeout, s.afterFlush)
+	return g
+}
+
+// afterFlush passes a request the flush stage is done with on: to the
+// replication stage under SyncMaster, else to its Wakeup.
+func (s *Store) afterFlush(r *GroupCommitRequest, st PutStatus) {
+	if s.repl != nil {
+		r.flushStatus = st
+		s.repl.push(r)
+		return
+	}
+	r.Wakeup(st)
+}
+
+// submit queues r for the flush that covers nextOffset. Called under putMu,
+// so that Close (which takes putMu before stopping the service) never misses
+// a request: the service's last pass wakes every request queued before it.
+func (g *groupCommit) submit(r *GroupCommitRequest, nextOffset int64, now time.Time) {
+	r.nextOffset = nextOffset
+	r.deadline = now.Add(g.timeout).UnixNano()
+	g.push(r)
+	signal(g.flushWake)
+}
+
+// wakeFlushed wakes every head request the log is flushed past.
+func (g *groupCommit) wakeFlushed() { g.wakeReached(g.s.clq.flushedWhere.Load()) }
 
 // run is the flusher: flush while requests wait, wake those covered.
 func (g *groupCommit) run() {
@@ -195,48 +287,11 @@ func (g *groupCommit) final() {
 	if err := g.s.flushCommitLog(); err != nil {
 		g.s.log.Error().Err(err).Msg("group commit flush at close failed")
 	}
-	g.wakeFlushed()
-	g.wakeMu.Lock()
-	g.popWhile(func(*GroupCommitRequest) bool { return true })
-	g.wakePopped(PutFlushDiskTimeout)
-	g.wakeMu.Unlock()
+	g.wakeAll(g.s.clq.flushedWhere.Load())
 }
 
-// watch is the FlushDiskWatcher: it wakes the head request with
-// PutFlushDiskTimeout once its deadline has passed.
+// watch is the FlushDiskWatcher.
 func (g *groupCommit) watch() {
 	defer g.s.wg.Done()
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	for {
-		deadline, ok := g.headDeadline()
-		if !ok {
-			select {
-			case <-g.watchWake:
-				continue
-			case <-g.s.stop:
-				return
-			}
-		}
-		if wait := time.Duration(deadline - time.Now().UnixNano()); wait > 0 {
-			// The head may be woken by a flush meanwhile; the timer then
-			// fires early for the new head, which is looked at again.
-			t.Reset(wait)
-			select {
-			case <-t.C:
-			case <-g.s.stop:
-				t.Stop()
-				return
-			}
-			continue
-		}
-		now := time.Now().UnixNano()
-		g.wakeMu.Lock()
-		g.popWhile(func(r *GroupCommitRequest) bool { return r.deadline <= now })
-		g.wakePopped(PutFlushDiskTimeout)
-		g.wakeMu.Unlock()
-	}
+	g.waitFIFO.watch(g.s.stop)
 }
-
-// waitSync waits for Put's own request.
-func (g *groupCommit) waitSync() PutStatus { return <-g.syncDone }

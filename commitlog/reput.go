@@ -107,6 +107,11 @@ func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int,
 		return ri, from, from, recNone, nil
 	}
 	b := f.data[pos:readable]
+	if s.cfg.BrokerRole == Slave && s.partialTail(b, f.size-pos) {
+		// The master's stream cuts records anywhere: the rest comes with
+		// the next transfer (RocketMQ's reput waits the same way on a slave).
+		return ri, from, from, recNone, nil
+	}
 	if len(b) < blankLen {
 		return ri, from, from, recNone, fmt.Errorf("%d readable bytes are not a record", len(b))
 	}
@@ -120,6 +125,21 @@ func (s *Store) nextRecord(from int64) (ri recordInfo, at, next int64, kind int,
 	// dispatch, catch-up and rebuild agree on a schedule entry's delivery time.
 	ri.tagsCode = s.delays.cqTagsCode(&ri)
 	return ri, from, from + int64(ri.size), recRecord, nil
+}
+
+// partialTail reports that b, the readable rest of a file with room bytes
+// left in it, is the start of a record whose end is not there yet: fewer
+// bytes than its header, or than its TOTALSIZE says.
+func (s *Store) partialTail(b []byte, room int64) bool {
+	if len(b) < blankLen {
+		return true
+	}
+	size := int64(binary.BigEndian.Uint32(b[offTotalSize:]))
+	magic := binary.BigEndian.Uint32(b[offMagic:])
+	if magic == MagicBlank {
+		return false
+	}
+	return magic == MagicV1 && size > int64(len(b)) && size <= room
 }
 
 // dispatchRecord writes the consume-queue entry of the record at at, and

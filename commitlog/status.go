@@ -32,6 +32,13 @@ const (
 	PutOSPageCacheBusy
 	// PutUnknownError: anything else; PutResult.Err says what.
 	PutUnknownError
+	// PutFlushSlaveTimeout: stored, but under SyncMaster no slave
+	// acknowledged it within SyncFlushTimeout (FLUSH_SLAVE_TIMEOUT, 12).
+	PutFlushSlaveTimeout
+	// PutSlaveNotAvailable: stored, but under SyncMaster no slave is
+	// connected or it is more than HASlaveFallbehindMax behind
+	// (SLAVE_NOT_AVAILABLE, 11).
+	PutSlaveNotAvailable
 )
 
 var putStatusNames = [...]string{
@@ -42,6 +49,14 @@ var putStatusNames = [...]string{
 	PutServiceNotAvailable:    "SERVICE_NOT_AVAILABLE",
 	PutOSPageCacheBusy:        "OS_PAGECACHE_BUSY",
 	PutUnknownError:           "UNKNOWN_ERROR",
+	PutFlushSlaveTimeout:      "FLUSH_SLAVE_TIMEOUT",
+	PutSlaveNotAvailable:      "SLAVE_NOT_AVAILABLE",
+}
+
+// Stored reports that the records are in the log, whatever the wait after
+// (RocketMQ answers these with sendOK: the message is stored).
+func (s PutStatus) Stored() bool {
+	return s == PutOK || s == PutFlushDiskTimeout || s == PutFlushSlaveTimeout || s == PutSlaveNotAvailable
 }
 
 // String returns RocketMQ's PutMessageStatus name.

@@ -40,6 +40,11 @@ type Store struct {
 	cp       *checkpoint
 	idx      *index.Service // the message index (message_index.go)
 	gc       *groupCommit   // SyncFlush only
+	repl     *replication   // SyncMaster only
+	// putReq is Put's own wait request (SyncFlush or SyncMaster); Put is
+	// single-caller.
+	putReq  GroupCommitRequest
+	putDone chan PutStatus
 
 	// putMu is held by Put for the whole batch (single writer: uncontended)
 	// and briefly by DeleteTopic and Close, which touch what the writer owns.
@@ -63,6 +68,7 @@ type Store struct {
 	dispatchWake   chan struct{}
 	dispatchBroken atomic.Bool
 	arrived        atomic.Pointer[func(string, int32, int64, int64)]
+	appended       atomic.Pointer[func()] // OnAppended
 	// stalled (under dispatchMu): queues whose entries could not be written;
 	// stallFloor is the lowest commit-log offset they still need (-1: none).
 	stalled       []*consumeQueue
@@ -240,7 +246,7 @@ func (s *Store) open() error {
 		cq.nextOffset = max(cq.maxOffset(), cq.pendingMax)
 	}
 	if s.cfg.TransientStorePoolEnable && !s.cfg.poolEnabled() {
-		s.log.Warn().Msg("transientStorePoolEnable ignored: the pool works with ASYNC_FLUSH only (as in RocketMQ 4.9)")
+		s.log.Warn().Msg("transientStorePoolEnable ignored: the pool works with ASYNC_FLUSH on a master only (as in RocketMQ 4.9)")
 	}
 	if s.cfg.poolEnabled() {
 		p, err := newTransientStorePool(s.cfg.TransientStorePoolSize, s.cfg.MappedFileSizeCommitLog)
@@ -277,7 +283,20 @@ func (s *Store) open() error {
 		s.wg.Add(1)
 		go s.runCommitRealTime()
 	}
-	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Bool("transientStorePool", s.pool != nil).
+	if s.cfg.BrokerRole == SyncMaster {
+		s.repl = newReplication(s)
+		s.repl.start()
+	}
+	if s.cfg.BrokerRole == Slave && s.cfg.FlushDiskType == SyncFlush {
+		// No Put asks the group commit to flush on a slave: the HA
+		// client's appends are flushed every 10 ms, as RocketMQ's
+		// GroupCommitService flushes when it has no request.
+		s.wg.Add(1)
+		go s.runFlushSlave()
+	}
+	s.putDone = make(chan PutStatus, 1)
+	s.putReq.Wakeup = func(st PutStatus) { s.putDone <- st }
+	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Stringer("brokerRole", s.cfg.BrokerRole).Bool("transientStorePool", s.pool != nil).
 		Bool("recoveredFromCrash", abnormal).Int64("minPhyOffset", s.clq.minOffset()).Int64("maxPhyOffset", s.clq.maxReadable()).
 		Msg("store opened")
 	return nil
@@ -298,6 +317,10 @@ func (s *Store) close() error {
 	s.deletes.Wait()
 	close(s.stop)
 	s.wg.Wait()
+	if s.repl != nil {
+		// After the flush stage's last pass, which feeds this one.
+		s.repl.close()
+	}
 	// Wait for readers in flight; later ones see closed and touch nothing.
 	s.readMu.Lock()
 	defer s.readMu.Unlock()

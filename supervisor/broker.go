@@ -67,6 +67,7 @@ type Broker struct {
 	// blocked on the writer.
 	stopping chan struct{}
 
+	ha *haState // replication (ha.go)
 	// haMasterAddress, when set, is given the master's HA address from the
 	// name server (the HA client's SetMasterAddress, when haMasterAddress
 	// is not configured).
@@ -80,6 +81,10 @@ type Broker struct {
 func Start(cfg Config, opts Options) (*Broker, error) {
 	b := &Broker{cfg: cfg, log: opts.Log, inspectors: actors.NewInspectors(), stopping: make(chan struct{}), bootTime: time.Now()}
 	b.live = newLiveConfig(b, opts.ConfigProperties)
+	if err := haRole(&cfg); err != nil {
+		return nil, err
+	}
+	b.cfg = cfg
 	store, err := commitlog.Open(cfg.Store, b.log)
 	if err != nil {
 		return nil, fmt.Errorf("open message store: %w", err)
@@ -97,6 +102,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			b.abortStart()
 		}
 	}()
+	if err = b.openHA(); err != nil {
+		return nil, err
+	}
 	if b.tls, err = newTLSState(cfg.TLS, cfg.MetricsTLSCertPath, cfg.MetricsTLSKeyPath, b.log); err != nil {
 		return nil, err
 	}
@@ -154,6 +162,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.sweep = newFastFailure(&cfg, b.routes.Processors(), b.pageCacheBusy, b.store.LockTimeMills, b.log)
 	b.sweep.writer = b.writer
+	b.haBusyCause()
 
 	b.sys = actor.NewActorSystem(actorLogger(b.log))
 	spawned := make(chan error, 1)
@@ -225,6 +234,7 @@ func (b *Broker) abortStart() {
 	if b.acl != nil {
 		b.acl.Stop()
 	}
+	b.closeHA()
 	_ = b.store.Close()
 }
 
@@ -290,6 +300,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	err := b.sys.Root.StopFuture(b.supervisor).Wait()
 	b.writer.Stop()
 	b.sys.Shutdown()
+	b.closeHA()
 	errStore := b.store.Close()
 	if b.acl != nil {
 		b.acl.Stop()

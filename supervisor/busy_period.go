@@ -32,6 +32,14 @@ type busyPeriods struct {
 	atStart    [len(remoting.BusyKinds)]uint64
 	lastTotals [len(remoting.BusyKinds)]uint64
 	count      uint64
+
+	// replWait, if set, is how long the oldest SYNC_MASTER batch has
+	// waited for a slave (ms): replication lag, the other cause of slow
+	// answers. From replSlowMillis on it keeps a period going, and the
+	// period's line names it.
+	replWait       func() int64
+	replSlowMillis int64
+	maxReplWait    int64
 }
 
 func (bp *busyPeriods) last() [len(remoting.BusyKinds)]uint64 { return bp.lastTotals }
@@ -49,11 +57,16 @@ func (bp *busyPeriods) totals() (t [len(remoting.BusyKinds)]uint64) {
 func (bp *busyPeriods) observe(now time.Time, pcBusy bool) {
 	totals := bp.totals()
 	hold := bp.lockHold()
+	var repl int64
+	if bp.replWait != nil {
+		repl = bp.replWait()
+	}
+	replSlow := bp.replWait != nil && repl >= bp.replSlowMillis
 	// Any busy answer since the previous tick keeps (or starts) a period.
 	answered := totals != bp.last()
-	if pcBusy || answered {
+	if pcBusy || answered || replSlow {
 		if !bp.in {
-			bp.in, bp.start, bp.maxHold = true, now, 0
+			bp.in, bp.start, bp.maxHold, bp.maxReplWait = true, now, 0, 0
 		}
 		bp.lastBusy = now
 	}
@@ -62,6 +75,7 @@ func (bp *busyPeriods) observe(now time.Time, pcBusy bool) {
 		return
 	}
 	bp.maxHold = max(bp.maxHold, hold)
+	bp.maxReplWait = max(bp.maxReplWait, repl)
 	bp.lastTotals = totals
 	if now.Sub(bp.lastBusy) < busyPeriodQuiet {
 		return
@@ -73,6 +87,15 @@ func (bp *busyPeriods) observe(now time.Time, pcBusy bool) {
 		n := totals[k] - bp.atStart[k]
 		sum += n
 		ev = ev.Uint64(k.Tag(), n)
+	}
+	if bp.replWait != nil {
+		// A SYNC_MASTER names the cause: the page cache, or the slave.
+		cause := "pageCache"
+		if bp.maxReplWait >= bp.replSlowMillis {
+			cause = "replicationLag"
+			ev = ev.Int64("longestReplicationWaitMillis", bp.maxReplWait)
+		}
+		ev = ev.Str("cause", cause)
 	}
 	ev.Uint64("answeredBusy", sum).Msg("busy period ended")
 	bp.count++

@@ -153,6 +153,18 @@ type Config struct {
 	// TOTAL_PHYSICAL_MEMORY_SIZE); 0 reads the machine's. Not a key: tests
 	// set it to make "no longer in memory" reachable.
 	TotalPhysicalMemorySize int64
+
+	// Replication (RocketMQ 4.x master/slave HA; commitlog/ha).
+	// HAListenPort is the master's HA port; 0 picks a free one, as does
+	// listenPort 0 (tests).
+	HAListenPort    int    // haListenPort: listenPort + 1
+	HAMasterAddress string // haMasterAddress: "" (a slave then learns it from the name server)
+	// HASendHeartbeatInterval: a master sends an empty transfer, a slave
+	// its offset, when it has sent nothing for this long.
+	HASendHeartbeatInterval int64 // haSendHeartbeatInterval: 5000 ms
+	HAHousekeepingInterval  int64 // haHousekeepingInterval: 20000 ms; a link silent this long is dropped
+	HATransferBatchSize     int   // haTransferBatchSize: 32768 bytes per transfer
+	HASlaveFallbehindMax    int64 // haSlaveFallbehindMax: 268435456; a SYNC_MASTER answers SLAVE_NOT_AVAILABLE past it
 }
 
 // Broker roles (RocketMQ's BrokerRole).
@@ -230,6 +242,11 @@ func DefaultConfig() Config {
 		BrokerRole:                             BrokerRoleAsyncMaster,
 		AccessMessageInMemoryMaxRatio:          40,
 		SlaveSyncIntervalMillis:                10_000,
+		HAListenPort:                           10912,
+		HASendHeartbeatInterval:                5000,
+		HAHousekeepingInterval:                 20000,
+		HATransferBatchSize:                    32 << 10,
+		HASlaveFallbehindMax:                   256 << 20,
 	}
 }
 

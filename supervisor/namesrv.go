@@ -213,7 +213,7 @@ func (b *Broker) newRegistrar(meta *metadata.Managers) *namesrv.Registrar {
 		BrokerName:   b.cfg.BrokerName,
 		BrokerID:     b.cfg.BrokerID,
 		BrokerAddr:   brokerAddr,
-		HAServerAddr: net.JoinHostPort(ip2, strconv.Itoa(b.port()+1)),
+		HAServerAddr: net.JoinHostPort(ip2, strconv.Itoa(b.haPort())),
 		Period:       millis(b.cfg.RegisterNameServerPeriod),
 		Timeout:      millis(b.cfg.RegisterBrokerTimeoutMills),
 		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {

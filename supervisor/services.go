@@ -177,6 +177,7 @@ func (b *Broker) openServices() (*services, error) {
 		s.send.Timers = s.timers
 	}
 	s.broker.AddRuntimeInfo(s.sched.BuildRunningStats)
+	s.broker.AddRuntimeInfo(b.haRuntimeInfo)
 	if s.timers != nil {
 		s.broker.AddRuntimeInfo(s.timers.BuildRunningStats)
 	}

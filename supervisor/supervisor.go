@@ -77,6 +77,9 @@ func (s *supervisorActor) spawnChildren(ctx actor.Context) error {
 		}
 		s.b.inspectors.Register(pid.Id, timers.InspectNode)
 	}
+	if err := s.b.spawnHA(ctx); err != nil {
+		return err
+	}
 	if _, err := s.b.listener.Spawn(ctx, "listener", s.b.routes); err != nil {
 		return fmt.Errorf("spawn listener: %w", err)
 	}

@@ -127,7 +127,7 @@ func (p *Handlers) storeReply(r *actors.Request, h *remoting.SendMessageRequestH
 func (p *Handlers) storedReplyResponse(r *actors.Request, j *sendJob, res commitlog.PutResult) *remoting.Command {
 	resp := p.replyResponse(r, *j.reply, j.Put.QueueID)
 	switch res.Status {
-	case commitlog.PutOK, commitlog.PutFlushDiskTimeout:
+	case commitlog.PutOK, commitlog.PutFlushDiskTimeout, commitlog.PutFlushSlaveTimeout, commitlog.PutSlaveNotAvailable:
 		hdr := remoting.SendMessageResponseHeader{
 			MsgID: p.msgIDs(j, res.WroteOffset), QueueID: j.Put.QueueID, QueueOffset: res.QueueOffset,
 			MsgRegion: p.ID.RegionID, TraceOn: true,

@@ -375,6 +375,10 @@ func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlo
 		code = remoting.Success
 	case commitlog.PutFlushDiskTimeout:
 		code = remoting.FlushDiskTimeout
+	case commitlog.PutFlushSlaveTimeout:
+		code = remoting.FlushSlaveTimeout
+	case commitlog.PutSlaveNotAvailable:
+		code = remoting.SlaveNotAvailable
 	case commitlog.PutCreateMappedFileFailed:
 		code, remark = remoting.SystemError, "create mapped file failed, server is busy or broken."
 	case commitlog.PutMessageIllegal:
@@ -393,7 +397,7 @@ func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlo
 		}
 	}
 	resp := remoting.NewResponse(r.Cmd, code, remark)
-	if code != remoting.Success && code != remoting.FlushDiskTimeout {
+	if !res.Status.Stored() {
 		return resp
 	}
 	hdr := remoting.SendMessageResponseHeader{

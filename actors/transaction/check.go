@@ -354,7 +354,7 @@ func (s *Service) putSync(m *commitlog.Message) (commitlog.PutResult, bool) {
 		return commitlog.PutResult{Status: commitlog.PutUnknownError}, false
 	}
 	res := cs.job.Put.Result
-	return res, res.Status == commitlog.PutOK || res.Status == commitlog.PutFlushDiskTimeout
+	return res, res.Status.Stored()
 }
 
 // ensureTopic creates one of the transaction system topics with one queue,

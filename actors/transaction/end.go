@@ -232,7 +232,7 @@ func appendPropertiesWithout(dst []byte, props string, drop ...string) []byte {
 // commit is stored (or not): the producer's answer, then the op record.
 func (d *decision) commitDone(*actors.AppendJob) {
 	s, req, res := d.s, d.req, d.commit.Put.Result
-	if res.Status == commitlog.PutOK || res.Status == commitlog.PutFlushDiskTimeout {
+	if res.Status.Stored() {
 		d.phys = res.WroteOffset
 		s.table.finish(d.origin, committed, true)
 		s.stats.committed.Add(1)

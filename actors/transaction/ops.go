@@ -62,7 +62,7 @@ func (s *Service) encodeOp(d *decision) error {
 // record is stored (or not). A rollback is answered here.
 func (d *decision) opDone(*actors.AppendJob) {
 	s, res := d.s, d.op.Put.Result
-	if res.Status != commitlog.PutOK && res.Status != commitlog.PutFlushDiskTimeout {
+	if !res.Status.Stored() {
 		s.stats.opFailures.Add(1)
 		d.failOp("op record not stored: " + res.Status.String())
 		return

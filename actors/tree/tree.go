@@ -14,6 +14,9 @@ const (
 	// transaction check, the schedule message service, the timer message
 	// store).
 	KindService = "service"
+	// KindHA is an actor of master/slave replication: the master's HA
+	// service, one per connected slave, or the slave's HA client.
+	KindHA = "ha"
 )
 
 // Snapshot is the whole tree at one instant.
@@ -41,8 +44,10 @@ type Node struct {
 	Schedule *ScheduleInfo `json:"schedule,omitempty"`
 	// Timer is RocketMQ 5's TimerMessageStore, on the actor that runs its
 	// passes.
-	Timer    *TimerInfo `json:"timer,omitempty"`
-	Children []*Node    `json:"children,omitempty"`
+	Timer *TimerInfo `json:"timer,omitempty"`
+	// HA is master/slave replication (HAInfo).
+	HA       *HAInfo `json:"ha,omitempty"`
+	Children []*Node `json:"children,omitempty"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
@@ -261,4 +266,48 @@ type TimerInfo struct {
 	// LatenessSumMillis is their total.
 	Lateness          []Bucket `json:"lateness"`
 	LatenessSumMillis float64  `json:"latenessSumMillis"`
+}
+
+// HAInfo is master/slave replication (commitlog/ha): on the master's HA
+// service actor the service, on each of its children one slave, on a
+// slave's HA client actor the link to its master.
+type HAInfo struct {
+	Role string `json:"role"`
+	// Master: the HA port, the log's end, SYNC_MASTER's wait.
+	ListenAddr          string `json:"listenAddr,omitempty"`
+	MaxOffset           int64  `json:"maxOffset"`
+	Push2SlaveMaxOffset int64  `json:"push2SlaveMaxOffset,omitempty"`
+	Slaves              int    `json:"slaves,omitempty"`
+	// WaitingBatches wait for a slave's acknowledgement (SYNC_MASTER);
+	// OldestWaitMillis is the replication lag a waiting send sees.
+	WaitingBatches     int   `json:"waitingBatches,omitempty"`
+	OldestWaitMillis   int64 `json:"oldestWaitMillis,omitempty"`
+	FlushSlaveTimeouts int64 `json:"flushSlaveTimeouts,omitempty"`
+	SlaveNotAvailable  int64 `json:"slaveNotAvailable,omitempty"`
+	// Slave is one connection, on the service's children.
+	Slave *HASlaveInfo `json:"slave,omitempty"`
+	// Client is the slave's link.
+	Client *HAClientInfo `json:"client,omitempty"`
+}
+
+// HASlaveInfo is one slave as its master sees it.
+type HASlaveInfo struct {
+	Addr         string `json:"addr"`
+	AckedOffset  int64  `json:"ackedOffset"`
+	LagBytes     int64  `json:"lagBytes"`
+	BytesSent    int64  `json:"bytesSent"`
+	NextTransfer int64  `json:"nextTransfer"`
+	LastReportMs int64  `json:"lastReportMs"`
+}
+
+// HAClientInfo is a slave's link to its master.
+type HAClientInfo struct {
+	MasterAddr     string `json:"masterAddr"`
+	Connected      bool   `json:"connected"`
+	MaxOffset      int64  `json:"maxOffset"`
+	LastReport     int64  `json:"lastReport"`
+	LastReportMs   int64  `json:"lastReportMs"`
+	BytesReceived  int64  `json:"bytesReceived"`
+	Reconnects     int64  `json:"reconnects"`
+	OffsetMismatch int64  `json:"offsetMismatch"`
 }

@@ -45,19 +45,19 @@ func TestMalformedValueIsAStartupError(t *testing.T) {
 	}
 }
 
-// A configuration that asks for what Sluice does not do (here two copies
-// of every message) stops the start, naming the key: never a broker with a
+// A configuration that asks for what Sluice does not do (here a DLedger
+// commit log) stops the start, naming the key: never a broker with a
 // weaker guarantee than configured.
 func TestUnhonouredKeyIsAStartupError(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "broker.conf")
-	if err := os.WriteFile(conf, []byte("brokerRole = SYNC_MASTER\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("enableDLegerCommitLog = true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
 	if code := run([]string{"-c", conf}, &out, &errOut); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	if !strings.Contains(errOut.String(), `brokerRole = "SYNC_MASTER": refusing to start`) {
+	if !strings.Contains(errOut.String(), `enableDLegerCommitLog = "true": refusing to start`) {
 		t.Fatalf("error does not name the key: %s", errOut.String())
 	}
 }

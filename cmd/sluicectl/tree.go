@@ -215,6 +215,8 @@ func (r *treeRenderer) node(n *tree.Node, lead, indent string, root bool) {
 	case n.Timer != nil:
 		r.t.add(row{cells: []cell{plain(name), kind}, tail: plain(fmt.Sprintf("%d timer messages pending", n.Timer.Pending))})
 		r.timerDetails(details, n.Timer)
+	case n.HA != nil:
+		r.t.add(row{cells: []cell{plain(name), kind}, tail: haSummary(n.HA)})
 	case n.Kind == tree.KindListener:
 		conns := 0
 		for _, c := range n.Children {

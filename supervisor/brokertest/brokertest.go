@@ -29,6 +29,7 @@ func Config(t testing.TB) supervisor.Config {
 	cfg.ListenPort = 0
 	cfg.NamesrvListenPort = 0
 	cfg.MetricsPromExporterPort = 0
+	cfg.HAListenPort = 0
 	cfg.Store.StorePathRootDir = t.TempDir()
 	cfg.Store.StorePathCommitLog = ""
 	// Small files keep tests fast and their disk use low.

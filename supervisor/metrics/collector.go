@@ -105,6 +105,9 @@ func (c *treeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range treeDescs {
 		ch <- d
 	}
+	for _, d := range haDescs {
+		ch <- d
+	}
 }
 
 func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -142,6 +145,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectSchedule(ch, n.Schedule, s.TakenAt)
 		case n.Timer != nil && once("timer"):
 			collectTimer(ch, n.Timer, s.TakenAt)
+		case n.HA != nil && (n.HA.Slave != nil || once("ha")):
+			collectHA(ch, n.HA)
 		case n.Connection != nil:
 			lang := n.Connection.Language
 			if lang == "" {

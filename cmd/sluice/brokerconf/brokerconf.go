@@ -64,6 +64,7 @@ func (c *Config) Load(r io.Reader) ([]Warning, error) {
 	if err := errors.Join(errs...); err != nil {
 		return warnings, err
 	}
+	haDefaults(&c.Broker, props)
 	return warnings, c.validate()
 }
 
@@ -182,6 +183,7 @@ func (c *Config) validate() error {
 	if b.NamesrvListenPort < 0 || b.NamesrvListenPort > 65535 {
 		errs = append(errs, fmt.Errorf("namesrvListenPort = %d: not a port", b.NamesrvListenPort))
 	}
+	errs = append(errs, validateHA(b)...)
 	return errors.Join(errs...)
 }
 
@@ -265,6 +267,7 @@ func (c *Config) fields() fields {
 	f.int("accessMessageInMemoryMaxRatio", &b.AccessMessageInMemoryMaxRatio)
 	f.int64("slaveSyncIntervalMillis", &b.SlaveSyncIntervalMillis)
 	c.storeFields(f, &b.Store)
+	haFields(f, b)
 	return f
 }
 

@@ -125,7 +125,6 @@ func unwrapAll(err error) error {
 // its value asks for the feature; its "off" value is accepted silently.
 func TestUnhonouredKeysRefuseToStart(t *testing.T) {
 	for _, line := range []string{
-		"brokerRole=SYNC_MASTER", "haMasterAddress=10.0.0.1:10912",
 		"tlsEnable=true",
 		"enableDLegerCommitLog=true", "enableControllerMode=true", "enablePropertyFilter=true",
 	} {

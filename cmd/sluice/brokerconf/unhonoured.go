@@ -16,10 +16,6 @@ import (
 // unknown-key warnings. The README's "Keys Sluice refuses" lists these.
 func unhonoured(key string) (check func(v string) error, known bool) {
 	switch key {
-	case "brokerRole":
-		return checkBrokerRole, true
-	case "haMasterAddress":
-		return nonEmpty("no replication yet: a broker with a master to follow is a slave, and Sluice runs masters only"), true
 	case "tlsEnable", "tlsTestModeEnable":
 		// RocketMQ 5's proxy keys: a broker ignores them, and whoever
 		// wrote them meant the broker's tls.* keys.
@@ -34,16 +30,6 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return isTrue("no SQL92 filters yet: only TAG subscriptions are served (SQL92 ones are answered as the Java broker answers them when this is off)"), true
 	}
 	return nil, false
-}
-
-// checkBrokerRole refuses SYNC_MASTER until the HA stream (commitlog/ha)
-// is in: a SYNC_MASTER acknowledges a send only once a slave has it.
-// ASYNC_MASTER and SLAVE are served (validateRole checks them).
-func checkBrokerRole(v string) error {
-	if v == "SYNC_MASTER" {
-		return fmt.Errorf("no replication stream yet: a SYNC_MASTER acknowledges a send only once a slave has it; use ASYNC_MASTER")
-	}
-	return nil
 }
 
 func isTrue(why string) func(string) error {
