@@ -366,3 +366,4 @@ func TestPullSuggestsSlaveWhenNotInMemory(t *testing.T) {
 		})
 	}
 }
+
