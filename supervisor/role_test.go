@@ -366,4 +366,3 @@ func TestPullSuggestsSlaveWhenNotInMemory(t *testing.T) {
 		})
 	}
 }
-
