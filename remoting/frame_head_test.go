@@ -191,3 +191,39 @@ func BenchmarkRefusal(b *testing.B) {
 		})
 	}
 }
+
+// Every frame the real Go client sent (testdata/frames) has a head
+// peekHead reads, equal to what the full decode finds: the Go client's
+// requests are refused without a header decode.
+func TestPeekHeadGoldenFrames(t *testing.T) {
+	for name, frame := range goldenFrames(t) {
+		c, err := NewFrameReader(bytes.NewReader(frame), 0).Next()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		br := bufio.NewReaderSize(bytes.NewReader(frame[4:]), 32<<10)
+		h, ok := peekHead(br, len(frame)-4)
+		if !ok || h.Code != c.Code || h.Opaque != c.Opaque || h.Flag != c.Flag || h.Serialize != c.Serialize {
+			t.Errorf("%s: head %+v ok %v, decoded code %d opaque %d flag %d", name, h, ok, c.Code, c.Opaque, c.Flag)
+		}
+	}
+}
+
+// FuzzPeekHead: peekHead never panics, and a head it reads from a header
+// the full decode accepts is the decoded one.
+func FuzzPeekHead(f *testing.F) {
+	for _, frame := range goldenFrames(f) {
+		f.Add(frame[4:])
+	}
+	f.Add([]byte("\x00\x00\x00\x1a{\"code\":1,\"extFields\":{\"a\":\"\\\\\\\"}\"}"))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		h, ok := peekHead(bufio.NewReader(bytes.NewReader(payload)), len(payload))
+		if !ok {
+			return
+		}
+		c, err := Decode(payload)
+		if err == nil && (h.Code != c.Code || h.Opaque != c.Opaque || h.Flag != c.Flag) {
+			t.Fatalf("head %+v, decoded code %d opaque %d flag %d", h, c.Code, c.Opaque, c.Flag)
+		}
+	})
+}
