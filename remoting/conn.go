@@ -90,6 +90,11 @@ type ConnOptions struct {
 	// answered busy (BusyResponse) to the return of the write that carried
 	// the answer.
 	BusyAnswerLatency *LatencyHistogram
+	// RefusalLatency, if set, gets the same time for the requests refused
+	// on arrival, from their heads (ReadLoopRefusing): a subset of
+	// BusyAnswerLatency without the sweep's clean-queue answers, which
+	// waited in their queue by definition.
+	RefusalLatency *LatencyHistogram
 }
 
 // withDefaults fills in the zero values.
@@ -164,9 +169,8 @@ type Conn struct {
 // outFrame is a queued frame with the size it was counted at, so that the
 // writer takes off exactly what Send added.
 type outFrame struct {
-	cmd  *Command // nil: busy is the frame
+	cmd  *Command
 	size int
-	busy busyFrame
 }
 
 // NewConn wraps nc and starts its writer goroutine.
@@ -225,6 +229,12 @@ func (c *Conn) writeRefused(fr *FrameReader) bool {
 	ok := c.flush(fr.refused)
 	if ok {
 		c.timeBusy(fr.refusedAt)
+		if h := c.opts.RefusalLatency; h != nil {
+			now := time.Now().UnixNano()
+			for _, t := range fr.refusedAt {
+				h.Observe(time.Duration(now - t))
+			}
+		}
 	}
 	fr.refused, fr.refusedAt = fr.refused[:0], fr.refusedAt[:0]
 	if cap(fr.refused) > 4*refusedFlushBytes {
@@ -318,18 +328,13 @@ func (c *Conn) closedErr() error {
 // Send queues cmd for the writer. It returns ErrClosed once the connection
 // is closed; it never waits for the peer.
 func (c *Conn) Send(cmd *Command) error {
-	return c.enqueue(outFrame{cmd: cmd, size: frameSizeEstimate(cmd)})
-}
-
-// enqueue queues f for the writer (Send, SendBusy).
-func (c *Conn) enqueue(f outFrame) error {
-	size := f.size
+	size := frameSizeEstimate(cmd)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.pending = append(c.pending, f)
+	c.pending = append(c.pending, outFrame{cmd, size})
 	c.queuedBytes += int64(size)
 	c.queuedFrames++
 	c.waitingBytes += int64(size)
@@ -539,17 +544,10 @@ func (c *Conn) writeLoop() {
 				// AppendFrame leaves buf as it was when a header cannot be
 				// encoded (a bug of ours, not the peer's): the frame is
 				// skipped, not the connection.
-				if cmd := batch[i].cmd; cmd != nil {
-					buf, _ = cmd.AppendFrame(buf)
-					if cmd.busy && cmd.ReadAt != 0 && c.opts.BusyAnswerLatency != nil {
-						busyAt = append(busyAt, cmd.ReadAt)
-					}
-				} else {
-					b := &batch[i].busy
-					buf = appendBusyFrame(buf, b)
-					if b.readAt != 0 && c.opts.BusyAnswerLatency != nil {
-						busyAt = append(busyAt, b.readAt)
-					}
+				cmd := batch[i].cmd
+				buf, _ = cmd.AppendFrame(buf)
+				if cmd.busy && cmd.ReadAt != 0 && c.opts.BusyAnswerLatency != nil {
+					busyAt = append(busyAt, cmd.ReadAt)
 				}
 				bytes += batch[i].size
 				frames++

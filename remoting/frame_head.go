@@ -10,7 +10,7 @@ import (
 // FrameHead is what a request says about itself before its header is
 // decoded: enough to route it and to refuse it. A refusal decided from the
 // head (RefuseFunc) costs no header decode, no extFields map, no body copy
-// and, answered with SendBusy, no Command: under overload most requests
+// and no Command: under overload most requests
 // are refused, so that is where goodput is won or lost.
 type FrameHead struct {
 	Code      int16
@@ -232,7 +232,7 @@ func appendBusyFrame(dst []byte, b *busyFrame) []byte {
 	return dst
 }
 
-// busyFrame is a busy answer queued without a Command (Conn.SendBusy).
+// busyFrame is a busy answer to encode without a Command.
 type busyFrame struct {
 	readAt     int64
 	waitMillis int64
@@ -240,19 +240,4 @@ type busyFrame struct {
 	queueSize  int32
 	kind       BusyKind
 	serialize  SerializeType
-}
-
-// busyFrameSize is what a busy answer is counted at in the write queue.
-const busyFrameSize = 8 + 160
-
-// SendBusy queues the busy answer of kind to the request of head h, as
-// BusyResponse would, without building a Command: the writer encodes it
-// from a template. waitMillis and queueSize are used by the clean-queue
-// kinds only.
-func (c *Conn) SendBusy(h *FrameHead, kind BusyKind, waitMillis int64, queueSize int) error {
-	if kind >= numBusyKinds {
-		return c.Send(BusyResponse(&Command{Opaque: h.Opaque, Serialize: h.Serialize, ReadAt: h.ReadAt}, kind, waitMillis, queueSize))
-	}
-	return c.enqueue(outFrame{size: busyFrameSize, busy: busyFrame{readAt: h.ReadAt, waitMillis: waitMillis,
-		opaque: h.Opaque, queueSize: int32(min(queueSize, 1<<31-1)), kind: kind, serialize: h.Serialize}})
 }
