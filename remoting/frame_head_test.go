@@ -156,19 +156,24 @@ func TestRefuseDeclinedDecodes(t *testing.T) {
 // BenchmarkRefusal is the reading side's CPU per request refused from its
 // head (refuse), beside the same request decoded and answered with a
 // BusyResponse Command (decode, the path every refusal took before), in
-// one run: compare the two ns/op.
+// one run: compare the two ns/op. accept is a request whose head is peeked
+// and not refused, then decoded: beside decode, what the peek adds to an
+// accepted request (there without the BusyResponse).
 func BenchmarkRefusal(b *testing.B) {
 	const n = 256
 	frame := frameOf(b, sendRequest(SerializeJSON, 7, 0))
 	data := framesOf(frame, n)
-	for _, mode := range []string{"refuse", "decode"} {
+	for _, mode := range []string{"refuse", "decode", "accept"} {
 		b.Run(mode, func(b *testing.B) {
 			src := bytes.NewReader(nil)
 			br := bufio.NewReaderSize(src, 32<<10)
 			fr := newFrameReader(br, 0, nil, 0, nil)
 			var refuse RefuseFunc
-			if mode == "refuse" {
+			switch mode {
+			case "refuse":
 				refuse = func(h *FrameHead) (Refusal, bool) { return Refusal{Kind: Overload}, true }
+			case "accept":
+				refuse = func(h *FrameHead) (Refusal, bool) { return Refusal{}, false }
 			}
 			var out []byte
 			b.ReportAllocs()
@@ -184,7 +189,7 @@ func BenchmarkRefusal(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if c != nil {
+				if c != nil && mode == "decode" {
 					out, _ = BusyResponse(c, Overload, 0, 0).AppendFrame(out)
 				}
 			}
