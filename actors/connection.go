@@ -112,7 +112,7 @@ func (a *connectionActor) start(ctx actor.Context) {
 	a.handle = &Connection{pid: self, root: root, conn: a.conn, remote: a.remote, bornHost: bornHostOf(a.remote),
 		inflight: &a.inflight, clientID: &a.clientID, calls: &calls{}}
 	go func() {
-		err := a.conn.ReadLoop(a.dispatch)
+		err := a.conn.ReadLoopRefusing(a.refuse, a.dispatch)
 		root.Send(self, &connClosed{err: err})
 	}()
 }
@@ -173,6 +173,35 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 			_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.Overload, 0, 0))
 		}
 	}
+}
+
+// refuse is dispatch's refusals decided from a request's head, before its
+// header is decoded (remoting.FrameHead): the processor's reject check, its
+// admission check and a full queue, each answered from a template. Under
+// overload most requests end here, so a refusal costs no header decode,
+// no Request and no Command. Requests that dispatch would answer
+// otherwise first (the gate, an unknown code, draining) go on to it.
+func (a *connectionActor) refuse(h *remoting.FrameHead) (remoting.Refusal, bool) {
+	if a.opts.Gate != nil || (a.opts.Draining != nil && a.opts.Draining.Load()) {
+		return remoting.Refusal{}, false
+	}
+	p, ok := a.routes.Lookup(h.RequestCode())
+	if !ok {
+		return remoting.Refusal{}, false
+	}
+	kind, depth, busy := p.refusal()
+	if !busy {
+		return remoting.Refusal{}, false
+	}
+	p.Stats.CountBusy(kind)
+	r := remoting.Refusal{Kind: kind, QueueSize: depth}
+	if kind == remoting.Overload {
+		p.logOverload(a.log, h.RequestCode())
+		// RocketMQ writes REJECTREQUEST even for one-way requests, but
+		// not OVERLOAD.
+		r.Silent = h.IsOneway()
+	}
+	return r, true
 }
 
 // overloadLogEvery rate-limits the RejectedExecutionException line: under

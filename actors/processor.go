@@ -207,6 +207,29 @@ func (p *Processor) admit() (int, bool) {
 	return depth, time.Duration(depth)*interval <= limit
 }
 
+// refusal is the refusal a request would get now, judged before it is
+// decoded: the reject check, the admission check (with the depth it
+// judged), or a full queue, which TryPost would refuse OVERLOAD. A queue
+// that empties between this check and the post is not waited for: the
+// request was refused on the state it arrived in.
+func (p *Processor) refusal() (remoting.BusyKind, int, bool) {
+	if p.RejectRequest != nil {
+		if kind, busy := p.RejectRequest(); busy {
+			return kind, 0, true
+		}
+	}
+	if p.mailbox == nil {
+		return 0, 0, false
+	}
+	if depth, ok := p.admit(); !ok {
+		return remoting.TimeoutCleanQueue, depth, true
+	}
+	if p.mailbox.Len() >= p.mailbox.Capacity() {
+		return remoting.Overload, 0, true
+	}
+	return 0, 0, false
+}
+
 // Mux dispatches by request code; codes without an entry are answered
 // REQUEST_CODE_NOT_SUPPORTED, the answer RocketMQ's default processor gives.
 type Mux map[remoting.RequestCode]HandlerFunc

@@ -66,6 +66,27 @@ func (k BusyKind) Remark(waitMillis int64, queueSize int) string {
 	return "[" + k.Tag() + "]system busy"
 }
 
+// appendRemark appends Remark's text to dst without allocating; the
+// remarks need no JSON escaping.
+func (k BusyKind) appendRemark(dst []byte, waitMillis int64, queueSize int) []byte {
+	switch k {
+	case RejectRequest:
+		return append(dst, "[REJECTREQUEST]system busy, start flow control for a while"...)
+	case Overload:
+		return append(dst, "[OVERLOAD]system busy, start flow control for a while"...)
+	case PCSynchronized:
+		return append(dst, "[PC_SYNCHRONIZED]broker busy, start flow control for a while"...)
+	case PCBusyCleanQueue, TimeoutCleanQueue:
+		dst = append(dst, '[')
+		dst = append(dst, k.Tag()...)
+		dst = append(dst, "]broker busy, start flow control for a while, period in queue: "...)
+		dst = strconv.AppendInt(dst, waitMillis, 10)
+		dst = append(dst, "ms, size of queue: "...)
+		return strconv.AppendInt(dst, int64(queueSize), 10)
+	}
+	return append(append(append(dst, '['), k.Tag()...), "]system busy"...)
+}
+
 // BusyResponse answers req with kind's code and remark. The remarks of the
 // kinds without figures are constants, so a refusal allocates only its
 // Command; the writer times it into ConnOptions.BusyAnswerLatency.

@@ -90,6 +90,11 @@ type ConnOptions struct {
 	// answered busy (BusyResponse) to the return of the write that carried
 	// the answer.
 	BusyAnswerLatency *LatencyHistogram
+	// RefusalLatency, if set, gets the same time for the requests refused
+	// on arrival, from their heads (ReadLoopRefusing): a subset of
+	// BusyAnswerLatency without the sweep's clean-queue answers, which
+	// waited in their queue by definition.
+	RefusalLatency *LatencyHistogram
 }
 
 // withDefaults fills in the zero values.
@@ -193,6 +198,52 @@ func (c *Conn) LocalAddr() string { return c.nc.LocalAddr().String() }
 // has no room: either way the socket is not read, so the peer is held back
 // by TCP rather than by memory here.
 func (c *Conn) ReadLoop(handle func(*Command)) error {
+	return c.ReadLoopRefusing(nil, handle)
+}
+
+// ReadLoopRefusing is ReadLoop that first shows refuse (if not nil) the
+// head of each request that fits the read buffer: a request it refuses is
+// skipped in the buffer, never decoded nor copied (see FrameHead), and its
+// busy answer is encoded from a template into the reader's own buffer,
+// which the reader writes itself before it would wait for the socket (or
+// once it holds refusedFlushBytes). So a refusal crosses no goroutine: a
+// busy answer handed to the writer goroutine waited for it to be scheduled,
+// behind decoders that each ran a full time slice under overload (the p99
+// of read-to-written was tens of milliseconds). The socket's Write is
+// whole-buffer atomic (net and tls hold a write lock for the whole
+// buffer), so these writes interleave with the writer's only between
+// frames.
+func (c *Conn) ReadLoopRefusing(refuse RefuseFunc, handle func(*Command)) error {
+	return c.readLoop(refuse, handle)
+}
+
+// refusedFlushBytes caps the busy answers a reader holds before writing.
+const refusedFlushBytes = 64 << 10
+
+// writeRefused writes the busy answers fr holds; false means the write
+// failed and the connection is closed.
+func (c *Conn) writeRefused(fr *FrameReader) bool {
+	if len(fr.refused) == 0 {
+		return true
+	}
+	ok := c.flush(fr.refused)
+	if ok {
+		c.timeBusy(fr.refusedAt)
+		if h := c.opts.RefusalLatency; h != nil {
+			now := time.Now().UnixNano()
+			for _, t := range fr.refusedAt {
+				h.Observe(time.Duration(now - t))
+			}
+		}
+	}
+	fr.refused, fr.refusedAt = fr.refused[:0], fr.refusedAt[:0]
+	if cap(fr.refused) > 4*refusedFlushBytes {
+		fr.refused = nil
+	}
+	return ok
+}
+
+func (c *Conn) readLoop(refuse RefuseFunc, handle func(*Command)) error {
 	var src io.Reader = c.nc
 	if c.opts.ReadIdleTimeout > 0 {
 		src = &idleReader{nc: c.nc, idle: c.opts.ReadIdleTimeout}
@@ -203,11 +254,20 @@ func (c *Conn) ReadLoop(handle func(*Command)) error {
 	fr := newFrameReader(bufio.NewReaderSize(src, readBufferSize), c.opts.MaxFrameSize,
 		c.opts.FrameBudget, c.opts.ConnFrameBudget, c.done)
 	for {
+		if len(fr.refused) > 0 && (len(fr.refused) >= refusedFlushBytes || c.paused.Load() || fr.wouldBlock()) &&
+			!c.writeRefused(fr) {
+			return c.closedErr()
+		}
 		if c.paused.Load() && !c.awaitDrain() {
 			return c.closedErr()
 		}
-		cmd, err := fr.Next()
+		cmd, err := fr.next(refuse)
+		if cmd == nil && err == nil {
+			continue // refused from its head
+		}
 		if err != nil {
+			// The answers to the requests refused before the end.
+			c.writeRefused(fr)
 			if c.isClosed() {
 				return c.closedErr()
 			}

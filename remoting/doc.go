@@ -60,4 +60,11 @@
 // is below the low mark, and a queue that does not get there within the
 // drain timeout closes the connection with ErrWriteBacklog (see
 // ConnOptions).
+//
+// A server can refuse a request from its head (FrameHead: code, opaque and
+// flag, peeked in the read buffer) before the header is decoded
+// (Conn.ReadLoopRefusing): the frame is skipped, never copied, and its busy
+// answer, encoded from a template, is written by the reading goroutine
+// itself. The head is read leniently; a header it cannot read cheaply goes
+// down the full decode, which judges it.
 package remoting

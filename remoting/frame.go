@@ -1,6 +1,7 @@
 package remoting
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -95,8 +96,16 @@ func Decode(payload []byte) (*Command, error) {
 // first to the reader's FrameBudget, if it has one (see FrameBudget).
 type FrameReader struct {
 	r        io.Reader
+	br       *bufio.Reader // r, when it is one: heads can be peeked
 	maxFrame int
 	lenBuf   [4]byte
+
+	// refused holds the busy answers of the requests refused from their
+	// heads, refusedAt their read times, until the reader writes them
+	// (Conn.ReadLoopRefusing).
+	refused   []byte
+	refusedAt []int64
+	head      FrameHead
 
 	budget     *FrameBudget // nil: nothing is shared, growth needs no admission
 	connBudget int64
@@ -122,7 +131,8 @@ func newFrameReader(r io.Reader, maxFrame int, budget *FrameBudget, connBudget i
 	if connBudget <= 0 {
 		connBudget = DefaultConnFrameBudget
 	}
-	return &FrameReader{r: r, maxFrame: maxFrame, budget: budget, connBudget: int64(connBudget), done: done}
+	br, _ := r.(*bufio.Reader)
+	return &FrameReader{r: r, br: br, maxFrame: maxFrame, budget: budget, connBudget: int64(connBudget), done: done}
 }
 
 // Next reads and decodes the next frame. Each frame gets its own buffer, so
@@ -130,6 +140,13 @@ func newFrameReader(r io.Reader, maxFrame int, budget *FrameBudget, connBudget i
 // only at a clean frame boundary; a stream cut inside a frame gives
 // io.ErrUnexpectedEOF.
 func (fr *FrameReader) Next() (*Command, error) {
+	return fr.next(nil)
+}
+
+// next is Next showing refuse the head of each request it can peek at (see
+// peekHead); a frame refuse refused is discarded from the buffer, its
+// busy answer appended to fr.refused, and next returns nil, nil for it.
+func (fr *FrameReader) next(refuse RefuseFunc) (*Command, error) {
 	if _, err := io.ReadFull(fr.r, fr.lenBuf[:]); err != nil {
 		return nil, err
 	}
@@ -139,6 +156,26 @@ func (fr *FrameReader) Next() (*Command, error) {
 		return nil, fmt.Errorf("read frame: length %d: %w", length, ErrFrameTooSmall)
 	case length+4 > int64(fr.maxFrame):
 		return nil, fmt.Errorf("read frame: length %d, maximum %d: %w", length+4, fr.maxFrame, ErrFrameTooLarge)
+	}
+	if refuse != nil && fr.br != nil {
+		if h, ok := peekHead(fr.br, int(length)); ok && !h.IsResponse() {
+			h.ReadAt = time.Now().UnixNano()
+			// Passed from the reader, not the stack: refuse is a func
+			// value, so &h would escape, an allocation per request.
+			fr.head = h
+			if r, ok := refuse(&fr.head); ok {
+				if !r.Silent {
+					b := busyFrame{readAt: h.ReadAt, waitMillis: r.WaitMillis, opaque: h.Opaque,
+						queueSize: int32(min(r.QueueSize, 1<<31-1)), kind: r.Kind, serialize: h.Serialize}
+					fr.refused = appendBusyFrame(fr.refused, &b)
+					fr.refusedAt = append(fr.refusedAt, h.ReadAt)
+				}
+				if n, err := fr.br.Discard(int(length)); err != nil {
+					return nil, bodyErr(int(length), n, err)
+				}
+				return nil, nil
+			}
+		}
 	}
 	if length > frameChunk {
 		payload, err := fr.readGrowing(int(length))
@@ -152,6 +189,20 @@ func (fr *FrameReader) Next() (*Command, error) {
 		return nil, bodyErr(len(payload), 0, err)
 	}
 	return stamped(Decode(payload))
+}
+
+// wouldBlock reports whether reading the next frame would wait for the
+// socket: fewer bytes are buffered than its length field and payload.
+func (fr *FrameReader) wouldBlock() bool {
+	if fr.br == nil {
+		return true
+	}
+	n := fr.br.Buffered()
+	if n < 4 {
+		return true
+	}
+	b, _ := fr.br.Peek(4)
+	return int64(n) < 4+int64(int32(binary.BigEndian.Uint32(b)))
 }
 
 // stamped sets a decoded command's ReadAt.

@@ -61,6 +61,8 @@ type Broker struct {
 	bootTime   time.Time
 	// busyLatency: read-to-written time of every busy answer.
 	busyLatency *remoting.LatencyHistogram
+	// refusalLatency: the same for the requests refused on arrival.
+	refusalLatency *remoting.LatencyHistogram
 	// frameBudget bounds the partially received frames of all connections.
 	frameBudget *remoting.FrameBudget
 	// stopping is closed when shutdown gives up waiting, releasing a send
@@ -117,6 +119,8 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	}
 	b.busyLatency = remoting.NewLatencyHistogram()
 	connOpts.BusyAnswerLatency = b.busyLatency
+	b.refusalLatency = remoting.NewLatencyHistogram()
+	connOpts.RefusalLatency = b.refusalLatency
 	ln, err := actors.Listen(addr, actors.ServerOptions{
 		Conn:       connOpts,
 		Draining:   &b.draining,
@@ -272,6 +276,10 @@ func (b *Broker) shutdown(ctx context.Context) error {
 		b.log.Info().Uint64("busyAnswers", h.Count()).Dur("p50", h.Quantile(0.5)).Dur("p99", h.Quantile(0.99)).
 			Dur("p999", h.Quantile(0.999)).Msg("busy answers, read to written inside the broker (bucket upper bounds)")
 	}
+	if h := b.refusalLatency; h != nil && h.Count() > 0 {
+		b.log.Info().Uint64("refusals", h.Count()).Dur("p50", h.Quantile(0.5)).Dur("p99", h.Quantile(0.99)).
+			Dur("p999", h.Quantile(0.999)).Msg("refusals on arrival, read to written inside the broker (bucket upper bounds)")
+	}
 	if b.metrics != nil {
 		_ = b.metrics.Close()
 	}
@@ -375,6 +383,10 @@ func (b *Broker) Store() *commitlog.Store { return b.store }
 // BusyAnswerLatency is the broker-side time from reading each request it
 // refused busy to writing the refusal, over all connections.
 func (b *Broker) BusyAnswerLatency() *remoting.LatencyHistogram { return b.busyLatency }
+
+// RefusalLatency is BusyAnswerLatency for the requests refused on arrival
+// (reject check, admission, full queue), without the sweep's answers.
+func (b *Broker) RefusalLatency() *remoting.LatencyHistogram { return b.refusalLatency }
 
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (map[remoting.RequestCode]actors.HandlerFunc, error) {

@@ -130,6 +130,10 @@ func TestFlowRejectRequestPoolDeficient(t *testing.T) {
 	if n := b.BusyAnswerLatency().Count(); n != 1 {
 		t.Fatalf("%d busy answers timed, want 1", n)
 	}
+	// It was refused from its head, before its header was decoded.
+	if n := b.RefusalLatency().Count(); n != 1 {
+		t.Fatalf("%d refusals on arrival timed, want 1", n)
+	}
 }
 
 // OVERLOAD: the send queue is full.
@@ -145,6 +149,9 @@ func TestFlowOverload(t *testing.T) {
 	poll.Until(t, "", func() bool { return sendProcessor(b).Mailbox().Len() == 2 })
 	_, err := p.SendSync(context.Background(), primitive.NewMessage(flowTopic, []byte("overflow")))
 	wantBusy(t, err, 2, "[OVERLOAD]system busy, start flow control for a while")
+	if n := b.RefusalLatency().Count(); n != 1 {
+		t.Fatalf("%d refusals on arrival (the full queue seen from the head), want 1", n)
+	}
 	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
 	for _, ch := range held {
 		if r := <-ch; r.err != nil {

@@ -1,6 +1,6 @@
 // Command sluice runs the broker, or a standalone name server.
 //
-//	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info]
+//	sluice [-c broker.conf] [-n namesrvAddr] [-p] [-log-level info] [-pprof 127.0.0.1:6060]
 //	sluice namesrv [-listen 127.0.0.1:9876] [-tls-config tls.properties] [-acl [-rocketmq-home dir] [-acl-file conf/plain_acl.yml]] [-log-level info]
 //
 // With no flags it starts the broker on embedded defaults: remoting on
@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	namesrv := fs.String("n", "", "name server address list, host:port;host:port (overrides namesrvAddr)")
 	printConf := fs.Bool("p", false, "print the effective configuration and exit")
 	levelName := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060); off when empty")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -52,6 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, level)
+	if *pprofAddr != "" {
+		stopPprof, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: -pprof: %v\n", err)
+			return 2
+		}
+		defer stopPprof()
+	}
 
 	cfg := brokerconf.Default()
 	if *confPath != "" {
