@@ -423,7 +423,7 @@ func TestJSONTopLevelLenient(t *testing.T) {
 		{`{"code":{}}`, nil},
 		{`{"code":[]}`, nil},
 		{`{"code":4294967306.5}`, nil}, // Java wraps to 10
-		{`{"code":2147483648}`, nil}, // past Java's int
+		{`{"code":2147483648}`, nil},   // past Java's int
 		{`{"code":"2147483648"}`, nil},
 		{`{"version":"317","opaque":"7","flag":"1"}`, &Command{Language: LangOther, Version: 317, Opaque: 7, Flag: 1}},
 		{`{"opaque":2147483647.9}`, &Command{Language: LangOther, Opaque: 2147483647}},
