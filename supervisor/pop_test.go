@@ -183,6 +183,10 @@ func TestPopAckReviveAndChangeInvisibleTime(t *testing.T) {
 	if info["popInFlightMessages"] != "1" || info["popAckTotal"] != "3" || info["popReviveTotal"] != "1" {
 		t.Fatalf("runtime info %v", info)
 	}
+	node := b.Tree().Root.Find("pop")
+	if node == nil || node.Pop == nil || node.Pop.InFlight[group+"@"+topic] != 1 || node.Pop.Revived != 1 || node.Pop.Acks != 3 {
+		t.Fatalf("tree pop node %+v", node)
+	}
 }
 
 // A pop that finds nothing waits for its pollTime and is answered as soon

@@ -41,8 +41,26 @@ type Node struct {
 	Schedule *ScheduleInfo `json:"schedule,omitempty"`
 	// Timer is RocketMQ 5's TimerMessageStore, on the actor that runs its
 	// passes.
-	Timer    *TimerInfo `json:"timer,omitempty"`
-	Children []*Node    `json:"children,omitempty"`
+	Timer *TimerInfo `json:"timer,omitempty"`
+	// Pop is RocketMQ 5's pop consumption (checkpoints, revive), on a
+	// node of its own under the root.
+	Pop      *PopInfo `json:"pop,omitempty"`
+	Children []*Node  `json:"children,omitempty"`
+}
+
+// PopInfo is the pop service's counters and in-flight messages.
+type PopInfo struct {
+	Pops        uint64 `json:"pops"`
+	Popped      uint64 `json:"popped"`
+	Acks        uint64 `json:"acks"`
+	Changes     uint64 `json:"changes"`
+	Revived     uint64 `json:"revived"`
+	DLQ         uint64 `json:"dlq"`
+	Checkpoints int    `json:"checkpoints"`
+	Held        int    `json:"held"`
+	// InFlight is the popped, un-acked messages by "group@topic" (the
+	// topic read: the normal one or the pop retry topic).
+	InFlight map[string]int `json:"inFlight,omitempty"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
