@@ -168,9 +168,16 @@ func TestPopAckReviveAndChangeInvisibleTime(t *testing.T) {
 	if !strings.Contains(again[0].handle, " 1 broker-test ") {
 		t.Fatalf("a revived message's handle marks the retry topic: %q", again[0].handle)
 	}
-	// Acking the revived one (read from the retry topic) works too.
-	if r := ackRaw(t, c, remoting.AckMessage, topic, group, again[0], 0); r.ResponseCode() != remoting.Success {
+	// Acking the revived one (read from the retry topic) with the real
+	// topic, as the proxy and the Java client send it.
+	if r := ackRaw(t, c, remoting.AckMessage, pop.PopRetryTopic(topic, group), group, again[0], 0); r.ResponseCode() != remoting.Success {
 		t.Fatalf("ack revived: %s %q", r.ResponseCode(), r.Remark)
+	}
+	// An offset outside the queue is NO_MESSAGE, as AckMessageProcessor.
+	bogus := first["m3"]
+	bogus.offset = 1 << 40
+	if r := ackRaw(t, c, remoting.AckMessage, topic, group, bogus, 0); r.ResponseCode() != remoting.NoMessage {
+		t.Fatalf("ack of an offset past the queue: %s %q", r.ResponseCode(), r.Remark)
 	}
 	// m3: invisible for a minute, so nothing more comes now; m0, m1, m2 are
 	// acked and never come back.
