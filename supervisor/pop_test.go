@@ -299,3 +299,46 @@ func TestPopCheckpointsSurviveRestart(t *testing.T) {
 		t.Fatalf("acked message redelivered: %s %+v", code, ps)
 	}
 }
+
+// What Sluice does not serve of the pop model is refused with an answer
+// that names it: SQL92 expressions, FIFO (order) pop, PEEK_MESSAGE and
+// BATCH_ACK_MESSAGE; more than 32 messages is INVALID_PARAMETER (29).
+func TestPopRefusals(t *testing.T) {
+	_, b := startPopBroker(t, nil)
+	c := dial(t, b.Addr())
+	const topic, group = "PopRefuseTopic", "cg-pop-refuse"
+	createPopTopic(t, c, topic, 1, "")
+	pop := func(mutate func(*remoting.PopMessageRequestHeader)) *remoting.Command {
+		h := remoting.PopMessageRequestHeader{ConsumerGroup: group, Topic: topic, QueueID: -1, MaxMsgNums: 1, InvisibleTime: 1000}
+		mutate(&h)
+		req := remoting.NewRequest(remoting.PopMessage, nil, nil)
+		h.Encode(req)
+		return invokeCmd(t, c, req)
+	}
+	for name, tc := range map[string]struct {
+		mutate func(*remoting.PopMessageRequestHeader)
+		code   remoting.ResponseCode
+		remark string
+	}{
+		"sql":   {func(h *remoting.PopMessageRequestHeader) { h.ExpType, h.Exp = "SQL92", "a > 1" }, remoting.SystemError, "filter message by SQL92"},
+		"order": {func(h *remoting.PopMessageRequestHeader) { h.Order = true }, remoting.SystemError, "order pop"},
+		"max":   {func(h *remoting.PopMessageRequestHeader) { h.MaxMsgNums = 33 }, remoting.ResponseCode(29), "greater than 32"},
+		"topic": {func(h *remoting.PopMessageRequestHeader) { h.Topic = "NoSuchPopTopic" }, remoting.TopicNotExist, "not exist"},
+	} {
+		if r := pop(tc.mutate); r.ResponseCode() != tc.code || !strings.Contains(r.Remark, tc.remark) {
+			t.Fatalf("%s: %s %q", name, r.ResponseCode(), r.Remark)
+		}
+	}
+	for _, code := range []remoting.RequestCode{remoting.PeekMessage, remoting.BatchAckMessage} {
+		r := invokeCmd(t, c, remoting.NewRequest(code, map[string]string{}, nil))
+		if r.ResponseCode() != remoting.RequestCodeNotSupported || !strings.Contains(r.Remark, code.String()) {
+			t.Fatalf("%s: %s %q", code, r.ResponseCode(), r.Remark)
+		}
+	}
+	// A malformed handle is MESSAGE_ILLEGAL, never a crash.
+	req := remoting.NewRequest(remoting.AckMessage, nil, nil)
+	(&remoting.AckMessageRequestHeader{ConsumerGroup: group, Topic: topic, ExtraInfo: "garbage", Offset: 0}).Encode(req)
+	if r := invokeCmd(t, c, req); r.ResponseCode() != remoting.MessageIllegal {
+		t.Fatalf("malformed extraInfo: %s %q", r.ResponseCode(), r.Remark)
+	}
+}
