@@ -219,12 +219,18 @@ func (s *Service) popMessage(r *actors.Request) {
 		filter = sd.Filter()
 	}
 	s.pops.Add(1)
+	before := s.maxOffsets(&h, tc)
 	resp := s.pop(r, &h, tc, filter)
 	if resp == nil {
 		// Nothing: park it for pollTime, unless this is its re-run.
 		if h.PollTime > 0 && !r.Resumed {
 			switch s.hold(r, &h) {
 			case holdOK:
+				// A message that arrived between the read and the hold
+				// woke nobody: wake now rather than wait out pollTime.
+				if s.maxOffsets(&h, tc) != before {
+					s.NotifyMessageArriving(h.Topic, 0, 0, 0)
+				}
 				return
 			case holdFull:
 				resp = remoting.NewResponse(r.Cmd, remoting.PollingFull, "NO_MESSAGE_IN_QUEUE")
@@ -424,4 +430,14 @@ func (s *Service) InspectNode() *tree.Node {
 	return &tree.Node{ID: "pop", Name: "pop", Kind: tree.KindService, Pop: &tree.PopInfo{
 		Pops: st.Pops, Popped: st.Popped, Acks: st.Acks, Changes: st.Changes, Revived: st.Revived, DLQ: st.DLQ,
 		Checkpoints: st.Checkpoints, Held: st.Held, InFlight: st.InFlight}}
+}
+
+// maxOffsets sums the max offsets of the queues a pop reads (its topic's
+// and its pop retry topic's), to see whether anything arrived meanwhile.
+func (s *Service) maxOffsets(h *remoting.PopMessageRequestHeader, tc metadata.TopicConfig) int64 {
+	var n int64
+	for q := 0; q < tc.ReadQueueNums; q++ {
+		n += s.Store.MaxOffsetInQueue(h.Topic, int32(q))
+	}
+	return n + s.Store.MaxOffsetInQueue(PopRetryTopic(h.Topic, h.ConsumerGroup), 0)
 }
