@@ -13,7 +13,7 @@ import (
 // and no Command: under overload most requests
 // are refused, so that is where goodput is won or lost.
 type FrameHead struct {
-	Code      int16
+	Code      int32
 	Flag      int32
 	Opaque    int32
 	Serialize SerializeType
@@ -70,7 +70,7 @@ func peekHead(br *bufio.Reader, length int) (FrameHead, bool) {
 			return FrameHead{}, false
 		}
 		b = b[4:]
-		h.Code = int16(binary.BigEndian.Uint16(b))
+		h.Code = int32(int16(binary.BigEndian.Uint16(b)))
 		h.Opaque = int32(binary.BigEndian.Uint32(b[5:]))
 		h.Flag = int32(binary.BigEndian.Uint32(b[9:]))
 		return h, true
@@ -114,8 +114,8 @@ func scanJSONHead(b []byte, h *FrameHead) bool {
 		var v int64
 		switch string(key) {
 		case "code":
-			v, i, ok = scanJSONInt(b, i, -1<<15, 1<<15-1)
-			h.Code, seen = int16(v), seen|seenCode
+			v, i, ok = scanJSONInt(b, i, -1<<31, 1<<31-1)
+			h.Code, seen = int32(v), seen|seenCode
 		case "flag":
 			v, i, ok = scanJSONInt(b, i, -1<<31, 1<<31-1)
 			h.Flag, seen = int32(v), seen|seenFlag
@@ -214,7 +214,7 @@ var busyJSONSuffix = `","serializeTypeCurrentRPC":"JSON","version":` + strconv.I
 // in, allocating nothing; for a ROCKETMQ one by encoding its Command.
 func appendBusyFrame(dst []byte, b *busyFrame) []byte {
 	if b.serialize != SerializeJSON {
-		c := Command{Code: int16(b.kind.Code()), Language: LangGo, Version: Version, Opaque: b.opaque,
+		c := Command{Code: int32(b.kind.Code()), Language: LangGo, Version: Version, Opaque: b.opaque,
 			Flag: FlagResponse, Remark: b.kind.Remark(b.waitMillis, int(b.queueSize)), Serialize: b.serialize}
 		dst, _ = c.AppendFrame(dst)
 		return dst

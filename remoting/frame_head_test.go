@@ -59,7 +59,7 @@ func TestPeekHead(t *testing.T) {
 		br := bufio.NewReaderSize(bytes.NewReader(frame[4:]), 32<<10)
 		length := len(frame) - 4
 		h, ok := peekHead(br, length)
-		if !ok || h.Code != int16(SendMessageV2) || h.Opaque != 42 || h.Flag != FlagOneway {
+		if !ok || h.Code != int32(SendMessageV2) || h.Opaque != 42 || h.Flag != FlagOneway {
 			t.Errorf("%s: head %+v ok %v", name, h, ok)
 		}
 		if br.Buffered() != length && br.Buffered() < 4 {

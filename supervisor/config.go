@@ -165,6 +165,11 @@ type Config struct {
 	HAHousekeepingInterval  int64 // haHousekeepingInterval: 20000 ms; a link silent this long is dropped
 	HATransferBatchSize     int   // haTransferBatchSize: 32768 bytes per transfer
 	HASlaveFallbehindMax    int64 // haSlaveFallbehindMax: 268435456; a SYNC_MASTER answers SLAVE_NOT_AVAILABLE past it
+	// Pop consumption (RocketMQ 5's BrokerConfig pop keys; actors/pop).
+	ReviveQueueNum          int   // reviveQueueNum: 8 (the reviveQid spread of checkpoints)
+	ReviveInterval          int64 // reviveInterval: 1000 ms between two revive passes
+	PopFromRetryProbability int   // popFromRetryProbability: 20 (% of pops reading the pop retry topic first)
+	PopPollingSize          int   // popPollingSize: 1024 held pops per topic; past it POLLING_FULL
 }
 
 // Broker roles (RocketMQ's BrokerRole).
@@ -247,6 +252,10 @@ func DefaultConfig() Config {
 		HAHousekeepingInterval:                 20000,
 		HATransferBatchSize:                    32 << 10,
 		HASlaveFallbehindMax:                   256 << 20,
+		ReviveQueueNum:                         8,
+		ReviveInterval:                         1000,
+		PopFromRetryProbability:                20,
+		PopPollingSize:                         1024,
 	}
 }
 

@@ -266,6 +266,10 @@ func (c *Config) fields() fields {
 	f.bool("slaveReadEnable", &b.SlaveReadEnable)
 	f.int("accessMessageInMemoryMaxRatio", &b.AccessMessageInMemoryMaxRatio)
 	f.int64("slaveSyncIntervalMillis", &b.SlaveSyncIntervalMillis)
+	f.int("reviveQueueNum", &b.ReviveQueueNum)
+	f.int64("reviveInterval", &b.ReviveInterval)
+	f.int("popFromRetryProbability", &b.PopFromRetryProbability)
+	f.int("popPollingSize", &b.PopPollingSize)
 	c.storeFields(f, &b.Store)
 	haFields(f, b)
 	return f
