@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -125,42 +124,45 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	}
 	t.Logf("%d sends acknowledged SEND_OK before SIGKILL", n)
 
-	// A new group reads from the slave alone.
-	got := map[string]bool{}
-	var gmu sync.Mutex
-	c, err := rocketmq.NewPushConsumer(consumer.WithNameServer([]string{nsAddr}), consumer.WithGroupName("ha-crash-cg"),
-		consumer.WithInstance("ha-crash-c"), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	// A new group reads from the slave alone, with the Go client's pull
+	// consumer: its push consumer fetches a group's offsets from the
+	// master only (FindBrokerAddrByName), while PullFrom goes to the slave
+	// once the route has no master.
+	pc, err := rocketmq.NewPullConsumer(consumer.WithNameServer([]string{nsAddr}), consumer.WithGroupName("ha-crash-cg"),
+		consumer.WithInstance("ha-crash-c"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		gmu.Lock()
-		defer gmu.Unlock()
-		for _, m := range msgs {
-			got[string(m.Body)] = true
-		}
-		return consumer.ConsumeSuccess, nil
-	}); err != nil {
+	if err := pc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	missing := func() []string {
-		gmu.Lock()
-		defer gmu.Unlock()
-		var out []string
-		for b := range acked {
-			if !got[b] {
-				out = append(out, b[:min(len(b), 12)])
+	got := map[string]bool{}
+	next := make([]int64, 4)
+	missing := func() int {
+		for q := 0; q < 4; q++ {
+			mq := &primitive.MessageQueue{Topic: topic, BrokerName: "ha-crash", QueueId: q}
+			for {
+				res, err := pc.PullFrom(context.Background(), mq, next[q], 32)
+				if err != nil || res.Status != primitive.PullFound {
+					break
+				}
+				for _, m := range res.GetMessageExts() {
+					got[string(m.Body)] = true
+				}
+				next[q] = res.NextBeginOffset
 			}
 		}
-		sort.Strings(out)
-		return out
+		n := 0
+		for b := range acked {
+			if !got[b] {
+				n++
+			}
+		}
+		return n
 	}
 	// 120 s for the name server to drop the master, 30 s for the client's
 	// next route refresh, then the reads.
-	waitFor(t, 240*time.Second, "every acknowledged message read from the slave", func() bool { return len(missing()) == 0 })
+	waitFor(t, 240*time.Second, "every acknowledged message read from the slave", func() bool { return missing() == 0 })
 
 	// Byte-identical up to the slave's end.
 	send := runtimeInfo(t, slave.addr)["commitLogMaxOffset"]
