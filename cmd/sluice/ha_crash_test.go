@@ -133,6 +133,9 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := pc.Subscribe(topic, consumer.MessageSelector{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := pc.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	}
 	// 120 s for the name server to drop the master, 30 s for the client's
 	// next route refresh, then the reads.
-	waitFor(t, 240*time.Second, "every acknowledged message read from the slave", func() bool { return missing() == 0 })
+	waitFor(t, 300*time.Second, "every acknowledged message read from the slave", func() bool { return missing() == 0 })
 
 	// Byte-identical up to the slave's end.
 	send := runtimeInfo(t, slave.addr)["commitLogMaxOffset"]
