@@ -49,6 +49,10 @@ func haPair(t testing.TB, masterRole string, mutate func(*supervisor.Config), ha
 		addr = haVia(addr)
 	}
 	cfg.HAMasterAddress = addr
+	// Registered, so that it learns its master's remoting address and
+	// syncs the master's topics (a slave refuses topic changes).
+	cfg.NamesrvAddr = ns.Addr()
+	cfg.SlaveSyncIntervalMillis = 100
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -120,6 +124,8 @@ func TestHASlaveFollowsMasterByteForByte(t *testing.T) {
 	poll.Until(t, "slave connected", func() bool { return master.Store().Replication().Slaves == 1 })
 	const topic = "HATopic"
 	createTopic(t, master.Addr(), topic, 4)
+	before := slave.SlaveSync().Synced()
+	poll.Until(t, "the slave synced the topic from its master", func() bool { return slave.SlaveSync().Synced() >= before+2 })
 	p := newProducer(t, ns.Addr())
 	const n = 200
 	for i := 0; i < n; i++ {

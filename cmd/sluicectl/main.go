@@ -89,6 +89,7 @@ func init() {
 		"topicList":          {"every topic the name server routes", runTopicList},
 		"consumerConnection": {"a consumer group's clients and subscriptions", runConsumerConnection},
 		"producerConnection": {"a producer group's clients", runProducerConnection},
+		"replication":        {"each broker group's master and slaves, their max offsets and how far each slave is behind", runReplication},
 	}
 	maps.Copy(commands, queryCommands) // query.go
 }

@@ -23,9 +23,9 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 	case "enableDLegerCommitLog":
 		return isTrue("no DLedger commit log: Sluice's store is a plain commit log"), true
 	case "enableControllerMode":
-		return isTrue("no controller mode: Sluice runs masters only"), true
+		return isTrue("no controller mode: a slave is promoted by hand (README \"Replication\")"), true
 	case "enableSlaveActingMaster":
-		return isTrue("no replication yet: there is no slave to act as master"), true
+		return isTrue("RocketMQ 5's slave acting as master is not implemented: a 4.x slave serves reads only (README \"Replication\")"), true
 	case "enablePropertyFilter", "enableCalcFilterBitMap":
 		return isTrue("no SQL92 filters yet: only TAG subscriptions are served (SQL92 ones are answered as the Java broker answers them when this is off)"), true
 	}
