@@ -171,3 +171,60 @@ func TestSyncMasterWait(t *testing.T) {
 		}
 	}
 }
+
+// The replication hot paths allocate nothing: the master's ReadRaw, the
+// slave's AppendRaw, and a SYNC_MASTER Put acknowledged by its slave.
+func TestReplicationSteadyStateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	mcfg := testConfig(t.TempDir())
+	mcfg.BrokerRole = SyncMaster
+	master := openTestStore(t, mcfg)
+	master.SetSlaveConnections(1)
+	scfg := testConfig(t.TempDir())
+	scfg.BrokerRole = Slave
+	slave := openTestStore(t, scfg)
+	req := &PutRequest{Topic: "T", QueueID: 0, Records: encode(t, testMessage("T", 0, 1, 100)), Count: 1}
+	batch := []*PutRequest{req}
+	buf := make([]byte, 4096)
+	from := int64(0)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				master.SlaveAcked(master.MaxWroteOffset())
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	step := func() {
+		master.Put(batch)
+		if req.Result.Status != PutOK {
+			t.Fatalf("put: %v", req.Result.Status)
+		}
+		for {
+			n, err := master.ReadRaw(from, buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+			if err := slave.AppendRaw(from, buf[:n]); err != nil {
+				t.Fatal(err)
+			}
+			from += int64(n)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		step() // warm the queue's table entry and the FIFO's ring
+	}
+	if a := testing.AllocsPerRun(200, step); a > 0 {
+		t.Fatalf("%.1f allocations per replicated put", a)
+	}
+}

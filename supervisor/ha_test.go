@@ -24,8 +24,10 @@ import (
 	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
-// haPair starts a master (registered with a name server) of role
-// masterRole and a slave following it through haVia(master's HA address).
+// haPair starts a master of role masterRole and its slave (brokerId 1,
+// the same brokerName), both registered with one name server; the slave
+// follows haVia(master's HA address), or, when that is "", the address
+// the name server's REGISTER_BROKER answer gives it.
 func haPair(t testing.TB, masterRole string, mutate func(*supervisor.Config), haVia func(string) string) (*supervisor.NameServer, *brokertest.Broker, *brokertest.Broker) {
 	t.Helper()
 	ns, master := startCluster(t, func(c *supervisor.Config) {
@@ -40,6 +42,8 @@ func haPair(t testing.TB, masterRole string, mutate func(*supervisor.Config), ha
 	cfg.BrokerRole = "SLAVE"
 	cfg.BrokerID = 1
 	cfg.HAListenPort = 0
+	cfg.NamesrvAddr = ns.Addr()
+	cfg.SlaveSyncIntervalMillis = 100 // the topics come from the master
 	addr := master.HAAddr()
 	if haVia != nil {
 		addr = haVia(addr)
@@ -113,7 +117,10 @@ func TestHASlaveFollowsMasterByteForByte(t *testing.T) {
 		c.HASendHeartbeatInterval = 200
 		c.HAHousekeepingInterval = 2000
 		c.HATransferBatchSize = 4096 // many transfers, records cut across them
-	}, nil)
+	}, func(string) string { return "" })
+	poll.Until(t, "the slave learns the master's HA address from the name server", func() bool {
+		return slave.HAClient().MasterAddress() == master.HAAddr()
+	})
 	poll.Until(t, "slave connected", func() bool { return master.Store().Replication().Slaves == 1 })
 	const topic = "HATopic"
 	createTopic(t, master.Addr(), topic, 4)
@@ -134,6 +141,10 @@ func TestHASlaveFollowsMasterByteForByte(t *testing.T) {
 	}
 	poll.Until(t, "slave dispatched", func() bool { return messagesIn(slave, topic, 4) == n })
 	c := dial(t, slave.Addr())
+	poll.Until(t, "the slave has the master's topic", func() bool {
+		resp := invokeCmd(t, c, remoting.NewRequest(remoting.PullMessage, pullHeader(topic, 0, 0, 0), nil))
+		return resp.ResponseCode() != remoting.TopicNotExist
+	})
 	pulled := 0
 	for q := 0; q < 4; q++ {
 		pulled += len(pullAll(t, c, topic, q))

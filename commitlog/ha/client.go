@@ -41,6 +41,8 @@ type Client struct {
 
 	mu   sync.Mutex
 	conn net.Conn
+
+	lastReceived int64 // run's goroutine only
 }
 
 // NewClient returns a client; Start runs it.
@@ -117,6 +119,7 @@ func (c *Client) Stats() ClientStats {
 func (c *Client) run() {
 	defer close(c.done)
 	dec := NewDecoder(ReadBufferSize)
+	failing := false // logged once per outage, not at every retry
 	for {
 		select {
 		case <-c.stop:
@@ -125,9 +128,16 @@ func (c *Client) run() {
 		}
 		addr := c.MasterAddress()
 		if addr != "" {
-			if err := c.follow(addr, dec); err != nil {
-				c.zl.Warn().Err(err).Str("master", addr).Msg("HA link to the master dropped; connecting again")
+			err := c.follow(addr, dec)
+			switch {
+			case err == nil:
+			case c.received.Load() != c.lastReceived || !failing:
+				c.zl.Warn().Err(err).Str("master", addr).Msg("HA link to the master dropped; connecting again (logged again once it has worked)")
+				failing = true
+			default:
+				c.zl.Debug().Err(err).Str("master", addr).Msg("HA link to the master still down")
 			}
+			c.lastReceived = c.received.Load()
 			c.reconnects.Add(1)
 		}
 		t := time.NewTimer(c.cfg.RetryInterval)

@@ -33,6 +33,9 @@ type Config struct {
 }
 
 func (c *Config) fill() {
+	if c.FileSize <= 0 {
+		c.FileSize = 1 << 30 // mappedFileSizeCommitLog's default
+	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 5 * time.Second
 	}
