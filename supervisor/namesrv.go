@@ -36,11 +36,14 @@ type nameServer struct {
 // wrap, if not nil, wraps each accepted connection (TLS); gate, if not
 // nil, checks every request (the ACL in name-server mode).
 func openNameServer(addr string, conn remoting.ConnOptions, wrap func(net.Conn) net.Conn, log zerolog.Logger, inspectors *actors.Inspectors, gate actors.RequestGate) (*nameServer, error) {
-	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, WrapConn: wrap, Gate: gate}, log)
+	m := namesrv.NewRouteInfoManager(log)
+	// A broker's registrations share one long-lived connection, so its
+	// close (the broker killed, its host gone) drops the broker at once.
+	onClose := func(c *actors.Connection) { m.OnChannelDestroy(c) }
+	ln, err := actors.Listen(addr, actors.ServerOptions{Conn: conn, Inspectors: inspectors, WrapConn: wrap, Gate: gate, OnClose: onClose}, log)
 	if err != nil {
 		return nil, fmt.Errorf("name server: listen on %s: %w", addr, err)
 	}
-	m := namesrv.NewRouteInfoManager(log)
 	h := namesrv.Handlers(m, log)
 	return &nameServer{
 		routes:   m,

@@ -69,6 +69,9 @@ func (h *handlers) registerBroker(r *actors.Request) {
 		HAServerAddr: hdr.HAServerAddr,
 		BrokerID:     hdr.BrokerID,
 	}
+	if r.Conn != nil {
+		reg.Channel = r.Conn
+	}
 	bodyCrc32, compressed := int64(hdr.BodyCrc32), hdr.Compressed
 	if ms := hdr.HeartbeatTimeoutMillis; ms > 0 {
 		reg.HeartbeatTimeout = time.Duration(ms) * time.Millisecond

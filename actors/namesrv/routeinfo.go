@@ -31,6 +31,10 @@ type BrokerLiveInfo struct {
 	// Timeout overrides the manager's expiry for this broker (RocketMQ 5's
 	// heartbeatTimeoutMillis); 0 uses BrokerChannelExpiredTime.
 	Timeout time.Duration
+	// Channel is the connection the last registration came over (any
+	// comparable handle; nil when unknown): when it closes, the broker is
+	// dropped at once (OnChannelDestroy) rather than after the expiry.
+	Channel any
 }
 
 // BrokerRegistration is one REGISTER_BROKER, decoded.
@@ -46,6 +50,9 @@ type BrokerRegistration struct {
 	// HeartbeatTimeout, if positive, replaces BrokerChannelExpiredTime for
 	// this broker.
 	HeartbeatTimeout time.Duration
+	// Channel is the connection the registration came over (an
+	// *actors.Connection on the wire; nil in tests), see OnChannelDestroy.
+	Channel any
 }
 
 // RegisterBrokerResult tells a slave where its master is; both fields are
@@ -134,6 +141,7 @@ func (m *RouteInfoManager) RegisterBroker(reg BrokerRegistration) RegisterBroker
 		DataVersion:  reg.DataVersion,
 		HAServerAddr: reg.HAServerAddr,
 		Timeout:      max(reg.HeartbeatTimeout, 0),
+		Channel:      reg.Channel,
 	}
 	if prev == nil {
 		m.log.Info().Str("cluster", reg.ClusterName).Str("brokerName", reg.BrokerName).
@@ -256,6 +264,32 @@ func (m *RouteInfoManager) ScanNotActiveBroker(now time.Time) []string {
 	}
 	slices.Sort(expired)
 	return expired
+}
+
+// OnChannelDestroy drops every broker whose last registration came over
+// ch, which has closed (RocketMQ's BrokerHousekeepingService →
+// RouteInfoManager#onChannelDestroy): a killed broker's connection closes
+// with it, so its route goes now, not 120 s later, and clients move to the
+// group's slave or to other groups. A broker that registered again over a
+// newer connection is kept. It returns the addresses dropped.
+func (m *RouteInfoManager) OnChannelDestroy(ch any) []string {
+	if ch == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var dropped []string
+	for addr, live := range m.brokerLiveTable {
+		if live.Channel != ch {
+			continue
+		}
+		delete(m.brokerLiveTable, addr)
+		m.removeBrokerAddr(addr)
+		dropped = append(dropped, addr)
+		m.log.Warn().Str("brokerAddr", addr).Msg("broker's connection closed: route removed (onChannelDestroy)")
+	}
+	slices.Sort(dropped)
+	return dropped
 }
 
 // removeBrokerAddr removes addr under whatever names and ids it is

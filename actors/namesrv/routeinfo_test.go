@@ -462,3 +462,39 @@ func TestRegistrarClampsPeriod(t *testing.T) {
 		t.Fatalf("ParseNamesrvAddrs = %v", got)
 	}
 }
+
+// A killed broker's connection closes: its route goes at once, the rest of
+// its group (a slave registered over another connection) stays, and a
+// broker that registered again over a newer connection is not dropped by
+// the old one's close.
+func TestOnChannelDestroy(t *testing.T) {
+	m, _ := newManager(t)
+	type channel struct{ int }
+	masterConn, slaveConn, newConn := &channel{1}, &channel{2}, &channel{3}
+	master := registration("a", "127.0.0.1:10911", 0, 1, topic("T", 4))
+	master.Channel = masterConn
+	slave := registration("a", "127.0.0.1:10921", 1, 1, topic("T", 4))
+	slave.Channel = slaveConn
+	m.RegisterBroker(master)
+	m.RegisterBroker(slave)
+
+	if gone := m.OnChannelDestroy(nil); len(gone) != 0 {
+		t.Fatalf("a nil channel dropped %v", gone)
+	}
+	if gone := m.OnChannelDestroy(masterConn); !slices.Equal(gone, []string{"127.0.0.1:10911"}) {
+		t.Fatalf("dropped %v, want the master only", gone)
+	}
+	route, ok := m.PickupTopicRouteData("T")
+	if !ok || len(route.BrokerDatas) != 1 {
+		t.Fatalf("route after the master's close: %+v %v", route, ok)
+	}
+	if addrs := route.BrokerDatas[0].BrokerAddrs; len(addrs) != 1 || addrs[1] != "127.0.0.1:10921" {
+		t.Fatalf("broker addrs after the master's close: %v, want the slave alone", addrs)
+	}
+
+	slave.Channel = newConn
+	m.RegisterBroker(slave)
+	if gone := m.OnChannelDestroy(slaveConn); len(gone) != 0 {
+		t.Fatalf("the slave's old connection dropped %v although it registered again over a new one", gone)
+	}
+}
