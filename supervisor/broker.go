@@ -390,7 +390,7 @@ func (b *Broker) RefusalLatency() *remoting.LatencyHistogram { return b.refusalL
 
 // handlers returns the request handlers, with overrides from opts.
 func (b *Broker) handlers(extra map[remoting.RequestCode]actors.HandlerFunc) (map[remoting.RequestCode]actors.HandlerFunc, error) {
-	h, err := b.svc.handlers()
+	h, err := b.svc.handlers(b.log)
 	if err != nil {
 		return nil, err
 	}

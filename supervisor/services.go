@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/actors/client"
@@ -210,7 +211,7 @@ func (s *services) start(b *Broker) {
 		}
 	}
 	s.holds.Start(s.pull)
-	if p, ok := b.routes.Lookup(remoting.PopMessage); ok {
+	if p, ok := b.routes.Lookup(remoting.PopMessage); ok && s.pop != nil {
 		s.pop.Requeue = func(r *actors.Request) {
 			if !p.Mailbox().TryPost(r) {
 				p.Stats.CountBusy(remoting.Overload)
@@ -218,12 +219,16 @@ func (s *services) start(b *Broker) {
 			}
 		}
 	}
-	s.pop.Start()
+	if s.pop != nil {
+		s.pop.Start()
+	}
 	s.stats.Start()
 	s.stops = append(s.stops, s.stats.Stop)
 	b.store.OnMessageArrived(func(topic string, queueID int32, maxOffset, tagsCode int64) {
 		s.holds.NotifyMessageArriving(topic, queueID, maxOffset, tagsCode)
-		s.pop.NotifyMessageArriving(topic, queueID, maxOffset, tagsCode)
+		if s.pop != nil {
+			s.pop.NotifyMessageArriving(topic, queueID, maxOffset, tagsCode)
+		}
 	})
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
 	s.housekeeping.Start()
@@ -270,12 +275,16 @@ func (s *services) stop() error {
 // handlers maps every request code the broker serves to its handler. A
 // code claimed by two handler sets is a start-up error, never a silent
 // override.
-func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, error) {
+func (s *services) handlers(log zerolog.Logger) (map[remoting.RequestCode]actors.HandlerFunc, error) {
 	h := map[remoting.RequestCode]actors.HandlerFunc{}
+	pops := pop.SlaveRefusals(log)
+	if s.pop != nil {
+		pops = s.pop.ByCode()
+	}
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
 		s.send.ByCode(), s.pull.ByCode(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
 		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(), s.tx.ByCode(),
-		s.query.ByCode(), s.pop.ByCode(),
+		s.query.ByCode(), pops,
 	} {
 		for c, f := range m {
 			if _, dup := h[c]; dup {

@@ -441,3 +441,20 @@ func (s *Service) maxOffsets(h *remoting.PopMessageRequestHeader, tc metadata.To
 	}
 	return n + s.Store.MaxOffsetInQueue(PopRetryTopic(h.Topic, h.ConsumerGroup), 0)
 }
+
+// SlaveRefusals answers the pop codes on a slave: a pop writes (its
+// checkpoint, its pop offset, later the revive), and a slave's store takes
+// only the master's bytes, so pops go to the group's master, as the
+// route's brokerId 0 tells the clients.
+func SlaveRefusals(log zerolog.Logger) map[remoting.RequestCode]actors.HandlerFunc {
+	const remark = "pop consumption is served by the broker group's master: a slave's store takes only the master's bytes"
+	refuse := func(r *actors.Request) {
+		log.Warn().Stringer("code", r.Cmd.RequestCode()).Str("from", r.RemoteAddr()).Msg("pop refused on a slave")
+		r.ReplyCode(remoting.ServiceNotAvailable, remark)
+	}
+	m := make(map[remoting.RequestCode]actors.HandlerFunc, len(Codes()))
+	for _, c := range Codes() {
+		m[c] = refuse
+	}
+	return m
+}

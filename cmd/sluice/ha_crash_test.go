@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
-	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
@@ -30,16 +30,15 @@ import (
 // alone, every message the master acknowledged SEND_OK, and the two
 // commit logs are byte-identical up to the slave's end.
 //
-// It takes minutes, not seconds: the name server drops the killed master
-// from the route only after its 120 s channel expiry (Sluice's name server
-// has no BrokerHousekeepingService#onChannelClose yet), and until then the
-// Go client pulls from the dead master. So it runs only with
-// SLUICE_HA_CRASH=1 (task test:ha-crash).
+// The name server drops the killed master as soon as its connection
+// closes (onChannelDestroy), so the reader finds the slave alone in the
+// route at once.
 func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
-	if testing.Short() || os.Getenv("SLUICE_HA_CRASH") == "" {
-		t.Skip("minutes long (the name server's 120 s expiry of the killed master): set SLUICE_HA_CRASH=1")
+	if testing.Short() {
+		t.Skip("three processes and a SIGKILL: not in -short")
 	}
 	rlog.SetLogLevel("error")
+	t0 := time.Now()
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	nsAddr := freeAddr(t)
@@ -61,7 +60,10 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 		}
 	}
 	mconf := writeCrashConf(t, mdir, "ASYNC_FLUSH", append(common, "brokerRole=SYNC_MASTER", "mappedFileSizeCommitLog=1048576")...)
-	sconf := writeCrashConf(t, sdir, "ASYNC_FLUSH", append(common, "brokerRole=SLAVE", "brokerId=1", "slaveReadEnable=true", "slaveSyncIntervalMillis=200", "mappedFileSizeCommitLog=1048576")...)
+	sconf := writeCrashConf(t, sdir, "ASYNC_FLUSH", append(common, "brokerRole=SLAVE", "brokerId=1", "slaveReadEnable=true", "slaveSyncIntervalMillis=200", "mappedFileSizeCommitLog=1048576",
+		// The reader stops at a queue's first empty pull: short polling keeps
+		// that to 100 ms, where a held pull would take 20 s per queue.
+		"longPollingEnable=false", "shortPollingTimeMills=100")...)
 	master := runs.start(bin, mconf, 0)
 	slave := runs.start(bin, sconf, 0)
 	const topic = "HACrashTopic"
@@ -79,6 +81,7 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "the slave follows the master", func() bool { return runtimeInfo(t, master.addr)["haSlaveConnections"] == "1" })
 
+	t.Logf("%v: slave follows", time.Since(t0))
 	p, err := rocketmq.NewProducer(producer.WithNameServer([]string{nsAddr}), producer.WithGroupName("ha-crash-pg"),
 		producer.WithInstanceName("ha-crash-p"), producer.WithRetry(0), producer.WithSendMsgTimeout(5*time.Second))
 	if err != nil {
@@ -125,48 +128,40 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	t.Logf("%d sends acknowledged SEND_OK before SIGKILL", n)
 
 	// A new group reads from the slave alone, with the Go client's pull
-	// consumer: its push consumer fetches a group's offsets from the
-	// master only (FindBrokerAddrByName), while PullFrom goes to the slave
-	// once the route has no master.
-	pc, err := rocketmq.NewPullConsumer(consumer.WithNameServer([]string{nsAddr}), consumer.WithGroupName("ha-crash-cg"),
-		consumer.WithInstance("ha-crash-c"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.Subscribe(topic, consumer.MessageSelector{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]bool{}
-	next := make([]int64, 4)
-	missing := func() int {
-		for q := 0; q < 4; q++ {
-			mq := &primitive.MessageQueue{Topic: topic, BrokerName: "ha-crash", QueueId: q}
-			for {
-				res, err := pc.PullFrom(context.Background(), mq, next[q], 32)
-				if err != nil || res.Status != primitive.PullFound {
-					break
-				}
-				for _, m := range res.GetMessageExts() {
-					got[string(m.Body)] = true
-				}
-				next[q] = res.NextBeginOffset
-			}
+	// consumer (its push consumer fetches a group's offsets from the
+	// master only, FindBrokerAddrByName), in a process of its own: see
+	// testdata/slavereader.
+	t.Logf("%v: killed, senders stopped", time.Since(t0))
+	reader := buildSlaveReader(t)
+	t.Logf("%v: reader built", time.Since(t0))
+	var missing int
+	waitFor(t, 60*time.Second, "every acknowledged message read from the slave", func() bool {
+		out, err := exec.Command(reader, "-n", nsAddr, "-t", topic, "-b", "ha-crash", "-g", "ha-crash-cg", "-q", "4").Output()
+		if err != nil {
+			t.Logf("slave reader: %v", err)
+			return false
 		}
-		n := 0
+		got := map[string]bool{}
+		for _, line := range bytes.Fields(out) {
+			body, err := hex.DecodeString(string(line))
+			if err != nil {
+				t.Fatalf("slave reader printed %q: %v", line, err)
+			}
+			got[string(body)] = true
+		}
+		missing = 0
 		for b := range acked {
 			if !got[b] {
-				n++
+				missing++
 			}
 		}
-		return n
-	}
-	// 120 s for the name server to drop the master, 30 s for the client's
-	// next route refresh, then the reads.
-	waitFor(t, 300*time.Second, "every acknowledged message read from the slave", func() bool { return missing() == 0 })
+		if missing > 0 {
+			t.Logf("%d of %d acknowledged messages not on the slave yet", missing, n)
+		}
+		return missing == 0
+	})
 
+	t.Logf("%v: all read", time.Since(t0))
 	// Byte-identical up to the slave's end.
 	send := runtimeInfo(t, slave.addr)["commitLogMaxOffset"]
 	end, err := strconv.ParseInt(send, 10, 64)
@@ -180,6 +175,19 @@ func TestHAMasterKilledUnderSyncMasterLoad(t *testing.T) {
 	if len(sl) == 0 || !bytes.Equal(ml[:len(sl)], sl) {
 		t.Fatalf("commit logs differ below the slave's end %d (first difference at %d)", end, firstDiff(ml, sl))
 	}
+}
+
+// buildSlaveReader builds testdata/slavereader without the race detector
+// (GOFLAGS cleared, as buildBinary does), into the test's temp dir.
+func buildSlaveReader(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "slavereader")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/slavereader")
+	build.Env = append(os.Environ(), "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the slave reader: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // readLog concatenates a commit log's files, up to offset end.
