@@ -41,8 +41,23 @@ type Node struct {
 	Schedule *ScheduleInfo `json:"schedule,omitempty"`
 	// Timer is RocketMQ 5's TimerMessageStore, on the actor that runs its
 	// passes.
-	Timer    *TimerInfo `json:"timer,omitempty"`
+	Timer *TimerInfo `json:"timer,omitempty"`
+	// Front is a second front (the gRPC server), not an actor: its
+	// requests by RPC and its busy answers by kind.
+	Front    *FrontInfo `json:"front,omitempty"`
 	Children []*Node    `json:"children,omitempty"`
+}
+
+// KindFront is a front that is not an actor (the gRPC server).
+const KindFront = "front"
+
+// FrontInfo counts one front's traffic (front="grpc").
+type FrontInfo struct {
+	Front    string            `json:"front"`
+	Addr     string            `json:"addr"`
+	Sessions int               `json:"sessions"`
+	Requests map[string]uint64 `json:"requests"`
+	Busy     map[string]uint64 `json:"busy"`
 }
 
 // ProcessorInfo is a processor's queue and counters.
