@@ -166,7 +166,7 @@ func (s *Server) SendMessage(ctx context.Context, req *pb.SendMessageRequest) (*
 	resp := &pb.SendMessageResponse{}
 	codes := map[pb.Code]bool{}
 	for _, m := range msgs {
-		e := s.sendOne(ctx, m, queue)
+		e := s.sendOne(ctx, m, queue, tr.WriteQueues)
 		resp.Entries = append(resp.Entries, e)
 		codes[e.Status.Code] = true
 	}
@@ -179,7 +179,7 @@ func (s *Server) SendMessage(ctx context.Context, req *pb.SendMessageRequest) (*
 	return resp, nil
 }
 
-func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue int) *pb.SendResultEntry {
+func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue, queues int) *pb.SendResultEntry {
 	sp := m.GetSystemProperties()
 	if sp.GetMessageId() == "" {
 		return &pb.SendResultEntry{Status: status(pb.Code_ILLEGAL_MESSAGE_ID, "message id cannot be empty")}
@@ -241,7 +241,8 @@ func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue int) *pb.Send
 		"producerGroup":         group,
 		"topic":                 m.GetTopic().GetName(),
 		"defaultTopic":          "TBW102",
-		"defaultTopicQueueNums": "4",
+		// An auto-created topic gets the queues QueryRoute announced.
+		"defaultTopicQueueNums": strconv.Itoa(queues),
 		"queueId":               strconv.Itoa(queue),
 		"sysFlag":               strconv.Itoa(sysFlag),
 		"bornTimestamp":         strconv.FormatInt(born, 10),
