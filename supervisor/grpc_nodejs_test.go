@@ -293,3 +293,41 @@ func TestGRPCNodeProducerSendsEachMessageType(t *testing.T) {
 		t.Errorf("a rolled-back transaction's message reached the topic")
 	}
 }
+
+// Busy answers reach the Node.js client as TOO_MANY_REQUESTS and its
+// backoff policy retries them: with the transient pool exhausted (fault
+// injection) every attempt is refused SYSTEM_BUSY, counted on the gRPC
+// front by kind, and the client gives up with TooManyRequestsException;
+// once the fault is cleared the next send succeeds.
+func TestGRPCNodeProducerSeesBusyAsTooManyRequests(t *testing.T) {
+	b := startGRPCBroker(t, func(c *supervisor.Config) { c.FaultInjectionEnable = true })
+	topic := "GrpcBusyTopic"
+	admin := dial(t, b.Addr())
+	steps := []nodeStep{
+		{Name: "warmup", Topic: topic, Body: "warmup"},
+		{Name: "busy", Topic: topic, Body: "refused", Wait: true},
+		{Name: "after", Topic: topic, Body: "accepted", Wait: true},
+	}
+	p := runNodeProducer(t, b, []string{topic}, steps, map[string]any{"maxAttempts": 3})
+	if r := p.next(t); !r.OK {
+		t.Fatalf("warm-up send: %+v", r)
+	}
+	setFault(t, admin, map[string]string{"transientPoolExhausted": "true"})
+	p.release()
+	r := p.next(t)
+	if r.OK || r.Error != "TooManyRequestsException" {
+		t.Fatalf("send with the pool exhausted: want TooManyRequestsException, got %+v", r)
+	}
+	if !strings.Contains(r.Message, "[REJECTREQUEST]") {
+		t.Errorf("the busy remark is lost: %q", r.Message)
+	}
+	front := grpcFront(t, b)
+	if n := front.Busy["REJECTREQUEST"]; n != 3 {
+		t.Errorf("gRPC front counted %d REJECTREQUEST answers, want 3 (the client's 3 attempts)", n)
+	}
+	setFault(t, admin, map[string]string{"transientPoolExhausted": "false"})
+	p.release()
+	if r := p.next(t); !r.OK {
+		t.Fatalf("send after the fault cleared: %+v", r)
+	}
+}

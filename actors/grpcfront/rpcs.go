@@ -238,9 +238,9 @@ func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue, queues int) 
 		born = bt.AsTime().UnixMilli()
 	}
 	cmd := remoting.NewRequest(remoting.SendMessage, map[string]string{
-		"producerGroup":         group,
-		"topic":                 m.GetTopic().GetName(),
-		"defaultTopic":          "TBW102",
+		"producerGroup": group,
+		"topic":         m.GetTopic().GetName(),
+		"defaultTopic":  "TBW102",
 		// An auto-created topic gets the queues QueryRoute announced.
 		"defaultTopicQueueNums": strconv.Itoa(queues),
 		"queueId":               strconv.Itoa(queue),

@@ -1,0 +1,202 @@
+package supervisor_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sluice-mq/sluice/actors/tree"
+	pb "github.com/sluice-mq/sluice/remoting/rmqv2"
+	"github.com/sluice-mq/sluice/supervisor"
+	"github.com/sluice-mq/sluice/supervisor/brokertest"
+)
+
+// grpcFront is the gRPC front's node in the broker's tree.
+func grpcFront(t *testing.T, b *brokertest.Broker) *tree.FrontInfo {
+	t.Helper()
+	for _, n := range b.Tree().Root.Children {
+		if n.Kind == tree.KindFront && n.Front != nil && n.Front.Front == "grpc" {
+			return n.Front
+		}
+	}
+	t.Fatal("no gRPC front in the tree")
+	return nil
+}
+
+// grpcClient dials the front with a Go client built from the same protos.
+func grpcClient(t *testing.T, b *brokertest.Broker) pb.MessagingServiceClient {
+	t.Helper()
+	cc, err := grpc.NewClient(b.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return pb.NewMessagingServiceClient(cc)
+}
+
+func grpcCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return metadata.AppendToOutgoingContext(ctx, "x-mq-client-id", "go-test-client", "x-mq-protocol", "v2")
+}
+
+func wantCode(t *testing.T, what string, st *pb.Status, code pb.Code) {
+	t.Helper()
+	if st.GetCode() != code {
+		t.Errorf("%s: got %s %q, want %s", what, st.GetCode(), st.GetMessage(), code)
+	}
+}
+
+func goodMessage(topic, id string) *pb.Message {
+	return &pb.Message{Topic: &pb.Resource{Name: topic}, Body: []byte("b"),
+		SystemProperties: &pb.SystemProperties{MessageId: id, MessageType: pb.MessageType_NORMAL, BornTimestamp: timestamppb.Now()}}
+}
+
+// Every RPC's error paths, through a Go gRPC client built from the same
+// protos: each wrong request gets the proxy's status, never silence.
+func TestGRPCErrorPaths(t *testing.T) {
+	b := startGRPCBroker(t, func(c *supervisor.Config) { c.AutoCreateTopicEnable = false })
+	createTopic(t, b.Addr(), "GrpcErrTopic", 4)
+	c := grpcClient(t, b)
+	ctx := grpcCtx(t)
+	bare, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// QueryRoute: empty and unknown topics.
+	r, err := c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{}})
+	must(t, err)
+	wantCode(t, "QueryRoute empty topic", r.Status, pb.Code_ILLEGAL_TOPIC)
+	r, err = c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: "NoSuchTopic"}})
+	must(t, err)
+	wantCode(t, "QueryRoute unknown topic", r.Status, pb.Code_TOPIC_NOT_FOUND)
+	// A known topic: this broker, at the address dialled, with its queues.
+	r, err = c.QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: "GrpcErrTopic"}})
+	must(t, err)
+	wantCode(t, "QueryRoute GrpcErrTopic", r.Status, pb.Code_OK)
+	if len(r.MessageQueues) == 0 || r.MessageQueues[0].Broker.GetEndpoints().GetAddresses()[0].GetHost() != "127.0.0.1" {
+		t.Errorf("QueryRoute GrpcErrTopic: %v", r.MessageQueues)
+	}
+
+	// Heartbeat: no client id, no client type.
+	h, err := c.Heartbeat(bare, &pb.HeartbeatRequest{ClientType: pb.ClientType_PRODUCER})
+	must(t, err)
+	wantCode(t, "Heartbeat without client id", h.Status, pb.Code_CLIENT_ID_REQUIRED)
+	h, err = c.Heartbeat(ctx, &pb.HeartbeatRequest{})
+	must(t, err)
+	wantCode(t, "Heartbeat without client type", h.Status, pb.Code_UNRECOGNIZED_CLIENT_TYPE)
+
+	// SendMessage: none, unknown topic, no id, empty body, reserved property,
+	// bad tag, delivery time too far.
+	s, err := c.SendMessage(ctx, &pb.SendMessageRequest{})
+	must(t, err)
+	wantCode(t, "SendMessage no message", s.Status, pb.Code_BAD_REQUEST)
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{goodMessage("NoSuchTopic", "id1")}})
+	must(t, err)
+	wantCode(t, "SendMessage unknown topic", s.Status, pb.Code_TOPIC_NOT_FOUND)
+	m := goodMessage("GrpcErrTopic", "")
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "SendMessage without id", s.Status, pb.Code_ILLEGAL_MESSAGE_ID)
+	m = goodMessage("GrpcErrTopic", "id2")
+	m.Body = nil
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "SendMessage empty body", s.Status, pb.Code_MESSAGE_BODY_EMPTY)
+	m = goodMessage("GrpcErrTopic", "id3")
+	m.UserProperties = map[string]string{"UNIQ_KEY": "x"}
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "SendMessage reserved property", s.Status, pb.Code_ILLEGAL_MESSAGE_PROPERTY_KEY)
+	m = goodMessage("GrpcErrTopic", "id4")
+	tag := "a|b"
+	m.SystemProperties.Tag = &tag
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "SendMessage bad tag", s.Status, pb.Code_ILLEGAL_MESSAGE_TAG)
+	m = goodMessage("GrpcErrTopic", "id5")
+	m.SystemProperties.DeliveryTimestamp = timestamppb.New(time.Now().Add(48 * time.Hour))
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "SendMessage delivery too far", s.Status, pb.Code_ILLEGAL_DELIVERY_TIME)
+
+	// EndTransaction: no resolution, unknown transaction.
+	e, err := c.EndTransaction(ctx, &pb.EndTransactionRequest{TransactionId: "nope"})
+	must(t, err)
+	wantCode(t, "EndTransaction no resolution", e.Status, pb.Code_BAD_REQUEST)
+	e, err = c.EndTransaction(ctx, &pb.EndTransactionRequest{TransactionId: "nope", Resolution: pb.TransactionResolution_COMMIT})
+	must(t, err)
+	wantCode(t, "EndTransaction unknown id", e.Status, pb.Code_INVALID_TRANSACTION_ID)
+
+	// QueryAssignment unknown topic; NotifyClientTermination without id.
+	qa, err := c.QueryAssignment(ctx, &pb.QueryAssignmentRequest{Topic: &pb.Resource{Name: "NoSuchTopic"}})
+	must(t, err)
+	wantCode(t, "QueryAssignment unknown topic", qa.Status, pb.Code_TOPIC_NOT_FOUND)
+	n, err := c.NotifyClientTermination(bare, &pb.NotifyClientTerminationRequest{})
+	must(t, err)
+	wantCode(t, "NotifyClientTermination without id", n.Status, pb.Code_CLIENT_ID_REQUIRED)
+
+	// Telemetry: settings of no known client type; a producer's settings
+	// come back with the server's backoff policy and body limit.
+	tel, err := c.Telemetry(ctx)
+	must(t, err)
+	must(t, tel.Send(&pb.TelemetryCommand{Command: &pb.TelemetryCommand_Settings{Settings: &pb.Settings{}}}))
+	got, err := tel.Recv()
+	must(t, err)
+	wantCode(t, "Telemetry no client type", got.Status, pb.Code_UNRECOGNIZED_CLIENT_TYPE)
+	ct := pb.ClientType_PRODUCER
+	must(t, tel.Send(&pb.TelemetryCommand{Command: &pb.TelemetryCommand_Settings{Settings: &pb.Settings{ClientType: &ct,
+		PubSub: &pb.Settings_Publishing{Publishing: &pb.Publishing{}}}}}))
+	got, err = tel.Recv()
+	must(t, err)
+	wantCode(t, "Telemetry producer settings", got.Status, pb.Code_OK)
+	st := got.GetSettings()
+	if st.GetBackoffPolicy().GetMaxAttempts() != 3 || st.GetBackoffPolicy().GetExponentialBackoff() == nil ||
+		st.GetPublishing().GetMaxBodySize() <= 0 || st.GetRequestTimeout() == nil {
+		t.Errorf("server settings: %v", st)
+	}
+	_ = tel.CloseSend()
+
+	// The RPCs Sluice does not serve answer NOT_IMPLEMENTED naming the RPC.
+	ack, err := c.AckMessage(ctx, &pb.AckMessageRequest{})
+	must(t, err)
+	wantCode(t, "AckMessage", ack.Status, pb.Code_NOT_IMPLEMENTED)
+	if ack.Status.GetMessage() != "AckMessage is not implemented by Sluice" {
+		t.Errorf("AckMessage refusal does not name the RPC: %q", ack.Status.GetMessage())
+	}
+	ci, err := c.ChangeInvisibleDuration(ctx, &pb.ChangeInvisibleDurationRequest{})
+	must(t, err)
+	wantCode(t, "ChangeInvisibleDuration", ci.Status, pb.Code_NOT_IMPLEMENTED)
+	fw, err := c.ForwardMessageToDeadLetterQueue(ctx, &pb.ForwardMessageToDeadLetterQueueRequest{})
+	must(t, err)
+	wantCode(t, "ForwardMessageToDeadLetterQueue", fw.Status, pb.Code_NOT_IMPLEMENTED)
+	rs, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{})
+	must(t, err)
+	first, err := rs.Recv()
+	must(t, err)
+	wantCode(t, "ReceiveMessage", first.GetStatus(), pb.Code_NOT_IMPLEMENTED)
+	for _, call := range []func() (*pb.Status, error){
+		func() (*pb.Status, error) { r, err := c.UpdateOffset(ctx, &pb.UpdateOffsetRequest{}); return r.GetStatus(), err },
+		func() (*pb.Status, error) { r, err := c.GetOffset(ctx, &pb.GetOffsetRequest{}); return r.GetStatus(), err },
+		func() (*pb.Status, error) { r, err := c.QueryOffset(ctx, &pb.QueryOffsetRequest{}); return r.GetStatus(), err },
+		func() (*pb.Status, error) { r, err := c.RecallMessage(ctx, &pb.RecallMessageRequest{}); return r.GetStatus(), err },
+	} {
+		st, err := call()
+		must(t, err)
+		wantCode(t, "refused RPC", st, pb.Code_NOT_IMPLEMENTED)
+	}
+	if n := b.Logs.Count("grpc: refused: RPC not implemented by Sluice"); n < 8 {
+		t.Errorf("refusals logged %d times, want one per refused call", n)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
