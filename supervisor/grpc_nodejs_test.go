@@ -108,7 +108,7 @@ type npmError struct {
 
 func (e *npmError) Error() string { return "npm ci: " + e.err.Error() + "\n" + e.out }
 
-func startGRPCBroker(t *testing.T, mutate func(*supervisor.Config)) *brokertest.Broker {
+func startGRPCBroker(t testing.TB, mutate func(*supervisor.Config)) *brokertest.Broker {
 	t.Helper()
 	cfg := brokertest.Config(t)
 	cfg.GRPCServerPort = freePort(t) // grpcServerPort=0 is off, so the test picks one

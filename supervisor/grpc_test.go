@@ -29,7 +29,7 @@ func grpcFront(t *testing.T, b *brokertest.Broker) *tree.FrontInfo {
 }
 
 // grpcClient dials the front with a Go client built from the same protos.
-func grpcClient(t *testing.T, b *brokertest.Broker) pb.MessagingServiceClient {
+func grpcClient(t testing.TB, b *brokertest.Broker) pb.MessagingServiceClient {
 	t.Helper()
 	cc, err := grpc.NewClient(b.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -180,10 +180,22 @@ func TestGRPCErrorPaths(t *testing.T) {
 	must(t, err)
 	wantCode(t, "ReceiveMessage", first.GetStatus(), pb.Code_NOT_IMPLEMENTED)
 	for _, call := range []func() (*pb.Status, error){
-		func() (*pb.Status, error) { r, err := c.UpdateOffset(ctx, &pb.UpdateOffsetRequest{}); return r.GetStatus(), err },
-		func() (*pb.Status, error) { r, err := c.GetOffset(ctx, &pb.GetOffsetRequest{}); return r.GetStatus(), err },
-		func() (*pb.Status, error) { r, err := c.QueryOffset(ctx, &pb.QueryOffsetRequest{}); return r.GetStatus(), err },
-		func() (*pb.Status, error) { r, err := c.RecallMessage(ctx, &pb.RecallMessageRequest{}); return r.GetStatus(), err },
+		func() (*pb.Status, error) {
+			r, err := c.UpdateOffset(ctx, &pb.UpdateOffsetRequest{})
+			return r.GetStatus(), err
+		},
+		func() (*pb.Status, error) {
+			r, err := c.GetOffset(ctx, &pb.GetOffsetRequest{})
+			return r.GetStatus(), err
+		},
+		func() (*pb.Status, error) {
+			r, err := c.QueryOffset(ctx, &pb.QueryOffsetRequest{})
+			return r.GetStatus(), err
+		},
+		func() (*pb.Status, error) {
+			r, err := c.RecallMessage(ctx, &pb.RecallMessageRequest{})
+			return r.GetStatus(), err
+		},
 	} {
 		st, err := call()
 		must(t, err)
