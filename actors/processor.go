@@ -221,6 +221,6 @@ func (m Mux) Handle(r *Request) {
 }
 
 // NotSupportedRemark is RocketMQ's remark for an unknown request code.
-func NotSupportedRemark(code int16) string {
+func NotSupportedRemark(code int32) string {
 	return " request type " + strconv.Itoa(int(code)) + " not supported"
 }

@@ -256,7 +256,7 @@ func TestJSONHeaderVariants(t *testing.T) {
 		{`{"extFields":{a:"b"}}`, nil},
 		{`{"extFields":{'a':'b'}}`, nil},
 		// Top-level ints in other forms: TestJSONTopLevelLenient.
-		{`{"code":32768}`, nil},
+		{`{"code":2147483648}`, nil},
 		{`{"code":1.0}`, &Command{Code: 1, Language: LangOther}},
 		{`{"code":1e2}`, &Command{Code: 100, Language: LangOther}},
 		{`{"code":01}`, nil}, // fastjson reads 1; not JSON
@@ -380,7 +380,7 @@ func TestJSONExtFieldValues(t *testing.T) {
 // text. Rows checked against fastjson 1.2.83 as in TestJSONExtFieldValues,
 // except where a comment says Sluice departs.
 func TestJSONTopLevelLenient(t *testing.T) {
-	code := func(n int16) *Command { return &Command{Code: n, Language: LangOther} }
+	code := func(n int32) *Command { return &Command{Code: n, Language: LangOther} }
 	cases := []jsonHeaderCase{
 		{`{"code":"10"}`, code(10)},
 		{`{"code":"-10"}`, code(-10)},
@@ -423,8 +423,8 @@ func TestJSONTopLevelLenient(t *testing.T) {
 		{`{"code":{}}`, nil},
 		{`{"code":[]}`, nil},
 		{`{"code":4294967306.5}`, nil}, // Java wraps to 10
-		{`{"code":32768}`, nil},        // Java takes it; Command.Code is 16 bits
-		{`{"code":"32768"}`, nil},
+		{`{"code":2147483648}`, nil},   // past Java's int
+		{`{"code":"2147483648"}`, nil},
 		{`{"version":"317","opaque":"7","flag":"1"}`, &Command{Language: LangOther, Version: 317, Opaque: 7, Flag: 1}},
 		{`{"opaque":2147483647.9}`, &Command{Language: LangOther, Opaque: 2147483647}},
 		{`{"opaque":-2147483648.9}`, &Command{Language: LangOther, Opaque: -2147483648}},
@@ -444,7 +444,7 @@ func TestJSONTopLevelLenient(t *testing.T) {
 
 	// The error that closes the connection names the field.
 	for hdr, field := range map[string]string{`{"opaque":"x"}`: "opaque", `{"flag":1e11}`: "flag",
-		`{"code":40000}`: "code", `{"version":[]}`: "version", `{"remark":[1]}`: "remark"} {
+		`{"code":4000000000}`: "code", `{"version":[]}`: "version", `{"remark":[1]}`: "remark"} {
 		var c Command
 		if err := decodeJSONHeader([]byte(hdr), &c); err == nil || !strings.Contains(err.Error(), field+": ") && !strings.Contains(err.Error(), field+" ") {
 			t.Errorf("%s: error %v does not name %s", hdr, err, field)

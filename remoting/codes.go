@@ -4,7 +4,7 @@ import "strconv"
 
 // RequestCode is the code of a request frame, named as RocketMQ's
 // RequestCode.java names it.
-type RequestCode int16
+type RequestCode int32
 
 // Request codes Sluice handles or sends. The numbers are RocketMQ's.
 const (

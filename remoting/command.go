@@ -39,7 +39,9 @@ const Version int16 = 409
 // puts it on the wire. Body aliases the buffer the frame was decoded from
 // and must not be retained past that buffer's life unless copied.
 type Command struct {
-	Code      int16
+	// Code is Java's int: RocketMQ 5's pop codes (200050 …) pass 16 bits
+	// in JSON headers; the ROCKETMQ binary header keeps 16 bits, as Java's.
+	Code      int32
 	Language  LanguageCode
 	Version   int16
 	Opaque    int32
@@ -73,14 +75,14 @@ func (c *Command) ResponseCode() ResponseCode { return ResponseCode(c.Code) }
 
 // NewRequest builds a JSON request. The opaque is set by whoever sends it.
 func NewRequest(code RequestCode, ext map[string]string, body []byte) *Command {
-	return &Command{Code: int16(code), Language: LangGo, Version: Version, ExtFields: ext, Body: body}
+	return &Command{Code: int32(code), Language: LangGo, Version: Version, ExtFields: ext, Body: body}
 }
 
 // NewResponse builds the answer to req: same opaque, the response bit set,
 // in the serialization req used.
 func NewResponse(req *Command, code ResponseCode, remark string) *Command {
 	return &Command{
-		Code:      int16(code),
+		Code:      int32(code),
 		Language:  LangGo,
 		Version:   Version,
 		Opaque:    req.Opaque,

@@ -147,7 +147,7 @@ var nodejsGolden = map[string]struct {
 }{
 	"310_SEND_MESSAGE_V2_ali-ons": {
 		header: `{"code":310,"language":"JAVA","opaque":3,"flag":0,"version":121,"extFields":{"a":"sluice-js-producer","b":"TestTopic","c":"TBW102","d":4,"e":1,"f":0,"g":1767225600123,"h":0,"i":"TAGS\u0001TagA\u0002KEYS\u0001key-1\u0002UNIQ_KEY\u0001C0A8000100002A9F0000000000000001\u0002","j":0,"k":false}}`,
-		want: &Command{Code: int16(SendMessageV2), Language: LangJava, Version: 121, Opaque: 3,
+		want: &Command{Code: int32(SendMessageV2), Language: LangJava, Version: 121, Opaque: 3,
 			ExtFields: map[string]string{"a": "sluice-js-producer", "b": "TestTopic", "c": "TBW102",
 				"d": "4", "e": "1", "f": "0", "g": "1767225600123", "h": "0",
 				"i": "TAGS\x01TagA\x02KEYS\x01key-1\x02UNIQ_KEY\x01C0A8000100002A9F0000000000000001\x02",

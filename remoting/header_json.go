@@ -113,14 +113,12 @@ func decodeJSONHeaderStd(b []byte, c *Command) error {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return fmt.Errorf("decode JSON header: %w: %v", ErrMalformedHeader, err)
 	}
-	// Command keeps code and version in 16 bits, as the binary header
-	// does; Java's int fields would take more.
-	for _, f := range [...]jsonInt{h.Code, h.Version} {
-		if f.v < math.MinInt16 || f.v > math.MaxInt16 {
-			return fmt.Errorf("decode JSON header: %w: %s %d does not fit 16 bits", ErrMalformedHeader, f.name, f.v)
-		}
+	// Command keeps the version in 16 bits, as the binary header does; the
+	// code is Java's int (RocketMQ 5's pop codes need more than 16 bits).
+	if f := h.Version; f.v < math.MinInt16 || f.v > math.MaxInt16 {
+		return fmt.Errorf("decode JSON header: %w: %s %d does not fit 16 bits", ErrMalformedHeader, f.name, f.v)
 	}
-	c.Code, c.Version, c.Opaque, c.Flag = int16(h.Code.v), int16(h.Version.v), h.Opaque.v, h.Flag.v
+	c.Code, c.Version, c.Opaque, c.Flag = h.Code.v, int16(h.Version.v), h.Opaque.v, h.Flag.v
 	c.Remark = string(h.Remark)
 	c.ExtFields = h.ExtFields
 	c.Language = LangOther
@@ -207,7 +205,7 @@ func scanJSONHeader(b []byte, c *Command) bool {
 			switch string(key) {
 			case "code":
 				bit = seenCode
-				code, i, ok = scanJSONInt(b, i, -1<<15, 1<<15-1)
+				code, i, ok = scanJSONInt(b, i, -1<<31, 1<<31-1)
 			case "version":
 				bit = seenVersion
 				version, i, ok = scanJSONInt(b, i, -1<<15, 1<<15-1)
@@ -288,7 +286,7 @@ func scanJSONHeader(b []byte, c *Command) bool {
 	}
 	hs := sb.String()
 
-	c.Code, c.Version, c.Opaque, c.Flag = int16(code), int16(version), int32(opaque), int32(flag)
+	c.Code, c.Version, c.Opaque, c.Flag = int32(code), int16(version), int32(opaque), int32(flag)
 	c.Language = LangOther
 	if seen&seenLanguage != 0 {
 		c.Language = parseLanguageBytes(b[lang.start:lang.end])

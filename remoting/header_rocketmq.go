@@ -46,7 +46,7 @@ func decodeRocketMQHeader(b []byte, c *Command) error {
 	if len(b) < rocketMQFixedHeader+4 {
 		return fmt.Errorf("decode ROCKETMQ header of %d bytes: %w: shorter than the fixed part", len(b), ErrMalformedHeader)
 	}
-	c.Code = int16(binary.BigEndian.Uint16(b))
+	c.Code = int32(int16(binary.BigEndian.Uint16(b)))
 	c.Language = LanguageCode(b[2])
 	c.Version = int16(binary.BigEndian.Uint16(b[3:]))
 	c.Opaque = int32(binary.BigEndian.Uint32(b[5:]))

@@ -141,6 +141,12 @@ type Config struct {
 	FaultAppendStallMillis      int64 // faultAppendStallMillis: 0
 	FaultTransientPoolExhausted bool  // faultTransientPoolExhausted: false
 	FaultProcessorDelayMillis   int64 // faultProcessorDelayMillis: 0
+
+	// Pop consumption (RocketMQ 5's BrokerConfig pop keys; actors/pop).
+	ReviveQueueNum          int   // reviveQueueNum: 8 (the reviveQid spread of checkpoints)
+	ReviveInterval          int64 // reviveInterval: 1000 ms between two revive passes
+	PopFromRetryProbability int   // popFromRetryProbability: 20 (% of pops reading the pop retry topic first)
+	PopPollingSize          int   // popPollingSize: 1024 held pops per topic; past it POLLING_FULL
 }
 
 // DefaultConfig returns RocketMQ's defaults, with Sluice's loopback binding.
@@ -206,6 +212,10 @@ func DefaultConfig() Config {
 		TimerRollWindowSlot:                    2 * 24 * 3600,
 		TimerFlushIntervalMs:                   1000,
 		MappedFileSizeTimerLog:                 100 << 20,
+		ReviveQueueNum:                         8,
+		ReviveInterval:                         1000,
+		PopFromRetryProbability:                20,
+		PopPollingSize:                         1024,
 	}
 }
 

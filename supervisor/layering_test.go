@@ -29,7 +29,7 @@ func TestImportLayering(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
-	handlerSets := []string{"actors/acl", "actors/send", "actors/pull", "actors/client", "actors/admin", "actors/namesrv", "actors/metadata", "actors/schedule", "actors/query", "actors/timer", "actors/stats"}
+	handlerSets := []string{"actors/acl", "actors/send", "actors/pull", "actors/client", "actors/admin", "actors/namesrv", "actors/metadata", "actors/schedule", "actors/query", "actors/timer", "actors/stats", "actors/pop"}
 	seen := 0
 	for {
 		var p struct {

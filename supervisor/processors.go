@@ -4,6 +4,7 @@ import (
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/actors/admin"
+	"github.com/sluice-mq/sluice/actors/pop"
 	"github.com/sluice-mq/sluice/remoting"
 )
 
@@ -52,7 +53,7 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 	adminCodes = append(adminCodes, acl.Codes()...)
 	return []*actors.Processor{
 		send,
-		mk(ProcPull, "pullThreadPool", cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, remoting.PullMessage),
+		mk(ProcPull, "pullThreadPool", cfg.PullThreadPoolQueueCapacity, cfg.WaitTimeMillsInPullQueue, append([]remoting.RequestCode{remoting.PullMessage}, pop.Codes()...)...),
 		mk(ProcHeartbeat, "heartbeatThreadPool", cfg.HeartbeatThreadPoolQueueCapacity, cfg.WaitTimeMillsInHeartbeatQueue, remoting.HeartBeat),
 		mk(ProcClientManage, "clientManagerThreadPool", cfg.ClientManagerThreadPoolQueueCapacity, 0, remoting.UnregisterClient),
 		mk(ProcConsumerManage, "consumerManagerThreadPool", cfg.ConsumerManagerThreadPoolQueueCapacity, 0,

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/admin"
 	"github.com/sluice-mq/sluice/actors/client"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/pop"
 	"github.com/sluice-mq/sluice/actors/pull"
 	"github.com/sluice-mq/sluice/actors/query"
 	"github.com/sluice-mq/sluice/actors/schedule"
@@ -43,6 +44,7 @@ type services struct {
 	timers       *timer.TimerMessageStore // nil with timerWheelEnable=false
 	timerKick    passKick
 	stats        *stats.Manager
+	pop          *pop.Service
 
 	stopOnce sync.Once
 	stops    []func()
@@ -167,6 +169,18 @@ func (b *Broker) openServices() (*services, error) {
 		}
 		s.send.Timers = s.timers
 	}
+	pc := pop.DefaultConfig(filepath.Join(b.cfg.Store.StorePathRootDir, "pop"))
+	pc.ReviveQueueNum, pc.ReviveInterval = b.cfg.ReviveQueueNum, millis(b.cfg.ReviveInterval)
+	pc.PopFromRetryProbability, pc.PopPollingSize = b.cfg.PopFromRetryProbability, b.cfg.PopPollingSize
+	s.pop, err = pop.New(pc, id, b.store, b.writer, meta, b.log)
+	if err != nil {
+		_ = s.sched.Stop()
+		if s.timers != nil {
+			_ = s.timers.Stop()
+		}
+		return nil, fmt.Errorf("open the pop checkpoints: %w", err)
+	}
+	s.broker.AddRuntimeInfo(s.pop.BuildRunningStats)
 	s.broker.AddRuntimeInfo(s.sched.BuildRunningStats)
 	if s.timers != nil {
 		s.broker.AddRuntimeInfo(s.timers.BuildRunningStats)
@@ -186,9 +200,21 @@ func (s *services) start(b *Broker) {
 		}
 	}
 	s.holds.Start(s.pull)
+	if p, ok := b.routes.Lookup(remoting.PopMessage); ok {
+		s.pop.Requeue = func(r *actors.Request) {
+			if !p.Mailbox().TryPost(r) {
+				p.Stats.CountBusy(remoting.Overload)
+				r.ReplyBusy(remoting.Overload, 0, 0)
+			}
+		}
+	}
+	s.pop.Start()
 	s.stats.Start()
 	s.stops = append(s.stops, s.stats.Stop)
-	b.store.OnMessageArrived(s.holds.NotifyMessageArriving)
+	b.store.OnMessageArrived(func(topic string, queueID int32, maxOffset, tagsCode int64) {
+		s.holds.NotifyMessageArriving(topic, queueID, maxOffset, tagsCode)
+		s.pop.NotifyMessageArriving(topic, queueID, maxOffset, tagsCode)
+	})
 	s.stops = append(s.stops, s.meta.Offsets.StartPersister(millis(b.cfg.FlushConsumerOffsetInterval)))
 	s.housekeeping.Start()
 	s.stops = append(s.stops, s.housekeeping.Stop)
@@ -213,6 +239,10 @@ func (s *services) stop() error {
 			err = errors.Join(err, s.timers.Stop())
 		}
 		s.holds.Stop()
+		if s.pop != nil {
+			// While the writer still runs: a revive pass in flight ends.
+			err = errors.Join(err, s.pop.Stop())
+		}
 		for _, f := range s.stops {
 			f()
 		}
@@ -229,7 +259,7 @@ func (s *services) handlers() (map[remoting.RequestCode]actors.HandlerFunc, erro
 	for _, m := range []map[remoting.RequestCode]actors.HandlerFunc{
 		s.send.ByCode(), s.pull.ByCode(), s.client.HeartbeatHandlers(), s.client.ClientManageHandlers(),
 		s.client.ConsumerManageHandlers(), s.admin.ByCode(), s.broker.ByCode(), s.tx.ByCode(),
-		s.query.ByCode(),
+		s.query.ByCode(), s.pop.ByCode(),
 	} {
 		for c, f := range m {
 			if _, dup := h[c]; dup {

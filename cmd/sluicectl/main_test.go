@@ -206,7 +206,7 @@ func TestUnknownCommandExits2(t *testing.T) {
 // A code the broker does not know is answered REQUEST_CODE_NOT_SUPPORTED;
 // sluicectl says which request it was and exits 1.
 func TestUnsupportedAdminCode(t *testing.T) {
-	rec := &recorder{reply: answer(remoting.RequestCodeNotSupported, actors.NotSupportedRemark(int16(remoting.GetBrokerRuntimeInfo)), "")}
+	rec := &recorder{reply: answer(remoting.RequestCodeNotSupported, actors.NotSupportedRemark(int32(remoting.GetBrokerRuntimeInfo)), "")}
 	b := startBroker(t, supervisor.Options{Handlers: map[remoting.RequestCode]actors.HandlerFunc{
 		remoting.GetBrokerRuntimeInfo: rec.handle,
 	}})

@@ -266,6 +266,10 @@ func (c *Config) fields() fields {
 	f.int("timerRollWindowSlot", &b.TimerRollWindowSlot)
 	f.int64("timerFlushIntervalMs", &b.TimerFlushIntervalMs)
 	f.int64("mappedFileSizeTimerLog", &b.MappedFileSizeTimerLog)
+	f.int("reviveQueueNum", &b.ReviveQueueNum)
+	f.int64("reviveInterval", &b.ReviveInterval)
+	f.int("popFromRetryProbability", &b.PopFromRetryProbability)
+	f.int("popPollingSize", &b.PopPollingSize)
 	c.storeFields(f, &b.Store)
 	return f
 }
