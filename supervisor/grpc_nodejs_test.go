@@ -55,10 +55,6 @@ func installNodeClient() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	script, err := os.ReadFile(filepath.Join(src, "producer.js"))
-	if err != nil {
-		return "", err
-	}
 	sum := sha256.Sum256(lock)
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -94,9 +90,15 @@ func installNodeClient() (string, error) {
 			}
 		}
 	}
-	// The script is copied each run, so an edit takes effect at once.
-	if err := os.WriteFile(filepath.Join(dir, "producer.js"), script, 0o644); err != nil {
-		return "", err
+	// The scripts are copied each run, so an edit takes effect at once.
+	for _, f := range []string{"producer.js", "consumer.js"} {
+		script, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), script, 0o644); err != nil {
+			return "", err
+		}
 	}
 	return dir, nil
 }
@@ -329,5 +331,97 @@ func TestGRPCNodeProducerSeesBusyAsTooManyRequests(t *testing.T) {
 	p.release()
 	if r := p.next(t); !r.OK {
 		t.Fatalf("send after the fault cleared: %+v", r)
+	}
+}
+
+type consumerEvent struct {
+	Event   string `json:"event"`
+	Body    string `json:"body"`
+	Tag     string `json:"tag"`
+	Attempt int    `json:"attempt"`
+	T       int64  `json:"t"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+// The Node.js SimpleConsumer through the gRPC front, on pop consumption
+// underneath: a tag filter (TagB is never received), ack (m1 never comes
+// back), changeInvisibleDuration (m3 comes back with attempt 2 after it),
+// redelivery after the invisible time (m3 again, attempt 3), and a delay
+// message not received before its delivery time.
+func TestGRPCNodeSimpleConsumer(t *testing.T) {
+	b := startGRPCBroker(t, func(c *supervisor.Config) { c.TimerPrecisionMs = 100 })
+	dir := nodeClient(t)
+	const delay = 2500
+	js, _ := json.Marshal(map[string]any{"endpoints": b.GRPCAddr(), "topic": "GrpcPopTopic", "group": "GID_grpc_pop", "delayMillis": delay})
+	cmd := exec.Command("node", "consumer.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SLUICE_STEPS="+string(js))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output() // bounded: the script stops itself within ~20 s
+	if err != nil {
+		t.Fatalf("node consumer.js: %v\n%s\n%s", err, outb, stderr.String())
+	}
+	var evs []consumerEvent
+	for _, line := range strings.Split(strings.TrimSpace(string(outb)), "\n") {
+		var e consumerEvent
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("node output %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	t.Logf("events: %+v", evs)
+	received := map[string][]consumerEvent{}
+	var sentD1, acked1, changed int64 = -1, -1, -1
+	for _, e := range evs {
+		switch e.Event {
+		case "received":
+			received[e.Body] = append(received[e.Body], e)
+		case "sent":
+			if e.Body == "d1" {
+				sentD1 = e.T
+			}
+		case "acked":
+			if e.Body == "m1" {
+				acked1 = e.T
+			}
+		case "changed":
+			changed = e.T
+		case "error", "fatal":
+			t.Errorf("node: %+v", e)
+		}
+	}
+	if len(received["m2"]) != 0 {
+		t.Errorf("the TagA subscription received a TagB message: %+v", received["m2"])
+	}
+	if n := len(received["m1"]); n != 1 || acked1 < 0 {
+		t.Errorf("m1 (acked) received %d times, want once: %+v", n, received["m1"])
+	}
+	m3 := received["m3"]
+	if len(m3) < 3 {
+		t.Fatalf("m3 received %d times, want 3 (first, after changeInvisibleDuration, after the invisible time): %+v", len(m3), m3)
+	}
+	for i, e := range m3[:3] {
+		if e.Attempt != i+1 {
+			t.Errorf("m3's delivery %d has attempt %d, want %d", i+1, e.Attempt, i+1)
+		}
+	}
+	if m3[1].T < changed {
+		t.Errorf("m3 came back before its invisible duration was changed")
+	}
+	if len(m3) > 3 {
+		t.Errorf("m3 came back after its last ack: %+v", m3)
+	}
+	d1 := received["d1"]
+	if len(d1) == 0 {
+		t.Fatal("the delay message never arrived")
+	}
+	// The timer wheel's slots are timerPrecisionMs (100 ms) wide.
+	if early := sentD1 + delay - 100 - d1[0].T; early > 0 {
+		t.Errorf("the delay message arrived %d ms before its delivery time", early)
+	}
+	if front := grpcFront(t, b); front.Requests["ReceiveMessage"] == 0 || front.Requests["AckMessage"] == 0 || front.Requests["ChangeInvisibleDuration"] == 0 {
+		t.Errorf("front counts: %+v", front.Requests)
 	}
 }

@@ -22,11 +22,15 @@ const (
 	rpcEndTransaction
 	rpcQueryAssignment
 	rpcNotifyClientTermination
+	rpcReceiveMessage
+	rpcAckMessage
+	rpcChangeInvisibleDuration
+	rpcForwardToDLQ
 	rpcRefused
 	numRPCs
 )
 
-var rpcNames = [numRPCs]string{"QueryRoute", "Heartbeat", "Telemetry", "SendMessage", "EndTransaction", "QueryAssignment", "NotifyClientTermination", "refused"}
+var rpcNames = [numRPCs]string{"QueryRoute", "Heartbeat", "Telemetry", "SendMessage", "EndTransaction", "QueryAssignment", "NotifyClientTermination", "ReceiveMessage", "AckMessage", "ChangeInvisibleDuration", "ForwardMessageToDeadLetterQueue", "refused"}
 
 // transaction sysFlag bits (MessageSysFlag).
 const (
@@ -354,22 +358,6 @@ func (s *Server) refuse(rpc string) *pb.Status {
 	s.stats.Requests[rpcRefused].Add(1)
 	s.opts.Log.Warn().Str("rpc", rpc).Msg("grpc: refused: RPC not implemented by Sluice")
 	return status(pb.Code_NOT_IMPLEMENTED, "%s is not implemented by Sluice", rpc)
-}
-
-func (s *Server) ReceiveMessage(req *pb.ReceiveMessageRequest, ss grpc.ServerStreamingServer[pb.ReceiveMessageResponse]) error {
-	return ss.Send(&pb.ReceiveMessageResponse{Content: &pb.ReceiveMessageResponse_Status{Status: s.refuse("ReceiveMessage")}})
-}
-
-func (s *Server) AckMessage(context.Context, *pb.AckMessageRequest) (*pb.AckMessageResponse, error) {
-	return &pb.AckMessageResponse{Status: s.refuse("AckMessage")}, nil
-}
-
-func (s *Server) ChangeInvisibleDuration(context.Context, *pb.ChangeInvisibleDurationRequest) (*pb.ChangeInvisibleDurationResponse, error) {
-	return &pb.ChangeInvisibleDurationResponse{Status: s.refuse("ChangeInvisibleDuration")}, nil
-}
-
-func (s *Server) ForwardMessageToDeadLetterQueue(context.Context, *pb.ForwardMessageToDeadLetterQueueRequest) (*pb.ForwardMessageToDeadLetterQueueResponse, error) {
-	return &pb.ForwardMessageToDeadLetterQueueResponse{Status: s.refuse("ForwardMessageToDeadLetterQueue")}, nil
 }
 
 func (s *Server) PullMessage(req *pb.PullMessageRequest, ss grpc.ServerStreamingServer[pb.PullMessageResponse]) error {

@@ -177,6 +177,11 @@ func callOf(ctx context.Context) *call {
 // submit sends cmd through the shared routing and admission and waits for
 // the processor's answer (or ctx's end).
 func (s *Server) submit(ctx context.Context, cmd *remoting.Command) (*remoting.Command, error) {
+	return s.submitWait(ctx, cmd, s.opts.Timeout)
+}
+
+// submitWait is submit with its own bound on the wait (a held pop).
+func (s *Server) submitWait(ctx context.Context, cmd *remoting.Command, wait time.Duration) (*remoting.Command, error) {
 	c := callOf(ctx)
 	if c.cred != nil {
 		c.cred.Sign(cmd)
@@ -187,7 +192,7 @@ func (s *Server) submit(ctx context.Context, cmd *remoting.Command) (*remoting.C
 		s.countBusy(resp)
 		return resp, nil
 	}
-	t := time.NewTimer(s.opts.Timeout)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case resp := <-ch:
