@@ -2,18 +2,21 @@ package supervisor_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sluice-mq/sluice/actors/tree"
 	pb "github.com/sluice-mq/sluice/remoting/rmqv2"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
+	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
 )
 
 // grpcFront is the gRPC front's node in the broker's tree.
@@ -161,24 +164,46 @@ func TestGRPCErrorPaths(t *testing.T) {
 	}
 	_ = tel.CloseSend()
 
-	// The RPCs Sluice does not serve answer NOT_IMPLEMENTED naming the RPC.
-	ack, err := c.AckMessage(ctx, &pb.AckMessageRequest{})
-	must(t, err)
-	wantCode(t, "AckMessage", ack.Status, pb.Code_NOT_IMPLEMENTED)
-	if ack.Status.GetMessage() != "AckMessage is not implemented by Sluice" {
-		t.Errorf("AckMessage refusal does not name the RPC: %q", ack.Status.GetMessage())
+	// Consumption: no group, bad batch, bad invisible time, malformed
+	// and unknown receipt handles.
+	grp := &pb.Resource{Name: "GID_err"}
+	top := &pb.Resource{Name: "GrpcErrTopic"}
+	recv := func(what string, req *pb.ReceiveMessageRequest, code pb.Code) {
+		t.Helper()
+		rs, err := c.ReceiveMessage(ctx, req)
+		must(t, err)
+		first, err := rs.Recv()
+		must(t, err)
+		wantCode(t, what, first.GetStatus(), code)
 	}
-	ci, err := c.ChangeInvisibleDuration(ctx, &pb.ChangeInvisibleDurationRequest{})
+	recv("ReceiveMessage no group", &pb.ReceiveMessageRequest{MessageQueue: &pb.MessageQueue{Topic: top}}, pb.Code_ILLEGAL_CONSUMER_GROUP)
+	recv("ReceiveMessage batch 0", &pb.ReceiveMessageRequest{Group: grp, MessageQueue: &pb.MessageQueue{Topic: top}}, pb.Code_BAD_REQUEST)
+	recv("ReceiveMessage no invisible time", &pb.ReceiveMessageRequest{Group: grp, MessageQueue: &pb.MessageQueue{Topic: top}, BatchSize: 1}, pb.Code_ILLEGAL_INVISIBLE_TIME)
+	recv("ReceiveMessage nothing there", &pb.ReceiveMessageRequest{Group: grp, MessageQueue: &pb.MessageQueue{Topic: top}, BatchSize: 1,
+		InvisibleDuration: durationpb.New(5 * time.Second)}, pb.Code_MESSAGE_NOT_FOUND)
+	ack, err := c.AckMessage(ctx, &pb.AckMessageRequest{Group: grp, Topic: top})
 	must(t, err)
-	wantCode(t, "ChangeInvisibleDuration", ci.Status, pb.Code_NOT_IMPLEMENTED)
-	fw, err := c.ForwardMessageToDeadLetterQueue(ctx, &pb.ForwardMessageToDeadLetterQueueRequest{})
+	wantCode(t, "AckMessage no entry", ack.Status, pb.Code_BAD_REQUEST)
+	ack, err = c.AckMessage(ctx, &pb.AckMessageRequest{Group: grp, Topic: top, Entries: []*pb.AckMessageEntry{{MessageId: "x", ReceiptHandle: "junk"}}})
 	must(t, err)
-	wantCode(t, "ForwardMessageToDeadLetterQueue", fw.Status, pb.Code_NOT_IMPLEMENTED)
-	rs, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{})
+	wantCode(t, "AckMessage malformed handle", ack.Status, pb.Code_INVALID_RECEIPT_HANDLE)
+	ci, err := c.ChangeInvisibleDuration(ctx, &pb.ChangeInvisibleDurationRequest{Group: grp, Topic: top, ReceiptHandle: "junk"})
 	must(t, err)
-	first, err := rs.Recv()
+	wantCode(t, "ChangeInvisibleDuration no duration", ci.Status, pb.Code_ILLEGAL_INVISIBLE_TIME)
+	ci, err = c.ChangeInvisibleDuration(ctx, &pb.ChangeInvisibleDurationRequest{Group: grp, Topic: top, ReceiptHandle: "junk",
+		InvisibleDuration: durationpb.New(5 * time.Second)})
 	must(t, err)
-	wantCode(t, "ReceiveMessage", first.GetStatus(), pb.Code_NOT_IMPLEMENTED)
+	wantCode(t, "ChangeInvisibleDuration malformed handle", ci.Status, pb.Code_INVALID_RECEIPT_HANDLE)
+	fw, err := c.ForwardMessageToDeadLetterQueue(ctx, &pb.ForwardMessageToDeadLetterQueueRequest{Group: grp, Topic: top, ReceiptHandle: "junk"})
+	must(t, err)
+	wantCode(t, "ForwardMessageToDeadLetterQueue malformed handle", fw.Status, pb.Code_INVALID_RECEIPT_HANDLE)
+
+	// The RPCs Sluice does not serve answer NOT_IMPLEMENTED naming the RPC.
+	rec, err := c.RecallMessage(ctx, &pb.RecallMessageRequest{})
+	must(t, err)
+	if rec.Status.GetMessage() != "RecallMessage is not implemented by Sluice" {
+		t.Errorf("RecallMessage refusal does not name the RPC: %q", rec.Status.GetMessage())
+	}
 	for _, call := range []func() (*pb.Status, error){
 		func() (*pb.Status, error) {
 			r, err := c.UpdateOffset(ctx, &pb.UpdateOffsetRequest{})
@@ -201,7 +226,7 @@ func TestGRPCErrorPaths(t *testing.T) {
 		must(t, err)
 		wantCode(t, "refused RPC", st, pb.Code_NOT_IMPLEMENTED)
 	}
-	if n := b.Logs.Count("grpc: refused: RPC not implemented by Sluice"); n < 8 {
+	if n := b.Logs.Count("grpc: refused: RPC not implemented by Sluice"); n < 5 {
 		t.Errorf("refusals logged %d times, want one per refused call", n)
 	}
 }
@@ -210,5 +235,53 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ForwardMessageToDeadLetterQueue through a Go gRPC client: a received
+// message forwarded goes to %DLQ%group (read back with the remoting
+// client) and is not redelivered.
+func TestGRPCForwardToDeadLetterQueue(t *testing.T) {
+	b := startGRPCBroker(t, nil)
+	createTopic(t, b.Addr(), "GrpcDlqTopic", 1)
+	c := grpcClient(t, b)
+	ctx := grpcCtx(t)
+	m := goodMessage("GrpcDlqTopic", "dlq-1")
+	m.Body = []byte("to-the-dlq")
+	s, err := c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{m}})
+	must(t, err)
+	wantCode(t, "send", s.Status, pb.Code_OK)
+	grp := &pb.Resource{Name: "GID_grpc_dlq"}
+	receive := func() []*pb.Message {
+		rs, err := c.ReceiveMessage(ctx, &pb.ReceiveMessageRequest{Group: grp, MessageQueue: &pb.MessageQueue{Topic: &pb.Resource{Name: "GrpcDlqTopic"}},
+			BatchSize: 8, InvisibleDuration: durationpb.New(time.Second), LongPollingTimeout: durationpb.New(time.Second)})
+		must(t, err)
+		var got []*pb.Message
+		for {
+			r, err := rs.Recv()
+			if err != nil {
+				return got
+			}
+			if msg := r.GetMessage(); msg != nil {
+				got = append(got, msg)
+			}
+		}
+	}
+	got := receive()
+	if len(got) != 1 || string(got[0].Body) != "to-the-dlq" || got[0].GetSystemProperties().GetMessageId() != "dlq-1" {
+		t.Fatalf("received %v", got)
+	}
+	fw, err := c.ForwardMessageToDeadLetterQueue(ctx, &pb.ForwardMessageToDeadLetterQueueRequest{Group: grp, Topic: &pb.Resource{Name: "GrpcDlqTopic"},
+		ReceiptHandle: got[0].GetSystemProperties().GetReceiptHandle(), MessageId: "dlq-1", DeliveryAttempt: 1, MaxDeliveryAttempts: 16})
+	must(t, err)
+	wantCode(t, "forward", fw.Status, pb.Code_OK)
+	rc := dial(t, b.Addr())
+	poll.Until(t, "the message is in the DLQ", func() bool {
+		return slices.Contains(pullAll(t, rc, "%DLQ%GID_grpc_dlq", 0), "to-the-dlq")
+	})
+	// Past the 1 s invisible time it must not come back.
+	time.Sleep(1500 * time.Millisecond)
+	if again := receive(); len(again) != 0 {
+		t.Errorf("a forwarded message was redelivered: %v", again)
 	}
 }
