@@ -327,6 +327,13 @@ func TestGRPCNodeProducerSeesBusyAsTooManyRequests(t *testing.T) {
 	if n := front.Busy["REJECTREQUEST"]; n != 3 {
 		t.Errorf("gRPC front counted %d REJECTREQUEST answers, want 3 (the client's 3 attempts)", n)
 	}
+	m := scrape(t, b)
+	if got := m[`sluice_front_busy_answers_total{front="grpc",kind="REJECTREQUEST"}`]; got != 3 {
+		t.Errorf("metrics: grpc REJECTREQUEST = %v, want 3 (all: %v)", got, m)
+	}
+	if got := m[`sluice_front_busy_answers_total{front="remoting",kind="REJECTREQUEST"}`]; got != 0 {
+		t.Errorf("metrics: remoting REJECTREQUEST = %v, want 0", got)
+	}
 	setFault(t, admin, map[string]string{"transientPoolExhausted": "false"})
 	p.release()
 	if r := p.next(t); !r.OK {
