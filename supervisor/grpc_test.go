@@ -2,17 +2,26 @@ package supervisor_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	grpcstatus "google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sluice-mq/sluice/actors/tree"
+	"github.com/sluice-mq/sluice/remoting"
 	pb "github.com/sluice-mq/sluice/remoting/rmqv2"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
@@ -283,5 +292,63 @@ func TestGRPCForwardToDeadLetterQueue(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if again := receive(); len(again) != 0 {
 		t.Errorf("a forwarded message was redelivered: %v", again)
+	}
+}
+
+// signed adds RocketMQ 5's credentials to ctx as the clients do:
+// authorization "MQv2-HMAC-SHA1 Credential=<ak>, SignedHeaders=x-mq-date-time,
+// Signature=<HEX(HmacSHA1(secret, x-mq-date-time))>".
+func signed(ctx context.Context, ak, secret string) context.Context {
+	date := time.Now().UTC().Format("20060102T150405Z")
+	mac := hmac.New(sha1.New, []byte(secret))
+	mac.Write([]byte(date))
+	sig := strings.ToUpper(hex.EncodeToString(mac.Sum(nil)))
+	return metadata.AppendToOutgoingContext(ctx, "x-mq-date-time", date,
+		"authorization", "MQv2-HMAC-SHA1 Credential="+ak+", SignedHeaders=x-mq-date-time, Signature="+sig)
+}
+
+// With aclEnable the gRPC front verifies the authorization header against
+// the plain ACL's accounts and signs the translated request with the
+// account, so the same PlainAccessValidator checks its permissions; the
+// Node.js client with sessionCredentials sends through it.
+func TestGRPCACL(t *testing.T) {
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "conf", "plain_acl.yml"), []byte(aclTestFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startGRPCBroker(t, func(c *supervisor.Config) { c.AclEnable, c.RocketmqHome = true, home })
+	create := remoting.NewRequest(remoting.UpdateAndCreateTopic, map[string]string{"topic": "AclTopic", "defaultTopic": "TBW102",
+		"readQueueNums": "4", "writeQueueNums": "4", "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false"}, nil)
+	if resp := aclInvoke(t, b.Addr(), &adminCreds, create); resp.ResponseCode() != remoting.Success {
+		t.Fatalf("create AclTopic: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	c := grpcClient(t, b)
+	send := func(ctx context.Context, topic string) (*pb.SendMessageResponse, error) {
+		return c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{goodMessage(topic, "acl-"+topic)}})
+	}
+	for what, ctx := range map[string]context.Context{
+		"no credentials": grpcCtx(t),
+		"wrong secret":   signed(grpcCtx(t), "producerAK", "wrong"),
+		"unknown key":    signed(grpcCtx(t), "nobody", "x"),
+	} {
+		_, err := send(ctx, "AclTopic")
+		if grpcstatus.Code(err) != codes.Unauthenticated {
+			t.Errorf("%s: got %v, want Unauthenticated", what, err)
+		}
+	}
+	resp, err := send(signed(grpcCtx(t), "producerAK", "producerSK1"), "AclTopic")
+	must(t, err)
+	wantCode(t, "producerAK to AclTopic", resp.Status, pb.Code_OK)
+	resp, err = send(signed(grpcCtx(t), "consumerAK", "consumerSK1"), "AclTopic")
+	must(t, err)
+	wantCode(t, "consumerAK (SUB only) to AclTopic", resp.Status, pb.Code_FORBIDDEN)
+
+	p := runNodeProducer(t, b, []string{"AclTopic"}, []nodeStep{{Name: "acl", Topic: "AclTopic", Body: "from-node-with-credentials"}},
+		map[string]any{"accessKey": "producerAK", "secretKey": "producerSK1"})
+	if r := p.next(t); !r.OK {
+		t.Fatalf("Node.js send with credentials: %+v", r)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,6 +237,12 @@ func statusOf(resp *remoting.Command) *pb.Status {
 		code = pb.Code_FORBIDDEN
 	case remoting.MessageIllegal:
 		code = pb.Code_BAD_REQUEST
+	case remoting.SystemError:
+		// The plain ACL refuses with SYSTEM_ERROR and an AclException,
+		// as RocketMQ's broker does; the proxy's answer is FORBIDDEN.
+		if strings.HasPrefix(resp.Remark, "org.apache.rocketmq.acl.common.AclException") {
+			code = pb.Code_FORBIDDEN
+		}
 	}
 	msg := resp.Remark
 	if msg == "" {
