@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	grpcstatus "google.golang.org/grpc/status"
@@ -23,6 +24,7 @@ import (
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/remoting"
 	pb "github.com/sluice-mq/sluice/remoting/rmqv2"
+	"github.com/sluice-mq/sluice/remoting/tlshelper"
 	"github.com/sluice-mq/sluice/supervisor"
 	"github.com/sluice-mq/sluice/supervisor/brokertest"
 	"github.com/sluice-mq/sluice/supervisor/brokertest/poll"
@@ -350,5 +352,34 @@ func TestGRPCACL(t *testing.T) {
 		map[string]any{"accessKey": "producerAK", "secretKey": "producerSK1"})
 	if r := p.next(t); !r.OK {
 		t.Fatalf("Node.js send with credentials: %+v", r)
+	}
+}
+
+// The gRPC front takes the remoting port's TLS modes: permissive serves
+// TLS and plaintext gRPC clients alike, enforcing refuses plaintext.
+func TestGRPCTLSModes(t *testing.T) {
+	pki := brokertest.NewPKI(t)
+	route := func(cc *grpc.ClientConn) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := pb.NewMessagingServiceClient(cc).QueryRoute(ctx, &pb.QueryRouteRequest{Topic: &pb.Resource{Name: "TBW102"}})
+		return err
+	}
+	dialWith := func(b *brokertest.Broker, creds credentials.TransportCredentials) *grpc.ClientConn {
+		cc, err := grpc.NewClient(b.GRPCAddr(), grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cc.Close() })
+		return cc
+	}
+	tlsCreds := credentials.NewTLS(pki.Verifying())
+	perm := startGRPCBroker(t, func(c *supervisor.Config) { c.TLS = pki.Server(tlshelper.Permissive) })
+	must(t, route(dialWith(perm, tlsCreds)))
+	must(t, route(dialWith(perm, insecure.NewCredentials())))
+	enf := startGRPCBroker(t, func(c *supervisor.Config) { c.TLS = pki.Server(tlshelper.Enforcing) })
+	must(t, route(dialWith(enf, tlsCreds)))
+	if err := route(dialWith(enf, insecure.NewCredentials())); err == nil {
+		t.Error("enforcing TLS served a plaintext gRPC client")
 	}
 }
