@@ -35,6 +35,12 @@ func (b *Broker) openGRPC() error {
 		MaxMessageSize: b.cfg.Store.MaxMessageSize,
 		Log:            b.log,
 	}
+	// gRPC producers join their topics' producer groups, so the
+	// transaction check reaches them over their telemetry streams.
+	opts.RegisterProducer = func(ch *grpcfront.ProducerChannel, clientID, group string) {
+		b.svc.meta.Producers.Register(ch, clientID, "GRPC", 0, group)
+	}
+	opts.UnregisterProducer = func(ch *grpcfront.ProducerChannel) { b.svc.meta.Producers.ChannelClosed(ch) }
 	if b.acl != nil {
 		opts.Gate = b.gate
 		opts.Secret = b.acl.SecretOf

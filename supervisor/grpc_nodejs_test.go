@@ -135,6 +135,8 @@ type nodeStep struct {
 	DelayMillis int64    `json:"delayMillis,omitempty"`
 	Tx          string   `json:"tx,omitempty"`
 	Wait        bool     `json:"wait,omitempty"`
+	// Hold sends nothing: with Wait, it keeps the producer running.
+	Hold bool `json:"hold,omitempty"`
 }
 
 type nodeResult struct {
@@ -431,4 +433,38 @@ func TestGRPCNodeSimpleConsumer(t *testing.T) {
 	if front := grpcFront(t, b); front.Requests["ReceiveMessage"] == 0 || front.Requests["AckMessage"] == 0 || front.Requests["ChangeInvisibleDuration"] == 0 {
 		t.Errorf("front counts: %+v", front.Requests)
 	}
+}
+
+// An orphaned transaction (neither committed nor rolled back by the
+// Node.js producer) is checked by the broker's transaction check over the
+// producer's telemetry stream (RecoverOrphanedTransactionCommand); the
+// client's checker answers COMMIT with EndTransaction (source SERVER_CHECK)
+// and the message reaches the topic.
+func TestGRPCNodeOrphanedTransactionIsChecked(t *testing.T) {
+	b := startGRPCBroker(t, func(c *supervisor.Config) {
+		c.TransactionTimeOut = 500
+		c.TransactionCheckInterval = 200
+	})
+	topic := "GrpcOrphanTopic"
+	steps := []nodeStep{
+		{Name: "orphan", Topic: topic, Body: "orphan-committed-by-check", Tx: "orphan"},
+		{Name: "end", Hold: true, Wait: true},
+	}
+	p := runNodeProducer(t, b, []string{topic}, steps, map[string]any{"checkResult": 1})
+	if r := p.next(t); !r.OK || r.Step != "orphan" {
+		t.Fatalf("orphan send: %+v", r)
+	}
+	if r := p.next(t); r.Step != "checked" {
+		t.Fatalf("want the broker's check at the producer, got %+v", r)
+	}
+	c := dial(t, b.Addr())
+	poll.Until(t, "the checked transaction is committed", func() bool {
+		for q := 0; q < 8; q++ {
+			if slices.Contains(pullAll(t, c, topic, q), "orphan-committed-by-check") {
+				return true
+			}
+		}
+		return false
+	})
+	p.release()
 }

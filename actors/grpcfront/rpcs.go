@@ -105,6 +105,12 @@ func (s *Server) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 		return &pb.HeartbeatResponse{Status: status(pb.Code_UNRECOGNIZED_CLIENT_TYPE, "client type is not specified")}, nil
 	}
 	s.touch(c.clientID, req.GetGroup().GetName(), req.GetClientType())
+	s.mu.Lock()
+	se := s.sessions[c.clientID]
+	s.mu.Unlock()
+	if se != nil {
+		s.registerProducer(c.clientID, se)
+	}
 	return &pb.HeartbeatResponse{Status: okStatus()}, nil
 }
 
@@ -229,7 +235,7 @@ func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue, queues int) 
 		}
 		props = message.Append(props, message.PropertyTimerDeliverMS, strconv.FormatInt(ms, 10))
 	}
-	group := producerGroupOf(m)
+	group := producerGroupOf(m.GetTopic().GetName())
 	props = message.Append(props, message.PropertyProducerGroup, group)
 	if g := sp.GetMessageGroup(); g != "" {
 		props = message.Append(props, message.PropertyShardingKey, g)
@@ -283,7 +289,7 @@ const maxDelayMillis = 24 * 3600 * 1000
 // producerGroupOf: the 5.x clients send no producer group; the proxy
 // uses one per topic ("CID_" would be a consumer), and RocketMQ's proxy
 // names it after nothing the client chose. Transaction checks go by it.
-func producerGroupOf(m *pb.Message) string { return "PROXY_SEND-" + m.GetTopic().GetName() }
+func producerGroupOf(topic string) string { return "PROXY_SEND-" + topic }
 
 // commitLogOffsetOf reads the physical offset from an offset message id
 // (hex: 4-byte IPv4 or 16-byte IPv6 address, 4-byte port, 8-byte offset).

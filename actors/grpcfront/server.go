@@ -44,6 +44,12 @@ type Options struct {
 	Gate actors.RequestGate
 	// Secret returns an ACL account's secret key; nil with ACL off.
 	Secret func(accessKey string) (string, bool)
+	// RegisterProducer, if set, registers a gRPC producer's channel with
+	// the broker's producer manager under group (each telemetry settings
+	// and heartbeat refreshes it), so the transaction check reaches it;
+	// UnregisterProducer forgets it when its stream ends.
+	RegisterProducer   func(ch *ProducerChannel, clientID, group string)
+	UnregisterProducer func(ch *ProducerChannel)
 	// Topic describes a topic for QueryRoute; false if it does not exist.
 	Topic func(topic string) (TopicRoute, bool)
 	// Broker names this broker in routes.

@@ -19,6 +19,10 @@ type session struct {
 	clientType pb.ClientType
 	lastSeen   time.Time
 	stream     grpc.BidiStreamingServer[pb.TelemetryCommand, pb.TelemetryCommand]
+	// producer is the session's channel for transaction checks (nil for
+	// consumers); topics are the producer's publishing topics.
+	producer *ProducerChannel
+	topics   []string
 }
 
 // maxSessions bounds the table: a client id past it is served but not
@@ -45,6 +49,23 @@ func (s *Server) touch(clientID, group string, t pb.ClientType) {
 	se.lastSeen = time.Now()
 }
 
+// registerProducer (re)registers a producer session's channel for each
+// of its topics' producer groups.
+func (s *Server) registerProducer(clientID string, se *session) {
+	if s.opts.RegisterProducer == nil {
+		return
+	}
+	s.mu.Lock()
+	ch, topics := se.producer, append([]string(nil), se.topics...)
+	s.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	for _, t := range topics {
+		s.opts.RegisterProducer(ch, clientID, producerGroupOf(t))
+	}
+}
+
 func (s *Server) forget(clientID string) {
 	s.mu.Lock()
 	delete(s.sessions, clientID)
@@ -63,11 +84,37 @@ func (s *Server) Telemetry(ss grpc.BidiStreamingServer[pb.TelemetryCommand, pb.T
 	}
 	defer func() {
 		s.mu.Lock()
-		if se, ok := s.sessions[c.clientID]; ok && se.stream == ss {
-			se.stream = nil
+		se, ok := s.sessions[c.clientID]
+		ok = ok && se.stream == ss
+		if ok {
+			if se.producer != nil {
+				se.producer.mu.Lock()
+				se.stream, se.producer.closed = nil, true
+				se.producer.mu.Unlock()
+			} else {
+				se.stream = nil
+			}
 		}
 		s.mu.Unlock()
+		if ok && se.producer != nil && s.opts.UnregisterProducer != nil {
+			s.opts.UnregisterProducer(se.producer)
+		}
 	}()
+	// The transaction check sends on this stream too (ProducerChannel):
+	// one sender at a time.
+	send := func(cmd *pb.TelemetryCommand) error {
+		s.mu.Lock()
+		var p *ProducerChannel
+		if se, ok := s.sessions[c.clientID]; ok {
+			p = se.producer
+		}
+		s.mu.Unlock()
+		if p != nil {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+		}
+		return ss.Send(cmd)
+	}
 	for {
 		cmd, err := ss.Recv()
 		if errors.Is(err, io.EOF) {
@@ -85,24 +132,41 @@ func (s *Server) Telemetry(ss grpc.BidiStreamingServer[pb.TelemetryCommand, pb.T
 			}
 			s.touch(c.clientID, group, st.GetClientType())
 			s.mu.Lock()
-			if se, ok := s.sessions[c.clientID]; ok {
-				se.stream = ss
+			se, ok := s.sessions[c.clientID]
+			if ok {
+				if se.producer == nil && st.GetClientType() == pb.ClientType_PRODUCER {
+					se.producer = &ProducerChannel{s: s, clientID: c.clientID, se: se}
+				}
+				if se.producer != nil {
+					se.producer.mu.Lock()
+					se.stream, se.producer.closed = ss, false
+					se.producer.mu.Unlock()
+				} else {
+					se.stream = ss
+				}
+				se.topics = se.topics[:0]
+				for _, r := range st.GetPublishing().GetTopics() {
+					se.topics = append(se.topics, r.GetName())
+				}
 			}
 			s.mu.Unlock()
+			if ok {
+				s.registerProducer(c.clientID, se)
+			}
 			out, bad := s.serverSettings(st)
 			if bad != nil {
-				if err := ss.Send(&pb.TelemetryCommand{Status: bad}); err != nil {
+				if err := send(&pb.TelemetryCommand{Status: bad}); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := ss.Send(&pb.TelemetryCommand{Status: okStatus(), Command: &pb.TelemetryCommand_Settings{Settings: out}}); err != nil {
+			if err := send(&pb.TelemetryCommand{Status: okStatus(), Command: &pb.TelemetryCommand_Settings{Settings: out}}); err != nil {
 				return err
 			}
 		case *pb.TelemetryCommand_ThreadStackTrace, *pb.TelemetryCommand_VerifyMessageResult:
 			// Answers to commands this broker never sends: nothing to do.
 		default:
-			if err := ss.Send(&pb.TelemetryCommand{Status: status(pb.Code_NOT_IMPLEMENTED, "telemetry command %T is not implemented by Sluice", x)}); err != nil {
+			if err := send(&pb.TelemetryCommand{Status: status(pb.Code_NOT_IMPLEMENTED, "telemetry command %T is not implemented by Sluice", x)}); err != nil {
 				return err
 			}
 		}

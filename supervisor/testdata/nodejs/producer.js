@@ -24,13 +24,16 @@ async function main() {
     requestTimeout: 3000,
     logger: quietLogger,
     sessionCredentials: cfg.accessKey ? { accessKey: cfg.accessKey, accessSecret: cfg.secretKey } : undefined,
-    // Orphaned transactions are resolved by the test's END steps, never by a check.
-    checker: { async check() { return 0; } },
+    // The broker's orphaned-transaction check arrives over telemetry; the
+    // answer is cfg.checkResult (TransactionResolution: 1 COMMIT, 2
+    // ROLLBACK; 0 UNSPECIFIED by default).
+    checker: { async check(mv) { out({ step: 'checked', ok: true, messageId: mv.messageId }); return cfg.checkResult || 0; } },
   });
   await producer.startup();
   out({ step: 'startup', ok: true });
   for (const s of cfg.steps) {
     if (s.wait) await nextLine();
+    if (s.hold) continue;
     const msg = { topic: s.topic, body: Buffer.from(s.body), tag: s.tag, keys: s.keys };
     if (s.group) msg.messageGroup = s.group;
     if (s.delayMillis) msg.deliveryTimestamp = new Date(Date.now() + s.delayMillis);
@@ -39,7 +42,8 @@ async function main() {
       if (s.tx) {
         const tx = producer.beginTransaction();
         receipt = await producer.send(msg, tx);
-        if (s.tx === 'commit') await tx.commit(); else await tx.rollback();
+        // tx "orphan": neither, left to the broker's check.
+        if (s.tx === 'commit') await tx.commit(); else if (s.tx === 'rollback') await tx.rollback();
       } else {
         receipt = await producer.send(msg);
       }
