@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -40,7 +41,7 @@ var (
 	nodeOnce  sync.Once
 	nodeDir   string
 	nodeErr   error
-	errNoNode = io.ErrUnexpectedEOF // a sentinel: node or npm missing
+	errNoNode = errors.New("node or npm is not installed")
 )
 
 func installNodeClient() (string, error) {

@@ -77,7 +77,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by client id
-	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // frontStats counts the front's requests by RPC and its busy answers by
@@ -92,7 +92,7 @@ func New(ln net.Listener, opts Options, extra ...grpc.ServerOption) *Server {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 3 * time.Second
 	}
-	s := &Server{opts: opts, ln: ln, txs: newHalfTable(halfTableCap, 2*time.Hour), sessions: make(map[string]*session), done: make(chan struct{})}
+	s := &Server{opts: opts, ln: ln, txs: newHalfTable(halfTableCap, 2*time.Hour), sessions: make(map[string]*session)}
 	s.srvOpts = actors.ServerOptions{Draining: opts.Draining, Gate: opts.Gate}
 	sopts := append([]grpc.ServerOption{
 		// Bounded: a message is at most maxMessageSize plus its headers.
@@ -120,10 +120,13 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Stop ends every call: graceful for up to d, then forced.
 func (s *Server) Stop(d time.Duration) {
-	close(s.done)
-	t := time.AfterFunc(d, s.srv.Stop)
-	s.srv.GracefulStop()
-	t.Stop()
+	s.stopOnce.Do(func() {
+		// Telemetry streams stay open until the client goes: past d they
+		// are cut.
+		t := time.AfterFunc(d, s.srv.Stop)
+		s.srv.GracefulStop()
+		t.Stop()
+	})
 }
 
 // Inspect describes the front for the tree.
