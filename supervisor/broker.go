@@ -387,12 +387,18 @@ func (b *Broker) RuntimeInfo() map[string]string { return b.svc.broker.RuntimeIn
 
 // Tree returns a snapshot of the live actor tree.
 func (b *Broker) Tree() *tree.Snapshot {
-	return &tree.Snapshot{
+	s := &tree.Snapshot{
 		BrokerName: b.cfg.BrokerName,
 		Addr:       b.Addr(),
 		TakenAt:    time.Now(),
 		Root:       b.withFront(b.inspectors.Snapshot(b.sys, b.supervisor.Id)),
 	}
+	// The pop service runs no actor of its own (its handlers run in the
+	// pull processor): its node hangs under the root.
+	if s.Root != nil && b.svc != nil && b.svc.pop != nil {
+		s.Root.Children = append(s.Root.Children, b.svc.pop.InspectNode())
+	}
+	return s
 }
 
 // withFront adds the gRPC front, which is no actor, under the root.

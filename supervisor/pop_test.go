@@ -168,9 +168,16 @@ func TestPopAckReviveAndChangeInvisibleTime(t *testing.T) {
 	if !strings.Contains(again[0].handle, " 1 broker-test ") {
 		t.Fatalf("a revived message's handle marks the retry topic: %q", again[0].handle)
 	}
-	// Acking the revived one (read from the retry topic) works too.
-	if r := ackRaw(t, c, remoting.AckMessage, topic, group, again[0], 0); r.ResponseCode() != remoting.Success {
+	// Acking the revived one (read from the retry topic) with the real
+	// topic, as the proxy and the Java client send it.
+	if r := ackRaw(t, c, remoting.AckMessage, pop.PopRetryTopic(topic, group), group, again[0], 0); r.ResponseCode() != remoting.Success {
 		t.Fatalf("ack revived: %s %q", r.ResponseCode(), r.Remark)
+	}
+	// An offset outside the queue is NO_MESSAGE, as AckMessageProcessor.
+	bogus := first["m3"]
+	bogus.offset = 1 << 40
+	if r := ackRaw(t, c, remoting.AckMessage, topic, group, bogus, 0); r.ResponseCode() != remoting.NoMessage {
+		t.Fatalf("ack of an offset past the queue: %s %q", r.ResponseCode(), r.Remark)
 	}
 	// m3: invisible for a minute, so nothing more comes now; m0, m1, m2 are
 	// acked and never come back.
@@ -182,6 +189,10 @@ func TestPopAckReviveAndChangeInvisibleTime(t *testing.T) {
 	info := b.RuntimeInfo()
 	if info["popInFlightMessages"] != "1" || info["popAckTotal"] != "3" || info["popReviveTotal"] != "1" {
 		t.Fatalf("runtime info %v", info)
+	}
+	node := b.Tree().Root.Find("pop")
+	if node == nil || node.Pop == nil || node.Pop.InFlight[group+"@"+topic] != 1 || node.Pop.Revived != 1 || node.Pop.Acks != 3 {
+		t.Fatalf("tree pop node %+v", node)
 	}
 }
 
@@ -286,5 +297,48 @@ func TestPopCheckpointsSurviveRestart(t *testing.T) {
 	}
 	if code, ps := popRaw(t, c2, topic, group, 32, 60_000, 300, "*"); len(ps) != 0 {
 		t.Fatalf("acked message redelivered: %s %+v", code, ps)
+	}
+}
+
+// What Sluice does not serve of the pop model is refused with an answer
+// that names it: SQL92 expressions, FIFO (order) pop, PEEK_MESSAGE and
+// BATCH_ACK_MESSAGE; more than 32 messages is INVALID_PARAMETER (29).
+func TestPopRefusals(t *testing.T) {
+	_, b := startPopBroker(t, nil)
+	c := dial(t, b.Addr())
+	const topic, group = "PopRefuseTopic", "cg-pop-refuse"
+	createPopTopic(t, c, topic, 1, "")
+	pop := func(mutate func(*remoting.PopMessageRequestHeader)) *remoting.Command {
+		h := remoting.PopMessageRequestHeader{ConsumerGroup: group, Topic: topic, QueueID: -1, MaxMsgNums: 1, InvisibleTime: 1000}
+		mutate(&h)
+		req := remoting.NewRequest(remoting.PopMessage, nil, nil)
+		h.Encode(req)
+		return invokeCmd(t, c, req)
+	}
+	for name, tc := range map[string]struct {
+		mutate func(*remoting.PopMessageRequestHeader)
+		code   remoting.ResponseCode
+		remark string
+	}{
+		"sql":   {func(h *remoting.PopMessageRequestHeader) { h.ExpType, h.Exp = "SQL92", "a > 1" }, remoting.SystemError, "filter message by SQL92"},
+		"order": {func(h *remoting.PopMessageRequestHeader) { h.Order = true }, remoting.SystemError, "order pop"},
+		"max":   {func(h *remoting.PopMessageRequestHeader) { h.MaxMsgNums = 33 }, remoting.ResponseCode(29), "greater than 32"},
+		"topic": {func(h *remoting.PopMessageRequestHeader) { h.Topic = "NoSuchPopTopic" }, remoting.TopicNotExist, "not exist"},
+	} {
+		if r := pop(tc.mutate); r.ResponseCode() != tc.code || !strings.Contains(r.Remark, tc.remark) {
+			t.Fatalf("%s: %s %q", name, r.ResponseCode(), r.Remark)
+		}
+	}
+	for _, code := range []remoting.RequestCode{remoting.PeekMessage, remoting.BatchAckMessage} {
+		r := invokeCmd(t, c, remoting.NewRequest(code, map[string]string{}, nil))
+		if r.ResponseCode() != remoting.RequestCodeNotSupported || !strings.Contains(r.Remark, code.String()) {
+			t.Fatalf("%s: %s %q", code, r.ResponseCode(), r.Remark)
+		}
+	}
+	// A malformed handle is MESSAGE_ILLEGAL, never a crash.
+	req := remoting.NewRequest(remoting.AckMessage, nil, nil)
+	(&remoting.AckMessageRequestHeader{ConsumerGroup: group, Topic: topic, ExtraInfo: "garbage", Offset: 0}).Encode(req)
+	if r := invokeCmd(t, c, req); r.ResponseCode() != remoting.MessageIllegal {
+		t.Fatalf("malformed extraInfo: %s %q", r.ResponseCode(), r.Remark)
 	}
 }

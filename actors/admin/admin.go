@@ -145,6 +145,19 @@ func (p *Handlers) updateAndCreateTopic(r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, "readQueueNums and writeQueueNums must be positive")
 		return
 	}
+	// RocketMQ 5's attributes ("+message.type=FIFO", "-message.type"):
+	// altered from the topic's current ones, which an update without any
+	// keeps.
+	current, exists := p.Meta.Topics.Select(tc.TopicName)
+	mods, err := metadata.ParseAttributes(r.Cmd.ExtFields["attributes"])
+	if err == nil {
+		tc.Attributes, err = metadata.AlterTopicAttributes(!exists, current.Attributes, mods)
+	}
+	if err != nil {
+		p.Log.Warn().Err(err).Str("topic", tc.TopicName).Msg("UPDATE_AND_CREATE_TOPIC attributes refused")
+		r.ReplyCode(remoting.SystemError, err.Error())
+		return
+	}
 	if err := p.Meta.Topics.UpdateTopicConfig(tc); err != nil {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return

@@ -46,24 +46,42 @@ func (s *Service) decodeAck(r *actors.Request) (remoting.AckMessageRequestHeader
 		r.ReplyCode(remoting.MessageIllegal, "extraInfo["+h.ExtraInfo+"] is illegal: "+err.Error())
 		return h, e, false
 	}
-	if e.Mark == normalTopicMark && (h.QueueID < 0 || int(h.QueueID) >= tc.ReadQueueNums) {
+	if h.QueueID < 0 || int(h.QueueID) >= tc.ReadQueueNums {
 		r.ReplyCode(remoting.MessageIllegal, "queueId["+strconv.Itoa(int(h.QueueID))+"] is illegal, topic:["+h.Topic+
 			"] topicConfig.readQueueNums:["+strconv.Itoa(tc.ReadQueueNums)+"] consumer:["+r.RemoteAddr()+"]")
+		return h, e, false
+	}
+	// The offset must be in the queue the checkpoint was read from.
+	real := ckTopics(h, e)[0]
+	minOff, maxOff := s.Store.MinOffsetInQueue(real, h.QueueID), s.Store.MaxOffsetInQueue(real, h.QueueID)
+	if h.Offset < minOff || h.Offset >= maxOff {
+		r.ReplyCode(remoting.NoMessage, "offset is illegal, key:"+real+"@"+strconv.Itoa(int(h.QueueID))+", commit:"+
+			strconv.FormatInt(h.Offset, 10)+", store:"+strconv.FormatInt(minOff, 10)+"~"+strconv.FormatInt(maxOff, 10))
 		return h, e, false
 	}
 	return h, e, true
 }
 
-// ackLocked marks the offset acked in its checkpoint. A handle re-issued
-// by CHANGE_MESSAGE_INVISIBLETIME is built by the client from the topic it
-// names, so its mark may say "normal" for a message read from the retry
-// topic: both are tried. Under s.mu.
+// ckTopics are the topics the checkpoint an ack names may be of. The
+// proxy and the Java client send the real topic (the pop retry topic for
+// a revived message: ReceiptHandle#getRealTopic), which RocketMQ takes as
+// is; a client naming the consumer's topic gets the one the extraInfo's
+// mark says, and — for a handle it rebuilt after
+// CHANGE_MESSAGE_INVISIBLETIME from the consumer's topic — the retry topic
+// too.
+func ckTopics(h remoting.AckMessageRequestHeader, e ExtraInfo) []string {
+	if isRetryTopic(h.Topic) {
+		return []string{h.Topic}
+	}
+	if e.Mark != normalTopicMark {
+		return []string{e.RealTopic(h.Topic, h.ConsumerGroup)}
+	}
+	return []string{h.Topic, PopRetryTopic(h.Topic, h.ConsumerGroup)}
+}
+
+// ackLocked marks the offset acked in its checkpoint. Under s.mu.
 func (s *Service) ackLocked(h remoting.AckMessageRequestHeader, e ExtraInfo) bool {
-	topics := [2]string{e.RealTopic(h.Topic, h.ConsumerGroup), PopRetryTopic(h.Topic, h.ConsumerGroup)}
-	for i, t := range topics {
-		if i == 1 && e.Mark != normalTopicMark {
-			break
-		}
+	for _, t := range ckTopics(h, e) {
 		k := ckKey{h.ConsumerGroup, t, h.QueueID, e.CkOffset, e.PopTime}
 		ck, ok := s.cks[k]
 		if !ok {
@@ -97,14 +115,14 @@ func (s *Service) changeInvisibleTime(r *actors.Request) {
 	s.changes.Add(1)
 	popTime := nowMillis()
 	s.mu.Lock()
-	realTopic := e.RealTopic(h.Topic, h.ConsumerGroup)
 	// The checkpoint the handle names decides the topic the new one is
-	// of (see ackLocked).
-	if e.Mark == normalTopicMark {
-		if _, ok := s.cks[ckKey{h.ConsumerGroup, realTopic, h.QueueID, e.CkOffset, e.PopTime}]; !ok {
-			if _, ok := s.cks[ckKey{h.ConsumerGroup, PopRetryTopic(h.Topic, h.ConsumerGroup), h.QueueID, e.CkOffset, e.PopTime}]; ok {
-				realTopic = PopRetryTopic(h.Topic, h.ConsumerGroup)
-			}
+	// of (see ckTopics).
+	cands := ckTopics(h, e)
+	realTopic := cands[0]
+	for _, t := range cands {
+		if _, ok := s.cks[ckKey{h.ConsumerGroup, t, h.QueueID, e.CkOffset, e.PopTime}]; ok {
+			realTopic = t
+			break
 		}
 	}
 	ck := &PopCheckPoint{Group: h.ConsumerGroup, Topic: realTopic, QueueID: h.QueueID, StartOffset: h.Offset,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/metadata"
+	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/remoting/message"
@@ -55,11 +56,11 @@ type Service struct {
 
 	cfg Config
 
-	mu      sync.Mutex // the checkpoint table, pop offsets, journal
-	cks     map[ckKey]*PopCheckPoint
-	offsets map[queueKey]int64 // next offset to pop, ahead of the committed one
-	journal *journal
-	ckSeq   uint64
+	mu        sync.Mutex // the checkpoint table, pop offsets, journal
+	cks       map[ckKey]*PopCheckPoint
+	journal   *journal
+	compactAt int64
+	ckSeq     uint64
 
 	holdMu sync.Mutex
 	held   map[string][]*heldPop // by topic the pop waits on
@@ -101,7 +102,7 @@ func New(cfg Config, id metadata.BrokerIdentity, store *commitlog.Store, w *acto
 		log.Info().Int("checkpoints", len(cks)).Msg("pop: restored un-acked checkpoints; their messages come back after their invisible time")
 	}
 	return &Service{ID: id, Store: store, Writer: w, Meta: meta, Log: log, cfg: cfg,
-		cks: cks, offsets: map[queueKey]int64{}, journal: j, held: map[string][]*heldPop{},
+		cks: cks, journal: j, compactAt: compactBytes, held: map[string][]*heldPop{},
 		wake: make(chan struct{}, 1), done: make(chan struct{}), closeStop: make(chan struct{})}, nil
 }
 
@@ -218,12 +219,18 @@ func (s *Service) popMessage(r *actors.Request) {
 		filter = sd.Filter()
 	}
 	s.pops.Add(1)
+	before := s.maxOffsets(&h, tc)
 	resp := s.pop(r, &h, tc, filter)
 	if resp == nil {
 		// Nothing: park it for pollTime, unless this is its re-run.
 		if h.PollTime > 0 && !r.Resumed {
 			switch s.hold(r, &h) {
 			case holdOK:
+				// A message that arrived between the read and the hold
+				// woke nobody: wake now rather than wait out pollTime.
+				if s.maxOffsets(&h, tc) != before {
+					s.NotifyMessageArriving(h.Topic, 0, 0, 0)
+				}
 				return
 			case holdFull:
 				resp = remoting.NewResponse(r.Cmd, remoting.PollingFull, "NO_MESSAGE_IN_QUEUE")
@@ -302,14 +309,11 @@ func (s *Service) pop(r *actors.Request, h *remoting.PopMessageRequestHeader, tc
 	return resp
 }
 
-// popOffset is getPopOffset: the service's own next offset, else the
-// committed one, else the init offset (retry topics and initMode MIN from
+// popOffset is getPopOffset: the committed offset (the pop offset moves
+// at pop, so an admin reset applies to the next pop), else the init offset (retry topics and initMode MIN from
 // the queue's start; MAX from the last message, or 0 while the queue still
 // starts at 0, as initPopOffsetByCheckMsgInMem does). Under s.mu.
 func (s *Service) popOffset(k queueKey, initMode int32) int64 {
-	if o, ok := s.offsets[k]; ok {
-		return o
-	}
 	if o, ok := s.Meta.Offsets.QueryOffset(k.group, k.topic, k.queueID); ok && o >= 0 {
 		return o
 	}
@@ -327,7 +331,6 @@ func (s *Service) popQueue(h *remoting.PopMessageRequestHeader, topic string, qu
 	offset := s.popOffset(k, h.InitMode)
 	g := s.Store.GetMessage(topic, queueID, offset, int(h.MaxMsgNums)-res.count, filter)
 	if g.NextBeginOffset >= 0 && g.NextBeginOffset != offset {
-		s.offsets[k] = g.NextBeginOffset
 		// The pop offset moves at pop, as RocketMQ commits it; what was
 		// popped and not acked lives in the checkpoints.
 		s.Meta.Offsets.CommitOffset(k.group, k.topic, k.queueID, g.NextBeginOffset)
@@ -419,4 +422,22 @@ func (s *Service) BuildRunningStats(m map[string]string) {
 	m["popReviveTotal"] = strconv.FormatUint(st.Revived, 10)
 	m["popDLQTotal"] = strconv.FormatUint(st.DLQ, 10)
 	m["popHeld"] = strconv.Itoa(st.Held)
+}
+
+// InspectNode describes the service for the actor tree.
+func (s *Service) InspectNode() *tree.Node {
+	st := s.Inspect()
+	return &tree.Node{ID: "pop", Name: "pop", Kind: tree.KindService, Pop: &tree.PopInfo{
+		Pops: st.Pops, Popped: st.Popped, Acks: st.Acks, Changes: st.Changes, Revived: st.Revived, DLQ: st.DLQ,
+		Checkpoints: st.Checkpoints, Held: st.Held, InFlight: st.InFlight}}
+}
+
+// maxOffsets sums the max offsets of the queues a pop reads (its topic's
+// and its pop retry topic's), to see whether anything arrived meanwhile.
+func (s *Service) maxOffsets(h *remoting.PopMessageRequestHeader, tc metadata.TopicConfig) int64 {
+	var n int64
+	for q := 0; q < tc.ReadQueueNums; q++ {
+		n += s.Store.MaxOffsetInQueue(h.Topic, int32(q))
+	}
+	return n + s.Store.MaxOffsetInQueue(PopRetryTopic(h.Topic, h.ConsumerGroup), 0)
 }

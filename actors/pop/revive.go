@@ -109,6 +109,26 @@ func (s *Service) ReviveDue(now time.Time) {
 		_ = s.journal.flush()
 		s.mu.Unlock()
 	}
+	s.compact()
+}
+
+// compact rewrites the journal with the live checkpoints once it has
+// outgrown compactBytes, so its size stays bounded by what is in flight.
+func (s *Service) compact() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.journal.size < s.compactAt {
+		return
+	}
+	if err := s.journal.flush(); err != nil {
+		s.Log.Error().Err(err).Msg("pop: checkpoint journal")
+		return
+	}
+	if err := s.journal.rewrite(s.cks); err != nil {
+		s.Log.Error().Err(err).Msg("pop: compact the checkpoint journal")
+	}
+	// Live checkpoints alone past the limit: wait for twice as much.
+	s.compactAt = max(compactBytes, 2*s.journal.size)
 }
 
 // reviveOne puts one message back (reviveRetry).

@@ -164,6 +164,13 @@ func (p *Handlers) sendMessage(r *actors.Request) {
 	}
 	props := storedProperties(h.Properties)
 	batch := r.Cmd.RequestCode() == remoting.SendBatchMessage
+	if remark := metadata.CheckMessageType(tc, props); remark != "" {
+		// The proxy's answer on the remoting front: its
+		// MESSAGE_PROPERTY_CONFLICT_WITH_TYPE maps to MESSAGE_ILLEGAL.
+		p.Log.Warn().Str("topic", h.Topic).Str("client", r.RemoteAddr()).Msg("send refused: " + remark)
+		r.ReplyCode(remoting.MessageIllegal, remark)
+		return
+	}
 	if kind, code, remark, refused := p.checkUnhonoured(&h, props, batch); refused {
 		if batch {
 			code = remoting.MessageIllegal // CommitLog#asyncPutMessages

@@ -44,8 +44,26 @@ type Node struct {
 	Timer *TimerInfo `json:"timer,omitempty"`
 	// Front is a second front (the gRPC server), not an actor: its
 	// requests by RPC and its busy answers by kind.
-	Front    *FrontInfo `json:"front,omitempty"`
-	Children []*Node    `json:"children,omitempty"`
+	Front *FrontInfo `json:"front,omitempty"`
+	// Pop is RocketMQ 5's pop consumption (checkpoints, revive), on a
+	// node of its own under the root.
+	Pop      *PopInfo `json:"pop,omitempty"`
+	Children []*Node  `json:"children,omitempty"`
+}
+
+// PopInfo is the pop service's counters and in-flight messages.
+type PopInfo struct {
+	Pops        uint64 `json:"pops"`
+	Popped      uint64 `json:"popped"`
+	Acks        uint64 `json:"acks"`
+	Changes     uint64 `json:"changes"`
+	Revived     uint64 `json:"revived"`
+	DLQ         uint64 `json:"dlq"`
+	Checkpoints int    `json:"checkpoints"`
+	Held        int    `json:"held"`
+	// InFlight is the popped, un-acked messages by "group@topic" (the
+	// topic read: the normal one or the pop retry topic).
+	InFlight map[string]int `json:"inFlight,omitempty"`
 }
 
 // KindFront is a front that is not an actor (the gRPC server).

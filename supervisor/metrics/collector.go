@@ -97,6 +97,33 @@ var treeDescs = []*prometheus.Desc{
 	descSchedDelay, descSchedWaiting, descSchedDeliveries, descSchedOverdue, descSchedBackoffs, descSchedPassed, descSchedLateness,
 	descTimerPending, descTimerBehind, descTimerInFlight, descTimerEnqueued, descTimerDeliveries, descTimerBackoffs,
 	descTimerPassed, descTimerRolled, descTimerOldestDue, descTimerOverdue, descTimerDisk, descTimerLateness,
+	descPopRequests, descPopMessages, descPopAcks, descPopChanges, descPopRevives, descPopCheckpoints, descPopHeld, descPopInFlight,
+}
+
+var (
+	descPopRequests    = newDesc("pop_requests_total", "POP_MESSAGE requests served (re-runs after a hold count again).")
+	descPopMessages    = newDesc("pop_messages_total", "Messages handed out by POP_MESSAGE.")
+	descPopAcks        = newDesc("pop_acks_total", "ACK_MESSAGE requests served.")
+	descPopChanges     = newDesc("pop_change_invisible_time_total", "CHANGE_MESSAGE_INVISIBLETIME requests served.")
+	descPopRevives     = newDesc("pop_revives_total", "Un-acked popped messages put back after their invisible time, by destination: retry (the pop retry topic) or dlq.", "to")
+	descPopCheckpoints = newDesc("pop_checkpoints", "Pop checkpoints with un-acked messages.")
+	descPopHeld        = newDesc("pop_held_requests", "POP_MESSAGE requests parked by long polling.")
+	descPopInFlight    = newDesc("pop_in_flight_messages", "Popped messages not acked yet (invisible, or due for revive), by group and topic read.", "group", "topic")
+)
+
+func collectPop(ch chan<- prometheus.Metric, p *tree.PopInfo) {
+	ch <- prometheus.MustNewConstMetric(descPopRequests, prometheus.CounterValue, float64(p.Pops))
+	ch <- prometheus.MustNewConstMetric(descPopMessages, prometheus.CounterValue, float64(p.Popped))
+	ch <- prometheus.MustNewConstMetric(descPopAcks, prometheus.CounterValue, float64(p.Acks))
+	ch <- prometheus.MustNewConstMetric(descPopChanges, prometheus.CounterValue, float64(p.Changes))
+	ch <- prometheus.MustNewConstMetric(descPopRevives, prometheus.CounterValue, float64(p.Revived), "retry")
+	ch <- prometheus.MustNewConstMetric(descPopRevives, prometheus.CounterValue, float64(p.DLQ), "dlq")
+	ch <- prometheus.MustNewConstMetric(descPopCheckpoints, prometheus.GaugeValue, float64(p.Checkpoints))
+	ch <- prometheus.MustNewConstMetric(descPopHeld, prometheus.GaugeValue, float64(p.Held))
+	for k, n := range p.InFlight {
+		group, topic, _ := strings.Cut(k, "@")
+		ch <- prometheus.MustNewConstMetric(descPopInFlight, prometheus.GaugeValue, float64(n), group, topic)
+	}
 }
 
 // treeCollector turns one fresh snapshot per scrape into metrics.
@@ -148,6 +175,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectTimer(ch, n.Timer, s.TakenAt)
 		case n.Front != nil && once("front/"+n.Front.Front):
 			front = n.Front
+		case n.Pop != nil && once("pop"):
+			collectPop(ch, n.Pop)
 		case n.Connection != nil:
 			lang := n.Connection.Language
 			if lang == "" {

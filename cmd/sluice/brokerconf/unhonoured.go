@@ -30,6 +30,16 @@ func unhonoured(key string) (check func(v string) error, known bool) {
 		return isTrue("no controller mode: Sluice runs masters only"), true
 	case "enableSlaveActingMaster":
 		return isTrue("no replication yet: there is no slave to act as master"), true
+	case "enablePopBufferMerge":
+		return isTrue("no pop buffer merge: Sluice writes each pop checkpoint and ack to its checkpoint journal at once (README \"Pop consumption\")"), true
+	case "enableRetryTopicV2":
+		return isTrue("pop retry topics are named %RETRY%<group>_<topic> (V1) only"), true
+	case "popConsumerKVServiceEnable", "popConsumerFSServiceInit":
+		return isTrue("no RocksDB pop consumer service: pop checkpoints live in Sluice's checkpoint journal"), true
+	case "enablePopMessageThreshold":
+		return isTrue("no in-flight threshold for pops yet: pops are not stopped by popInflightMessageThreshold"), true
+	case "popResponseReturnActualRetryTopic":
+		return isTrue("pops answer retry messages under the consumer's topic with their POP_CK, as RocketMQ's default does"), true
 	case "enablePropertyFilter", "enableCalcFilterBitMap":
 		return isTrue("no SQL92 filters yet: only TAG subscriptions are served (SQL92 ones are answered as the Java broker answers them when this is off)"), true
 	}
