@@ -138,6 +138,17 @@ func TestGRPCErrorPaths(t *testing.T) {
 	must(t, err)
 	wantCode(t, "SendMessage delivery too far", s.Status, pb.Code_ILLEGAL_DELIVERY_TIME)
 
+	// A topic of type FIFO refuses a normal message with the proxy's code.
+	fifo := remoting.NewRequest(remoting.UpdateAndCreateTopic, map[string]string{"topic": "GrpcFifoTopic", "defaultTopic": "TBW102",
+		"readQueueNums": "2", "writeQueueNums": "2", "perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "false",
+		"attributes": "+message.type=FIFO"}, nil)
+	if resp := invokeCmd(t, dial(t, b.Addr()), fifo); resp.ResponseCode() != remoting.Success {
+		t.Fatalf("create FIFO topic: %s %q", resp.ResponseCode(), resp.Remark)
+	}
+	s, err = c.SendMessage(ctx, &pb.SendMessageRequest{Messages: []*pb.Message{goodMessage("GrpcFifoTopic", "id6")}})
+	must(t, err)
+	wantCode(t, "SendMessage normal to a FIFO topic", s.Status, pb.Code_MESSAGE_PROPERTY_CONFLICT_WITH_TYPE)
+
 	// EndTransaction: no resolution, unknown transaction.
 	e, err := c.EndTransaction(ctx, &pb.EndTransactionRequest{TransactionId: "nope"})
 	must(t, err)

@@ -267,6 +267,10 @@ func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue, queues int) 
 		return &pb.SendResultEntry{Status: errStatus(err)}
 	}
 	st := statusOf(resp)
+	if resp.Code == int32(remoting.MessageIllegal) && strings.HasPrefix(resp.Remark, "TopicMessageType validate failed") {
+		// The topic's +message.type refused it: the proxy's code.
+		st.Code = pb.Code_MESSAGE_PROPERTY_CONFLICT_WITH_TYPE
+	}
 	if st.Code != pb.Code_OK {
 		return &pb.SendResultEntry{Status: st}
 	}
