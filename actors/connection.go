@@ -117,12 +117,6 @@ func (a *connectionActor) start(ctx actor.Context) {
 	}()
 }
 
-func (a *connectionActor) reply(cmd *remoting.Command, code remoting.ResponseCode, remark string) {
-	if !cmd.IsOneway() {
-		_ = a.conn.Send(remoting.NewResponse(cmd, code, remark))
-	}
-}
-
 // dispatch is RocketMQ's NettyRemotingAbstract#processRequestCommand: find
 // the processor, run its reject check, queue the request or answer at once.
 // It runs on the decoder goroutine and must never block.
@@ -134,45 +128,59 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	}
 	a.language.Store(int32(cmd.Language))
 	a.version.Store(int32(cmd.Version))
-	if g := a.opts.Gate; g != nil {
-		if code, remark, ok := g.Admit(cmd, a.remote); !ok {
-			a.reply(cmd, code, remark)
-			return
+	r := &Request{Cmd: cmd, Conn: a.handle}
+	if resp, evenOneway := Submit(a.routes, &a.opts, a.log, r, a.remote, &a.inflight); resp != nil && (evenOneway || !cmd.IsOneway()) {
+		_ = a.conn.Send(resp)
+	}
+}
+
+// Submit is the routing and admission every front shares (the remoting
+// connections and the gRPC front): the gate, the route, the processor's
+// reject check, its queue bound, then the mailbox. It never blocks. When
+// the request was queued it returns nil and the processor answers r
+// through r.Conn or r.ReplyTo; otherwise it returns the immediate answer,
+// which the caller writes (Submit counts busy answers in the processor's
+// stats); evenOneway says it is written for a one-way request too, as
+// RocketMQ writes REJECTREQUEST. inflight, if set, counts r from queued to
+// answered.
+func Submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request, remote string, inflight *atomic.Int64) (answer *remoting.Command, evenOneway bool) {
+	cmd := r.Cmd
+	if g := opts.Gate; g != nil {
+		if code, remark, ok := g.Admit(cmd, remote); !ok {
+			return remoting.NewResponse(cmd, code, remark), false
 		}
 	}
 	code := cmd.RequestCode()
-	p, ok := a.routes.Lookup(code)
+	p, ok := routes.Lookup(code)
 	if !ok {
-		a.reply(cmd, remoting.RequestCodeNotSupported, NotSupportedRemark(cmd.Code))
-		return
+		return remoting.NewResponse(cmd, remoting.RequestCodeNotSupported, NotSupportedRemark(cmd.Code)), false
 	}
-	if a.opts.Draining != nil && a.opts.Draining.Load() {
-		a.reply(cmd, remoting.ServiceNotAvailable, "broker is shutting down")
-		return
+	if opts.Draining != nil && opts.Draining.Load() {
+		return remoting.NewResponse(cmd, remoting.ServiceNotAvailable, "broker is shutting down"), false
 	}
 	if p.RejectRequest != nil {
 		if kind, busy := p.RejectRequest(); busy {
 			p.Stats.CountBusy(kind)
-			// RocketMQ writes REJECTREQUEST even for one-way requests.
-			_ = a.conn.Send(remoting.BusyResponse(cmd, kind, 0, 0))
-			return
+			return remoting.BusyResponse(cmd, kind, 0, 0), true
 		}
 	}
 	if depth, ok := p.admit(); !ok {
 		p.Stats.CountBusy(remoting.TimeoutCleanQueue)
-		_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.TimeoutCleanQueue, 0, depth))
-		return
+		return remoting.BusyResponse(cmd, remoting.TimeoutCleanQueue, 0, depth), true
 	}
-	r := &Request{Cmd: cmd, Arrived: time.Now(), Conn: a.handle}
-	a.inflight.Add(1)
+	r.Arrived = time.Now()
+	if inflight != nil {
+		inflight.Add(1)
+	}
 	if !p.mailbox.TryPost(r) {
-		a.inflight.Add(-1)
-		p.Stats.CountBusy(remoting.Overload)
-		p.logOverload(a.log, code)
-		if !cmd.IsOneway() {
-			_ = a.conn.Send(remoting.BusyResponse(cmd, remoting.Overload, 0, 0))
+		if inflight != nil {
+			inflight.Add(-1)
 		}
+		p.Stats.CountBusy(remoting.Overload)
+		p.logOverload(log, code)
+		return remoting.BusyResponse(cmd, remoting.Overload, 0, 0), false
 	}
+	return nil, false
 }
 
 // refuse is dispatch's refusals decided from a request's head, before its

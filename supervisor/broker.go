@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors"
 	"github.com/sluice-mq/sluice/actors/acl"
+	"github.com/sluice-mq/sluice/actors/grpcfront"
 	"github.com/sluice-mq/sluice/actors/namesrv"
 	"github.com/sluice-mq/sluice/actors/tree"
 	"github.com/sluice-mq/sluice/commitlog"
@@ -45,6 +46,8 @@ type Broker struct {
 	sys        *actor.ActorSystem
 	routes     *actors.Routes
 	listener   *actors.Listener
+	grpc       *grpcfront.Server // nil with grpcServerPort=0
+	gate       actors.RequestGate
 	supervisor *actor.PID
 	draining   atomic.Bool
 	sweep      *fastFailure
@@ -117,6 +120,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("acl: %w", err)
 	}
+	b.gate = gate
 	b.busyLatency = remoting.NewLatencyHistogram()
 	connOpts.BusyAnswerLatency = b.busyLatency
 	b.refusalLatency = remoting.NewLatencyHistogram()
@@ -180,6 +184,9 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	svc.start(b)
+	if err := b.openGRPC(); err != nil {
+		return nil, err
+	}
 	if cfg.MetricsPromExporterPort != 0 {
 		maddr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.MetricsPromExporterPort))
 		mopts := metrics.ServeOptions{BearerToken: cfg.MetricsPromExporterBearerToken}
@@ -235,6 +242,7 @@ func (b *Broker) abortStart() {
 	if b.listener != nil {
 		_ = b.listener.StopAccepting()
 	}
+	b.stopGRPC()
 	if b.acl != nil {
 		b.acl.Stop()
 	}
@@ -290,6 +298,7 @@ func (b *Broker) shutdown(ctx context.Context) error {
 	}
 	b.draining.Store(true)
 	errAccept := b.listener.StopAccepting()
+	b.stopGRPC()
 	if b.namesrv != nil {
 		errAccept = errors.Join(errAccept, b.namesrv.stop())
 	}
@@ -411,7 +420,7 @@ func (b *Broker) Tree() *tree.Snapshot {
 		BrokerName: b.cfg.BrokerName,
 		Addr:       b.Addr(),
 		TakenAt:    time.Now(),
-		Root:       b.inspectors.Snapshot(b.sys, b.supervisor.Id),
+		Root:       b.withFront(b.inspectors.Snapshot(b.sys, b.supervisor.Id)),
 	}
 	// The pop service runs no actor of its own (its handlers run in the
 	// pull processor): its node hangs under the root.
@@ -419,6 +428,16 @@ func (b *Broker) Tree() *tree.Snapshot {
 		s.Root.Children = append(s.Root.Children, b.svc.pop.InspectNode())
 	}
 	return s
+}
+
+// withFront adds the gRPC front, which is no actor, under the root.
+func (b *Broker) withFront(root *tree.Node) *tree.Node {
+	if b.grpc != nil && root != nil {
+		n := &tree.Node{}
+		b.grpc.Inspect(n)
+		root.Children = append(root.Children, n)
+	}
+	return root
 }
 
 // processors lists every processor the supervisor owns, the embedded name

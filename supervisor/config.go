@@ -28,6 +28,9 @@ type Config struct {
 	// NamesrvListenPort is the embedded name server's port; 0 turns it off
 	// (ours).
 	NamesrvListenPort int // namesrvListenPort: 9876
+	// GRPCServerPort is the gRPC front's port for RocketMQ 5 clients (the
+	// proxy's key); 0 turns it off.
+	GRPCServerPort int // grpcServerPort: 8081
 
 	SendThreadPoolQueueCapacity            int // 10000
 	PullThreadPoolQueueCapacity            int // 100000
@@ -213,6 +216,7 @@ func DefaultConfig() Config {
 		TransactionCheckMax:                    15,
 		WaitTimeMillsInAdminBrokerQueue:        5000,
 		AutoCreateTopicEnable:                  true,
+		GRPCServerPort:                         8081,
 		DefaultTopicQueueNums:                  8,
 		AutoCreateSubscriptionGroup:            true,
 		MsgTraceTopicName:                      "RMQ_SYS_TRACE_TOPIC",

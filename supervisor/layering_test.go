@@ -57,6 +57,10 @@ func TestImportLayering(t *testing.T) {
 				bad = "actor plumbing must not import request logic, supervisor or cmd"
 			case inAny(pkg, handlerSets) && (under(imp, "github.com/asynkron/protoactor-go") || (ours && (under(dep, "supervisor") || under(dep, "cmd")))):
 				bad = "request logic takes *actors.Request, never protoactor, and never imports supervisor or cmd"
+			case pkg == "remoting/rmqv2" && ours:
+				bad = "the generated gRPC wire code imports nothing of ours"
+			case under(pkg, "actors/grpcfront") && (under(imp, "github.com/asynkron/protoactor-go") || (ours && (inAny(dep, handlerSets) || under(dep, "supervisor") || under(dep, "cmd")))):
+				bad = "the gRPC front goes through actors.Submit: never protoactor, a handler set, supervisor or cmd"
 			case under(pkg, "supervisor") && ours && under(dep, "cmd"):
 				bad = "supervisor never imports cmd"
 			}

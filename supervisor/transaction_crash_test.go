@@ -204,7 +204,7 @@ func TestTransactionSurvivesKill(t *testing.T) {
 }
 
 // freePort returns a port the OS picked on 127.0.0.1, free once returned.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

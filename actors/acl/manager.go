@@ -477,3 +477,14 @@ func (m *PlainPermissionManager) Versions() (def DataVersion, all map[string]Dat
 	s := m.snap.Load()
 	return s.versions[m.cfg.DefaultFile()], s.versions
 }
+
+// SecretOf is an account's secret key, for a front that verifies its own
+// signature scheme before the validator checks permissions (the gRPC
+// front's MQv2-HMAC-SHA1 authorization header).
+func (m *PlainPermissionManager) SecretOf(accessKey string) (string, bool) {
+	a, ok := m.snap.Load().accounts[accessKey]
+	if !ok {
+		return "", false
+	}
+	return string(a.secret), true
+}

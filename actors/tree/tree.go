@@ -47,6 +47,9 @@ type Node struct {
 	Timer *TimerInfo `json:"timer,omitempty"`
 	// HA is master/slave replication (HAInfo).
 	HA *HAInfo `json:"ha,omitempty"`
+	// Front is a second front (the gRPC server), not an actor: its
+	// requests by RPC and its busy answers by kind.
+	Front *FrontInfo `json:"front,omitempty"`
 	// Pop is RocketMQ 5's pop consumption (checkpoints, revive), on a
 	// node of its own under the root.
 	Pop      *PopInfo `json:"pop,omitempty"`
@@ -66,6 +69,18 @@ type PopInfo struct {
 	// InFlight is the popped, un-acked messages by "group@topic" (the
 	// topic read: the normal one or the pop retry topic).
 	InFlight map[string]int `json:"inFlight,omitempty"`
+}
+
+// KindFront is a front that is not an actor (the gRPC server).
+const KindFront = "front"
+
+// FrontInfo counts one front's traffic (front="grpc").
+type FrontInfo struct {
+	Front    string            `json:"front"`
+	Addr     string            `json:"addr"`
+	Sessions int               `json:"sessions"`
+	Requests map[string]uint64 `json:"requests"`
+	Busy     map[string]uint64 `json:"busy"`
 }
 
 // ProcessorInfo is a processor's queue and counters.

@@ -105,6 +105,7 @@ func writeCrashConf(t *testing.T, dir, mode string, extra ...string) string {
 		"brokerIP1=127.0.0.1",
 		"listenPort=0",
 		"namesrvListenPort=0",
+		"grpcServerPort=0",
 		"metricsPromExporterPort=0",
 		"storePathRootDir=" + filepath.Join(dir, "store"),
 		"flushDiskType=" + mode,

@@ -71,7 +71,7 @@ func TestBinaryServesAndShutsDown(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildBinary(t)
 	conf := filepath.Join(dir, "broker.conf")
-	if err := os.WriteFile(conf, []byte("listenPort=0\nnamesrvListenPort=0\nmetricsPromExporterPort=0\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("listenPort=0\nnamesrvListenPort=0\ngrpcServerPort=0\nmetricsPromExporterPort=0\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd, lines, addr := startProcess(t, "broker started", bin, "-c", conf)
@@ -177,7 +177,7 @@ func TestNamesrvSubcommand(t *testing.T) {
 	_, _, nsAddr := startProcess(t, "name server started", bin, "namesrv", "-listen", "127.0.0.1:0")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "broker.conf")
-	if err := os.WriteFile(conf, []byte("listenPort=0\nmetricsPromExporterPort=0\nbrokerName=broker-x\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("listenPort=0\ngrpcServerPort=0\nmetricsPromExporterPort=0\nbrokerName=broker-x\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	startProcess(t, "broker started", bin, "-c", conf, "-n", nsAddr)

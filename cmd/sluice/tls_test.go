@@ -34,7 +34,7 @@ func TestBinaryTLSAndSIGHUPReload(t *testing.T) {
 	}
 	nsCmd, _, nsAddr := startProcess(t, "name server started", bin, "namesrv", "-listen", "127.0.0.1:0", "-tls-config", tlsProps)
 	conf := filepath.Join(dir, "broker.conf")
-	if err := os.WriteFile(conf, []byte("listenPort=0\nnamesrvListenPort=0\nmetricsPromExporterPort=0\nbrokerName=broker-tls\n"+
+	if err := os.WriteFile(conf, []byte("listenPort=0\nnamesrvListenPort=0\ngrpcServerPort=0\nmetricsPromExporterPort=0\nbrokerName=broker-tls\n"+
 		"tls.config.file="+tlsProps+"\nstorePathRootDir="+dir+"/store\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -101,6 +101,9 @@ func (s *Server) build() (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
+		// gRPC clients (the gRPC front shares these modes) require ALPN
+		// h2; remoting clients offer no ALPN, so nothing changes for them.
+		NextProtos: []string{"h2"},
 	}
 	// Netty's ClientAuth with RocketMQ's trust managers: authClient=false
 	// installs an insecure one (a certificate is asked for, never checked).

@@ -28,6 +28,7 @@ func Config(t testing.TB) supervisor.Config {
 	cfg.BrokerIP1 = "127.0.0.1"
 	cfg.ListenPort = 0
 	cfg.NamesrvListenPort = 0
+	cfg.GRPCServerPort = 0 // off; tests that use it pick a free port
 	cfg.MetricsPromExporterPort = 0
 	cfg.HAListenPort = 0
 	cfg.Store.StorePathRootDir = t.TempDir()

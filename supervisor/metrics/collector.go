@@ -48,7 +48,10 @@ var (
 	descInBusy      = newDesc("busy_period_active", "1 while a busy period is in progress.")
 	descConns       = newDesc("connections", "Client connections, by client language.", "language")
 	descInflight    = newDesc("inflight_requests", "Requests received on all connections and not yet answered.")
-	descInfo        = newDesc("broker_info", "Always 1; labels name the broker.", "broker_name", "addr")
+	// The fronts: remoting (the TCP port) and grpc (RocketMQ 5 clients).
+	descFrontBusy = newDesc("front_busy_answers_total", "Busy answers by front (remoting, grpc) and remark tag; a gRPC busy answer is TOO_MANY_REQUESTS with the same remark.", "front", "kind")
+	descFrontRPCs = newDesc("front_requests_total", "Requests the gRPC front received, by RPC.", "front", "rpc")
+	descInfo      = newDesc("broker_info", "Always 1; labels name the broker.", "broker_name", "addr")
 
 	descTxPending   = newDesc("transaction_half_pending", "Transactional half messages without a decision yet.")
 	descTxEnded     = newDesc("transaction_ended_total", "Transactions ended by END_TRANSACTION, by decision (commit, rollback).", "decision")
@@ -88,7 +91,7 @@ var treeDescs = []*prometheus.Desc{
 	descLockCurrent, descPCBusy, descPCThreshold, descLockHold, descWriterDepth, descAppended, descBatches,
 	descPoolEnabled, descPoolFree, descPoolTotal, descPoolDef,
 	descFFEnabled, descFFPeriod, descFFLast, descFFCleaned, descBusyPeriods, descInBusy,
-	descConns, descInflight, descInfo,
+	descConns, descInflight, descInfo, descFrontBusy, descFrontRPCs,
 	descTxPending, descTxEnded, descTxDup, descTxRefused, descTxFailures, descTxInFlight, descTxChecks,
 	descTxDiscarded, descTxRounds, descTxLag,
 	descSchedDelay, descSchedWaiting, descSchedDeliveries, descSchedOverdue, descSchedBackoffs, descSchedPassed, descSchedLateness,
@@ -145,6 +148,7 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, s.BrokerName, s.Addr)
 
 	busy := make(map[string]uint64)
+	var front *tree.FrontInfo
 	langs := make(map[string]int)
 	var inflight int64
 	// The registry refuses a scrape with two series of the same labels, so
@@ -174,6 +178,8 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 			collectTimer(ch, n.Timer, s.TakenAt)
 		case n.HA != nil && (n.HA.Slave != nil || once("ha")):
 			collectHA(ch, n.HA)
+		case n.Front != nil && once("front/"+n.Front.Front):
+			front = n.Front
 		case n.Pop != nil && once("pop"):
 			collectPop(ch, n.Pop)
 		case n.Connection != nil:
@@ -188,6 +194,7 @@ func (c *treeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, kind := range slices.Sorted(maps.Keys(busy)) {
 		ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, float64(busy[kind]), kind)
 	}
+	collectFronts(ch, busy, front)
 	for _, lang := range slices.Sorted(maps.Keys(langs)) {
 		ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(langs[lang]), lang)
 	}
@@ -409,4 +416,25 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// collectFronts splits the processors' busy answers by front: the gRPC
+// front counts its own, the rest came through the remoting port.
+func collectFronts(ch chan<- prometheus.Metric, busy map[string]uint64, front *tree.FrontInfo) {
+	for _, kind := range slices.Sorted(maps.Keys(busy)) {
+		n := busy[kind]
+		if front != nil {
+			n -= min(n, front.Busy[kind])
+		}
+		ch <- prometheus.MustNewConstMetric(descFrontBusy, prometheus.CounterValue, float64(n), "remoting", kind)
+	}
+	if front == nil {
+		return
+	}
+	for _, kind := range slices.Sorted(maps.Keys(front.Busy)) {
+		ch <- prometheus.MustNewConstMetric(descFrontBusy, prometheus.CounterValue, float64(front.Busy[kind]), front.Front, kind)
+	}
+	for _, rpc := range slices.Sorted(maps.Keys(front.Requests)) {
+		ch <- prometheus.MustNewConstMetric(descFrontRPCs, prometheus.CounterValue, float64(front.Requests[rpc]), front.Front, rpc)
+	}
 }

@@ -184,6 +184,9 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("namesrvListenPort = %d: not a port", b.NamesrvListenPort))
 	}
 	errs = append(errs, validateHA(b)...)
+	if b.GRPCServerPort < 0 || b.GRPCServerPort > 65535 {
+		errs = append(errs, fmt.Errorf("grpcServerPort = %d: not a port", b.GRPCServerPort))
+	}
 	return errors.Join(errs...)
 }
 
@@ -200,6 +203,7 @@ func (c *Config) fields() fields {
 	f.str("bindAddress", &b.BindAddress)
 	f.int("listenPort", &b.ListenPort)
 	f.int("namesrvListenPort", &b.NamesrvListenPort)
+	f.int("grpcServerPort", &b.GRPCServerPort)
 	f.int("sendThreadPoolQueueCapacity", &b.SendThreadPoolQueueCapacity)
 	f.int("pullThreadPoolQueueCapacity", &b.PullThreadPoolQueueCapacity)
 	f.int("heartbeatThreadPoolQueueCapacity", &b.HeartbeatThreadPoolQueueCapacity)
