@@ -31,11 +31,13 @@ func (s *Store) SetFlushHold(on bool) {
 	}
 }
 
-// runFlushRealTime is ASYNC_FLUSH's FlushRealTimeService: flush every
-// FlushIntervalCommitLog.
-func (s *Store) runFlushRealTime() {
+// runFlushEvery flushes the commit log every period until the store
+// stops: ASYNC_FLUSH's FlushRealTimeService (every FlushIntervalCommitLog),
+// and a SYNC_FLUSH slave's flush of the HA client's appends (every 10 ms,
+// as RocketMQ's GroupCommitService flushes when it has no request).
+func (s *Store) runFlushEvery(period time.Duration) {
 	defer s.wg.Done()
-	t := time.NewTicker(time.Duration(s.cfg.FlushIntervalCommitLog) * time.Millisecond)
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {

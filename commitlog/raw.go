@@ -3,7 +3,6 @@ package commitlog
 import (
 	"errors"
 	"fmt"
-	"time"
 )
 
 // Raw access to the commit log, for master/slave replication (the HA
@@ -128,21 +127,4 @@ func (s *Store) rawFile(from int64) (*mappedFile, error) {
 	}
 	s.alloc.poke()
 	return f, nil
-}
-
-// runFlushSlave flushes a SyncFlush slave's log every 10 ms.
-func (s *Store) runFlushSlave() {
-	defer s.wg.Done()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			if err := s.flushCommitLog(); err != nil {
-				s.log.Error().Err(err).Msg("commit log flush failed")
-			}
-		case <-s.stop:
-			return
-		}
-	}
 }

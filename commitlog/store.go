@@ -277,7 +277,7 @@ func (s *Store) open() error {
 		go s.gc.run()
 		go s.gc.watch()
 	} else {
-		go s.runFlushRealTime()
+		go s.runFlushEvery(time.Duration(s.cfg.FlushIntervalCommitLog) * time.Millisecond)
 	}
 	if s.pool != nil {
 		s.wg.Add(1)
@@ -292,7 +292,7 @@ func (s *Store) open() error {
 		// client's appends are flushed every 10 ms, as RocketMQ's
 		// GroupCommitService flushes when it has no request.
 		s.wg.Add(1)
-		go s.runFlushSlave()
+		go s.runFlushEvery(10 * time.Millisecond)
 	}
 	s.putDone = make(chan PutStatus, 1)
 	s.putReq.Wakeup = func(st PutStatus) { s.putDone <- st }
