@@ -21,7 +21,10 @@ import (
 // runs in one process, the baseline beside the alternative, at the same
 // durability (the OS page cache, no fsync per record):
 //
-//	go test -run '^$' -bench 'PopCheckpoint' -benchmem -count 5 -benchtime 200000x ./actors/pop/
+//	go test -run '^$' -bench PopCheckpointWrite -benchmem -count 5 -benchtime 100000x ./actors/pop/
+//	go test -run '^$' -bench PopCheckpointRead -benchmem -count 5 -benchtime 20x ./actors/pop/
+//
+// (-benchtime Nx: the read benchmark's op is a whole replay.)
 //
 // Write: one pop of one message = one checkpoint record at the pop and one
 // ack record at its ack.
