@@ -313,6 +313,9 @@ func (s *Store) RuntimeInfo() map[string]string {
 		"commitLogFileCount":              strconv.Itoa(s.clq.count()),
 		"diskFull":                        strconv.FormatBool(s.diskFull.Load()),
 		"commitLogSyncCount":              i(s.syncs.Load(), 10),
+		// Sluice's own: the commit-log syncs' total time (what a
+		// SYNC_FLUSH group commit waits for), in microseconds.
+		"commitLogSyncMicrosTotal": i(s.syncNs.Load()/1000, 10),
 		// Sluice's own: queues whose entries a full disk keeps from being
 		// written; their messages are stored and appear once space is freed.
 		"dispatchStalledQueues": i(s.stalledQueues.Load(), 10),
