@@ -212,6 +212,7 @@ func benchAppend(b *testing.B, w *Writer, senders int) {
 	b.ReportAllocs()
 	startBatches, startAppended := w.batches.Load(), w.appended.Load()
 	syncs0, syncUs0 := storeSyncs(w.Store())
+	gathers0 := storeGathers(w.Store())
 	b.ResetTimer()
 	if err := runSenders(b, w, senders, int64(b.N), 8); err != nil {
 		b.Fatal(err)
@@ -232,7 +233,20 @@ func benchAppend(b *testing.B, w *Writer, senders int) {
 		b.ReportMetric(float64(w.batches.Load()-startBatches)/float64(syncs), "batches/sync")
 		b.ReportMetric(float64(syncUs1-syncUs0)/float64(syncs), "us/sync")
 		b.ReportMetric(float64(syncUs1-syncUs0)/1e6/secs, "sync-busy")
+		if g0, g1 := gathers0, storeGathers(w.Store()); g1[0] > g0[0] {
+			b.ReportMetric(float64(g1[1]-g0[1])/float64(g1[0]-g0[0]), "us/gather")
+			b.ReportMetric(float64(g1[0]-g0[0])/float64(syncs), "gathers/sync")
+		}
 	}
+}
+
+// storeGathers is how many SYNC_FLUSH flushes waited for the producers
+// they answered to come back, and for how many microseconds in all.
+func storeGathers(s *commitlog.Store) [2]int64 {
+	info := s.RuntimeInfo()
+	n, _ := strconv.ParseInt(info["groupCommitGatherCount"], 10, 64)
+	us, _ := strconv.ParseInt(info["groupCommitGatherMicrosTotal"], 10, 64)
+	return [2]int64{n, us}
 }
 
 // storeSyncs is the commit log's sync system calls so far and their total

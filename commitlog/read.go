@@ -320,6 +320,12 @@ func (s *Store) RuntimeInfo() map[string]string {
 		// written; their messages are stored and appear once space is freed.
 		"dispatchStalledQueues": i(s.stalledQueues.Load(), 10),
 	}
+	if s.gc != nil {
+		// Sluice's own: how many SYNC_FLUSH group commits waited for the
+		// producers just answered to come back, and for how long in all.
+		m["groupCommitGatherCount"] = i(s.gc.gathers.Load(), 10)
+		m["groupCommitGatherMicrosTotal"] = i(s.gc.gatherNanos.Load()/1000, 10)
+	}
 	return m
 }
 
