@@ -267,19 +267,20 @@ func median(d []time.Duration) time.Duration {
 // as the allocate service does): per op, copy 32 KiB after the previous
 // ones into the mapping, then msync(MS_SYNC) the written range (what the
 // store does) or fdatasync the file. "written" first zeroes and syncs the
-// whole file, so no sync has to convert unwritten extents. One process,
+// whole file, so no sync has to convert unwritten extents; "pwrite+fdatasync"
+// writes the same bytes with pwrite instead of through the mapping. One process,
 // one directory, alternate sub-benchmarks with -count:
 //
 //	go test -run '^$' -bench SyncMapped -benchtime 2s -count 3 ./commitlog/
 func BenchmarkSyncMapped(b *testing.B) {
 	for _, pre := range []string{"fallocated", "written"} {
-		for _, how := range []string{"msync", "fdatasync"} {
-			b.Run("file="+pre+"/sync="+how, func(b *testing.B) { benchSyncMapped(b, pre == "written", how == "fdatasync") })
+		for _, how := range []string{"msync", "fdatasync", "pwrite+fdatasync"} {
+			b.Run("file="+pre+"/sync="+how, func(b *testing.B) { benchSyncMapped(b, pre == "written", how) })
 		}
 	}
 }
 
-func benchSyncMapped(b *testing.B, written, fdatasync bool) {
+func benchSyncMapped(b *testing.B, written bool, how string) {
 	const chunk, size = 32 << 10, benchFileSize
 	mf, err := createMappedFile(filepath.Join(b.TempDir(), fileName(0)), 0, size, mmap.AllocateFile)
 	if err != nil {
@@ -313,11 +314,17 @@ func benchSyncMapped(b *testing.B, written, fdatasync bool) {
 			mmap.PopulateWrite(mf.data[prefaulted:to])
 			prefaulted = to
 		}
-		copy(mf.data[pos:pos+chunk], src)
-		if fdatasync {
-			err = mmap.Fdatasync(mf.f)
-		} else {
+		switch how {
+		case "msync":
+			copy(mf.data[pos:pos+chunk], src)
 			err = mmap.SyncRange(mf.data, pos, pos+chunk)
+		case "fdatasync":
+			copy(mf.data[pos:pos+chunk], src)
+			err = mmap.Fdatasync(mf.f)
+		default: // the same bytes through write(2), not the mapping
+			if _, err = mf.f.WriteAt(src, pos); err == nil {
+				err = mmap.Fdatasync(mf.f)
+			}
 		}
 		if err != nil {
 			b.Fatal(err)

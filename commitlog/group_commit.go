@@ -210,7 +210,9 @@ func (w *waitFIFO) watch(stop <-chan struct{}) {
 // flushes everything appended so far (one sync for every batch queued, and
 // for whatever came before them unflushed), then wakes every request the
 // flush covered; requests queued during that flush are the next flush's —
-// the effect of RocketMQ's requestsWrite / requestsRead swap. The sync runs
+// the effect of RocketMQ's requestsWrite / requestsRead swap — which
+// starts when gather says (at once, unless the producers just answered
+// are expected back within a sync's time). The sync runs
 // outside the lock-hold window, as in RocketMQ, so a slow disk shows as
 // flush timeouts, not as a busy page cache. Its FIFO and watcher are the
 // waitFIFO it shares with the replication wait.
