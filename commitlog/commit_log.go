@@ -152,7 +152,7 @@ func (s *Store) submitWait(batch []*PutRequest, gcr *GroupCommitRequest, end int
 		gcr.replStatus = PutSlaveNotAvailable
 	}
 	if s.gc != nil {
-		s.gc.submit(gcr, end, now)
+		s.gc.submit(gcr, len(batch), end, now)
 		return true
 	}
 	if gcr.replStatus != PutOK {

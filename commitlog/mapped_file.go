@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice-mq/sluice/commitlog/mmap"
 )
@@ -189,13 +190,18 @@ func (m *mappedFile) commit(pool *transientStorePool) (returned bool, err error)
 	return false, nil
 }
 
-// flush forces the committed bytes not yet on disk. syncs counts the system calls.
-func (m *mappedFile) flush(syncs *atomic.Int64) error {
+// flush forces the committed bytes not yet on disk. syncs counts the
+// system calls, syncNs adds up their time (either may be nil).
+func (m *mappedFile) flush(syncs, syncNs *atomic.Int64) error {
 	c, fl := m.committed.Load(), m.flushed.Load()
 	if c <= fl {
 		return nil
 	}
 	var err error
+	if syncNs != nil {
+		start := time.Now()
+		defer func() { syncNs.Add(int64(time.Since(start))) }()
+	}
 	if m.pooled {
 		err = mmap.Fdatasync(m.f)
 	} else {

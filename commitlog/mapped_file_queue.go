@@ -37,6 +37,7 @@ type mappedFileQueue struct {
 	allocFn  atomic.Pointer[func(*os.File, int64) error] // mmap.AllocateFile; tests inject ENOSPC
 	pool     *transientStorePool                         // commit log with the pool enabled, else nil
 	syncs    *atomic.Int64                               // counts flush system calls, may be nil
+	syncNs   *atomic.Int64                               // their total time in ns, may be nil
 	grave    *graveyard
 
 	mu    sync.RWMutex
@@ -297,7 +298,7 @@ func (q *mappedFileQueue) flush() error {
 		if f == nil {
 			return nil
 		}
-		if err := f.flush(q.syncs); err != nil {
+		if err := f.flush(q.syncs, q.syncNs); err != nil {
 			return err
 		}
 		next := f.from + f.flushed.Load()

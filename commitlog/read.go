@@ -313,9 +313,18 @@ func (s *Store) RuntimeInfo() map[string]string {
 		"commitLogFileCount":              strconv.Itoa(s.clq.count()),
 		"diskFull":                        strconv.FormatBool(s.diskFull.Load()),
 		"commitLogSyncCount":              i(s.syncs.Load(), 10),
+		// Sluice's own: the commit-log syncs' total time (what a
+		// SYNC_FLUSH group commit waits for), in microseconds.
+		"commitLogSyncMicrosTotal": i(s.syncNs.Load()/1000, 10),
 		// Sluice's own: queues whose entries a full disk keeps from being
 		// written; their messages are stored and appear once space is freed.
 		"dispatchStalledQueues": i(s.stalledQueues.Load(), 10),
+	}
+	if s.gc != nil {
+		// Sluice's own: how many SYNC_FLUSH group commits waited for the
+		// producers just answered to come back, and for how long in all.
+		m["groupCommitGatherCount"] = i(s.gc.gathers.Load(), 10)
+		m["groupCommitGatherMicrosTotal"] = i(s.gc.gatherNanos.Load()/1000, 10)
 	}
 	return m
 }

@@ -84,6 +84,7 @@ type Store struct {
 	cqFlushMu sync.Mutex
 
 	syncs    atomic.Int64 // commit-log sync system calls
+	syncNs   atomic.Int64 // their total time
 	cqSyncs  atomic.Int64
 	putTimes atomic.Int64
 	putBytes atomic.Int64
@@ -170,6 +171,7 @@ func (s *Store) open() error {
 
 	s.clq = newMappedFileQueue(s.cfg.commitLogDir(), s.cfg.MappedFileSizeCommitLog, s.log, &s.grave)
 	s.clq.syncs = &s.syncs
+	s.clq.syncNs = &s.syncNs
 	cleanStop := !abnormal && cpOK && cpData.clean
 	clShorts, err := s.clq.load(func(f *os.File, from, have int64) error {
 		if cleanStop && from+have < cpData.physFlushed && !s.cfg.SkipCorruptedFiles {

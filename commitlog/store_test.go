@@ -551,3 +551,65 @@ func TestRuntimeInfoKeys(t *testing.T) {
 		t.Errorf("%v", info)
 	}
 }
+
+// TestSyncFlushGatherAnswersEachOnce: closed-loop producers, each waiting
+// for its answer before its next append (the shape the flusher's gather
+// waits for): every append is answered exactly once, PutOK, only once the
+// log is flushed past it, and the gather's request count is back to zero
+// at the end (a count left over would make later flushes wait for
+// producers that never come).
+func TestSyncFlushGatherAnswersEachOnce(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.FlushDiskType = SyncFlush
+	cfg.MappedFileSizeCommitLog = 1 << 20
+	s := openTestStore(t, cfg)
+	const producers, rounds = 16, 40
+	var appendMu sync.Mutex // Append has a single caller
+	var wg sync.WaitGroup
+	errs := make(chan error, producers*(rounds+1)) // never blocks a Wakeup
+	for p := 0; p < producers; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answered := make(chan PutStatus, 2)
+			gcr := &GroupCommitRequest{}
+			gcr.Wakeup = func(st PutStatus) {
+				// nextOffset was set before the request was queued.
+				if fl := s.clq.flushedWhere.Load(); st == PutOK && fl < gcr.nextOffset {
+					errs <- fmt.Errorf("answered PutOK with the log flushed to %d, before the batch's end %d", fl, gcr.nextOffset)
+				}
+				answered <- st
+			}
+			req := &PutRequest{Topic: "G", QueueID: int32(p % 4), Records: encode(t, testMessage("G", int32(p%4), p, 200)), Count: 1}
+			for r := 0; r < rounds; r++ {
+				req.Result = PutResult{}
+				appendMu.Lock()
+				waits := s.Append([]*PutRequest{req}, gcr)
+				appendMu.Unlock()
+				if !waits {
+					errs <- fmt.Errorf("append did not wait: %v", req.Result.Status)
+					return
+				}
+				if st := <-answered; st != PutOK {
+					errs <- fmt.Errorf("round %d answered %v", r, st)
+					return
+				}
+				if len(answered) != 0 {
+					errs <- fmt.Errorf("round %d answered twice", r)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := s.gc.queuedPuts.Load(); n != 0 {
+		t.Fatalf("group commit counts %d queued requests with none queued", n)
+	}
+	if _, ok := s.RuntimeInfo()["groupCommitGatherCount"]; !ok {
+		t.Fatal("runtime info lacks groupCommitGatherCount")
+	}
+}
