@@ -101,6 +101,11 @@ func (s *Service) Start() {
 // WriteSocketService waits).
 func (s *Service) Appended() { s.appended.notify() }
 
+// MaxConnections bounds the HA links a master serves at once (ours;
+// RocketMQ has no bound). A reconnecting slave's old link counts until the
+// housekeeping drops it, hence the room above a group's few slaves.
+const MaxConnections = 32
+
 func (s *Service) accept() {
 	defer s.wg.Done()
 	for {
@@ -113,13 +118,22 @@ func (s *Service) accept() {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		conn := newConnection(s, c)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			_ = c.Close()
 			return
 		}
+		if n := len(s.conns); n >= MaxConnections {
+			// Each link holds a transfer buffer and two goroutines; a
+			// group has a few slaves, so anything past the bound is a
+			// misconfiguration or a hostile peer, not a slave to serve.
+			s.mu.Unlock()
+			s.zl.Warn().Str("peer", c.RemoteAddr().String()).Int("connections", n).Msg("HA connection refused: too many slave connections")
+			_ = c.Close()
+			continue
+		}
+		conn := newConnection(s, c)
 		s.conns[conn] = struct{}{}
 		n := len(s.conns)
 		s.mu.Unlock()
