@@ -23,7 +23,7 @@ for r in $(seq "$ROUNDS"); do
 		for bin in "${bins[@]}"; do
 			dir=$(mktemp -d "$work/run-XXXX")
 			port=$(free_port) ns=$(free_port)
-			printf 'listenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\nsendThreadPoolQueueCapacity=%s\nsendQueueAdmissionControl=%s\n' \
+			printf 'listenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nsendThreadPoolQueueCapacity=%s\nsendQueueAdmissionControl=%s\n' \
 				"$port" "$ns" "$dir" "$CAP" "$ADMISSION" >"$dir/broker.conf"
 			"$bin" -c "$dir/broker.conf" >"$dir/log" 2>&1 &
 			pid=$!

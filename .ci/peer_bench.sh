@@ -46,16 +46,27 @@ sluice() {
 	dir=$(mktemp -d "$work/sluice-XXXX")
 	port=$(free_port)
 	ns=$(free_port)
-	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\n' \
+	# No gRPC listener and no metrics port: their defaults (8081, 5557)
+	# would collide with any other broker on the machine.
+	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\n' \
 		"$mode" "$port" "$ns" "$dir" >"$dir/broker.conf"
 	"$bin/sluice" -c "$dir/broker.conf" -log-level error >"$dir/log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
-	wait_port "$ns"
+	wait_port "$ns" || { echo "sluice did not start: $(head -c 300 "$dir/log")" >&2; }
 	sleep 0.5
+	# The goal's memory figure: the broker's anonymous memory (RssAnon, the
+	# resident set without the mapped commit-log pages), peak of 0.2 s samples.
+	(peak=0; while kill -0 "$pid" 2>/dev/null; do
+		a=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+		[ "${a:-0}" -gt "$peak" ] && peak=$a && echo "$peak" >"$dir/rss"
+		sleep 0.2
+	done) &
 	[ "$inflight" -gt 1 ] && async=(--async "$inflight")
 	"$bin/sluice-producer" -n "127.0.0.1:$ns" -t PeerBench -s 1024 -w "$pubs" "${async[@]}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
 	stop "$pid"
+	wait 2>/dev/null || true
+	echo $(( $(cat "$dir/rss" 2>/dev/null || echo 0) / 1024 )) >"$work/rss-last"
 	python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["tps"])' "$dir/out.json" 2>/dev/null || echo 0
 	rm -rf "$dir"
 }
@@ -90,13 +101,15 @@ for r in $(seq "$ROUNDS"); do
 	for shape in $SHAPES; do
 		IFS=: read -r mode pubs inflight <<<"$shape"
 		s=$(sluice "$mode" "$pubs" "$inflight")
+		rss=$(cat "$work/rss-last" 2>/dev/null || echo 0)
+		[ "$rss" -gt "${RSS_PEAK:-0}" ] && RSS_PEAK=$rss
 		# Give NATS about as many messages as Sluice took in the same time.
 		msgs=$(( s * SECS > 1000 ? s * SECS : 1000 ))
 		n=$(nats "$mode" "$pubs" "$inflight" "$msgs")
 		S[$shape]="${S[$shape]:-} $s"
 		N[$shape]="${N[$shape]:-} $n"
-		printf 'round %d %-14s sluice %8s msgs/s  nats %8s msgs/s  ratio %s\n' "$r" "$shape" "$s" "${n:-0}" \
-			"$(python3 -c "import sys; n=float(sys.argv[2] or 0); print('%.2f' % (float(sys.argv[1])/n) if n else '-')" "$s" "${n:-0}")"
+		printf 'round %d %-14s sluice %8s msgs/s  nats %8s msgs/s  ratio %s  sluice RssAnon peak %s MiB\n' "$r" "$shape" "$s" "${n:-0}" \
+			"$(python3 -c "import sys; n=float(sys.argv[2] or 0); print('%.2f' % (float(sys.argv[1])/n) if n else '-')" "$s" "${n:-0}")" "$rss"
 	done
 done
 
@@ -123,3 +136,4 @@ print("Sluice SYNC_FLUSH / ASYNC_FLUSH at 64 waiting publishers: per round %s, m
     " ".join("%.2f" % x for x in r), statistics.median(r) if r else 0))
 EOF
 fi
+echo "Sluice RssAnon peak over every shape and round: ${RSS_PEAK:-0} MiB (goal: at most 100)"

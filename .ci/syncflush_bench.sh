@@ -37,7 +37,7 @@ run() {
 	dir=$(mktemp -d "$work/run-XXXX")
 	port=$(free_port)
 	ns=$(free_port)
-	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\n' \
+	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\n' \
 		"$mode" "$port" "$ns" "$dir" >"$dir/broker.conf"
 	"$bin" -c "$dir/broker.conf" -log-level error >"$dir/log" 2>&1 &
 	pid=$!
