@@ -54,7 +54,7 @@ sluice() {
 	wait_port "$ns"
 	sleep 0.5
 	[ "$inflight" -gt 1 ] && async=(--async "$inflight")
-	"$bin/sluice-producer" -n "127.0.0.1:$ns" -t PeerBench -s 1024 -w "$pubs" "${async[@]}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
+	"$bin/sluice-producer" -n "127.0.0.1:$ns" -t PeerBench -s 1024 -w "$pubs" --connections "$pubs" "${async[@]}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
 	stop "$pid"
 	python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["tps"])' "$dir/out.json" 2>/dev/null || echo 0
 	rm -rf "$dir"
