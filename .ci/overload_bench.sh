@@ -29,7 +29,7 @@ for r in $(seq "$ROUNDS"); do
 			pid=$!
 			for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$ns") 2>/dev/null && break; sleep 0.1; done
 			sleep 0.5
-			"$work/producer" -n "127.0.0.1:$ns" -t B -s 1024 -w "${shape%:*}" --async "${shape#*:}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
+			"$work/producer" -n "127.0.0.1:$ns" -t B -s 1024 -w "${shape%:*}" --connections "${shape%:*}" --async "${shape#*:}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
 			kill -TERM "$pid"; wait "$pid" || true
 			python3 - "$r" "$(basename "$bin")" "$shape" "$dir" <<'PY'
 import json, sys

@@ -63,7 +63,7 @@ sluice() {
 		sleep 0.2
 	done) &
 	[ "$inflight" -gt 1 ] && async=(--async "$inflight")
-	"$bin/sluice-producer" -n "127.0.0.1:$ns" -t PeerBench -s 1024 -w "$pubs" "${async[@]}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
+	"$bin/sluice-producer" -n "127.0.0.1:$ns" -t PeerBench -s 1024 -w "$pubs" --connections "$pubs" "${async[@]}" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
 	stop "$pid"
 	wait 2>/dev/null || true
 	echo $(( $(cat "$dir/rss" 2>/dev/null || echo 0) / 1024 )) >"$work/rss-last"

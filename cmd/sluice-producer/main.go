@@ -5,7 +5,7 @@
 // five busy answers on its own, timeouts, and the rest.
 //
 //	sluice-producer [-n 127.0.0.1:9876] [-t BenchmarkTest] [-s 128] [-w 64] [-k]
-//	                [-d 30s | -c 100000] [--async N] [--retries 2] [--json] [--group name]
+//	                [-d 30s | -c 100000] [--async N] [--connections N] [--retries 2] [--json] [--group name]
 //
 // It speaks the protocol itself, on Sluice's remoting client, with the
 // exact SEND_MESSAGE header rocketmq-client-go sends, so the broker sees
@@ -54,10 +54,13 @@ type config struct {
 	count      int64
 	// window is how many sends each sender keeps in flight: 1 for
 	// synchronous sends, --async N otherwise.
-	window  int
-	retries int
-	json    bool
-	timeout time.Duration
+	window int
+	// connections is how many connections each broker gets; senders take
+	// them round-robin.
+	connections int
+	retries     int
+	json        bool
+	timeout     time.Duration
 	// interval is the reporting period; routeRefresh how often the route
 	// is asked for again (the Go client's 30 s).
 	interval     time.Duration
@@ -86,6 +89,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.duration, "d", 0, "run for this long (default: until -c messages, or until interrupted)")
 	fs.Int64Var(&c.count, "c", 0, "send this many messages in all (default: no limit)")
 	fs.IntVar(&async, "async", 0, "send asynchronously with this many sends in flight per sender (0: synchronous)")
+	fs.IntVar(&c.connections, "connections", 1, "connections per broker, senders spread over them round-robin (1: all senders share one, as the Go and Java clients do)")
 	fs.IntVar(&c.retries, "retries", 2, "retries of a send answered busy, each on another broker when there is one")
 	fs.BoolVar(&c.json, "json", false, "print one JSON document at the end on stdout (the per-second lines go to stderr)")
 	fs.StringVar(&c.group, "group", "benchmark_producer", "producer group")
@@ -120,6 +124,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-s must be at least 1")
 	case c.senders < 1:
 		return nil, errors.New("-w must be at least 1")
+	case c.connections < 1:
+		return nil, errors.New("--connections must be at least 1")
 	case c.count < 0 || c.duration < 0 || async < 0 || c.retries < 0 || c.delayLevel < 0:
 		return nil, errors.New("-c, -d, --async, --retries and --delay-level must not be negative")
 	case c.timeout <= 0 || c.interval <= 0 || c.routeRefresh <= 0:

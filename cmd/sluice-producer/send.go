@@ -28,8 +28,12 @@ type producer struct {
 
 	body     []byte
 	idPrefix string
-	seq      atomic.Uint64
-	claimed  atomic.Int64
+	// propsTail and propsDelay are the constant properties after UNIQ_KEY
+	// (WAIT) and at the end (DELAY, when set), encoded once.
+	propsTail  []byte
+	propsDelay []byte
+	seq        atomic.Uint64
+	claimed    atomic.Int64
 }
 
 // newProducer fetches the route; without one there is nothing to do.
@@ -37,7 +41,7 @@ func newProducer(ctx context.Context, cfg *config, warn io.Writer) (*producer, e
 	p := &producer{
 		cfg:    cfg,
 		router: &router{namesrv: cfg.namesrv, topic: cfg.topic, timeout: cfg.timeout, tls: cfg.tls},
-		pool:   &clientPool{dialTimeout: cfg.timeout, tls: cfg.tls, credentials: cfg.credentials, clients: map[string]*poolEntry{}},
+		pool:   &clientPool{dialTimeout: cfg.timeout, tls: cfg.tls, credentials: cfg.credentials, clients: map[poolKey]*poolEntry{}},
 		stats:  newStats(),
 		warn:   warn,
 		body:   makeBody(cfg.bodySize),
@@ -46,6 +50,10 @@ func newProducer(ctx context.Context, cfg *config, warn io.Writer) (*producer, e
 		return nil, err
 	}
 	p.idPrefix = uniqPrefix()
+	p.propsTail = message.Append(nil, message.PropertyWaitStoreMsgOK, "true")
+	if cfg.delayLevel > 0 {
+		p.propsDelay = message.Append(nil, message.PropertyDelayTimeLevel, strconv.Itoa(cfg.delayLevel))
+	}
 	return p, nil
 }
 
@@ -93,11 +101,11 @@ func (p *producer) run(ctx context.Context, lines io.Writer) *summary {
 	}()
 
 	var wg sync.WaitGroup
-	for range p.cfg.senders {
+	for i := range p.cfg.senders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.sender(ctx)
+			p.sender(ctx, i%p.cfg.connections)
 		}()
 	}
 	wg.Wait()
@@ -110,32 +118,200 @@ func (p *producer) run(ctx context.Context, lines io.Writer) *summary {
 	return sum
 }
 
-// sender keeps up to window messages of its own in flight. With a window
-// of 1 it is a synchronous sender, as RocketMQ's benchmark's threads are.
-func (p *producer) sender(ctx context.Context) {
-	if p.cfg.window == 1 {
-		for p.claim(ctx) {
-			p.send()
-		}
-		return
+// sender keeps up to window messages of its own in flight, as one
+// pipeline: each message has a slot (its request, reused), the answers
+// come back on the slots' channel from the connection's read goroutine,
+// and this goroutine classifies them, counts them, retries busy ones and
+// sends the next message. No goroutine per message, none per answer. With
+// a window of 1 it is a synchronous sender, as RocketMQ's benchmark's
+// threads are.
+func (p *producer) sender(ctx context.Context, conn int) {
+	back := make(chan *slot, p.cfg.window) // never blocks: a slot is in it at most once
+	free := make([]*slot, 0, p.cfg.window)
+	for range p.cfg.window {
+		free = append(free, p.newSlot(back, conn))
 	}
-	sem := make(chan struct{}, p.cfg.window)
-	var wg sync.WaitGroup
-	for p.claim(ctx) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			p.claimed.Add(-1)
-			wg.Wait()
+	inflight := 0
+	// stop is nil for a context that never ends (no -d): claiming says
+	// whether new messages are still taken on.
+	stop, claiming := ctx.Done(), true
+	for {
+		for claiming && len(free) > 0 {
+			if !p.claim(ctx) {
+				claiming, stop = false, nil
+				break
+			}
+			sl := free[len(free)-1]
+			free = free[:len(free)-1]
+			if p.begin(sl) {
+				inflight++
+			} else {
+				free = append(free, sl)
+			}
+		}
+		if inflight == 0 && !claiming {
 			return
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			p.send()
-		}()
+		select {
+		case sl := <-back:
+			if !p.answered(sl) {
+				inflight--
+				free = append(free, sl)
+			}
+		case <-stop:
+			claiming, stop = false, nil // the sends in flight finish
+		}
 	}
-	wg.Wait()
+}
+
+// slot is one message in flight: its request, header map and properties
+// buffer are reused from message to message, because once the broker has
+// answered a frame the writer is done with it. After a timeout or a lost
+// connection the frame may still be queued, so the slot gets a new map.
+type slot struct {
+	conn    int // which of the --connections per broker
+	req     remoting.Command
+	props   []byte
+	start   time.Time
+	attempt int
+	avoid   string
+	q       publishQueue
+	c       *remoting.Client
+
+	resp *remoting.Command
+	err  error
+	done func(*remoting.Command, error) // InvokeAsync's callback, made once
+}
+
+func (p *producer) newSlot(back chan<- *slot, conn int) *slot {
+	sl := &slot{conn: conn}
+	sl.req = *remoting.NewRequest(remoting.SendMessage, p.newHeader(), p.body)
+	// Runs on the read goroutine (InlineCallbacks): it only hands the
+	// slot back to its sender.
+	sl.done = func(resp *remoting.Command, err error) {
+		sl.resp, sl.err = resp, err
+		back <- sl
+	}
+	return sl
+}
+
+// begin starts a new message in sl; false when it ended without a send in
+// flight (no queue, or every connect failed).
+func (p *producer) begin(sl *slot) bool {
+	sl.start = time.Now()
+	sl.attempt, sl.avoid = 0, ""
+	sl.props = p.appendProps(sl.props[:0])
+	sl.req.ExtFields["properties"] = string(sl.props)
+	sl.req.ExtFields["bornTimestamp"] = strconv.FormatInt(sl.start.UnixMilli(), 10)
+	p.stats.attempted.Add(1)
+	return p.launch(sl)
+}
+
+// appendProps appends a new message's properties: a fresh UNIQ_KEY (and
+// KEYS, the same id), WAIT and DELAY.
+func (p *producer) appendProps(b []byte) []byte {
+	b = append(b, message.PropertyUniqClientMessageIDKeyIdx...)
+	b = append(b, message.NameValueSeparator)
+	idAt := len(b)
+	b = append(b, p.idPrefix...)
+	b = appendHex16(b, p.seq.Add(1))
+	id := b[idAt:]
+	b = append(b, message.PropertySeparator)
+	b = append(b, p.propsTail...)
+	if p.cfg.keys {
+		b = append(b, message.PropertyKeys...)
+		b = append(b, message.NameValueSeparator)
+		b = append(b, id...)
+		b = append(b, message.PropertySeparator)
+	}
+	return append(b, p.propsDelay...)
+}
+
+// appendHex16 is fmt's %016X without fmt.
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789ABCDEF"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[(v>>uint(shift))&0xF])
+	}
+	return b
+}
+
+// launch sends sl's message to the next queue, going on to another broker
+// while connecting fails; false when the message ended without a send in
+// flight.
+func (p *producer) launch(sl *slot) bool {
+	for {
+		q, ok := p.router.pick(sl.avoid)
+		if !ok {
+			p.stats.failed(kindOther, "no publish queue")
+			p.stats.lose(kindOther)
+			return false
+		}
+		sl.q = q
+		c, err := p.pool.get(q.addr, sl.conn)
+		if err != nil {
+			if !p.failedAttempt(sl, kindOther, true, "connect: "+dialCause(err).Error()) {
+				return false
+			}
+			continue
+		}
+		sl.c = c
+		sl.req.ExtFields["queueId"] = queueIDString(q.queueID)
+		if err := c.InvokeAsync(&sl.req, p.cfg.timeout, sl.done); err != nil {
+			// The connection was gone before the frame was queued.
+			p.pool.drop(q.addr, sl.conn, c)
+			p.stats.failed(kindOther, "connection lost")
+			p.stats.lose(kindOther)
+			return false
+		}
+		return true
+	}
+}
+
+// failedAttempt counts a failed attempt and readies sl for a retry on
+// another broker when it may have one; false when the message is lost.
+func (p *producer) failedAttempt(sl *slot, kind outcome, retryable bool, reason string) bool {
+	p.stats.failed(kind, reason)
+	if !retryable || sl.attempt >= p.cfg.retries {
+		p.stats.lose(kind)
+		return false
+	}
+	p.stats.retries.Add(1)
+	sl.attempt++
+	sl.avoid = sl.q.broker
+	return true
+}
+
+// answered handles the end of sl's attempt, on the sender goroutine; true
+// when the message is in flight again (a retry).
+func (p *producer) answered(sl *slot) bool {
+	resp, err := sl.resp, sl.err
+	sl.resp, sl.err = nil, nil
+	var kind outcome
+	var retryable bool
+	var reason string
+	switch {
+	case errors.Is(err, remoting.ErrTimeout):
+		// The frame may still be waiting to be written: leave it its map.
+		sl.req.ExtFields = p.cloneHeader(sl.req.ExtFields)
+		kind = kindTimeout
+	case err != nil:
+		sl.req.ExtFields = p.cloneHeader(sl.req.ExtFields)
+		p.pool.drop(sl.q.addr, sl.conn, sl.c)
+		kind, reason = kindOther, "connection lost"
+	default:
+		kind, retryable, reason = classify(resp)
+	}
+	sl.c = nil
+	if kind == outcomeOK {
+		p.stats.succeeded(sl.q.broker, time.Since(sl.start))
+		return false
+	}
+	if !p.failedAttempt(sl, kind, retryable, reason) {
+		return false
+	}
+	sl.req.ExtFields["bornTimestamp"] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+	return p.launch(sl)
 }
 
 // claim takes the right to send one more message.
@@ -171,65 +347,6 @@ var kindNames = func() [numKinds]string {
 	return n
 }()
 
-// send sends one message, retrying a busy answer on another broker.
-func (p *producer) send() {
-	start := time.Now()
-	id := p.idPrefix + fmt.Sprintf("%016X", p.seq.Add(1))
-	pb := message.Append(nil, message.PropertyUniqClientMessageIDKeyIdx, id)
-	pb = message.Append(pb, message.PropertyWaitStoreMsgOK, "true")
-	if p.cfg.keys {
-		pb = message.Append(pb, message.PropertyKeys, id)
-	}
-	if p.cfg.delayLevel > 0 {
-		pb = message.Append(pb, message.PropertyDelayTimeLevel, strconv.Itoa(p.cfg.delayLevel))
-	}
-	props := string(pb)
-	p.stats.attempted.Add(1)
-	avoid := ""
-	for attempt := 0; ; attempt++ {
-		q, ok := p.router.pick(avoid)
-		if !ok {
-			p.stats.failed(kindOther, "no publish queue")
-			p.stats.lose(kindOther)
-			return
-		}
-		kind, retryable, reason := p.attempt(q, props)
-		if kind == outcomeOK {
-			p.stats.succeeded(q.broker, time.Since(start))
-			return
-		}
-		p.stats.failed(kind, reason)
-		if !retryable || attempt >= p.cfg.retries {
-			p.stats.lose(kind)
-			return
-		}
-		p.stats.retries.Add(1)
-		avoid = q.broker
-	}
-}
-
-// attempt sends to one queue. A failure is retryable when the message was
-// certainly not stored: a busy answer (the broker refuses those before
-// they reach the store) or a connection that could not be made. After a
-// timeout or a lost connection the message may have been stored, and a
-// retry would duplicate it.
-func (p *producer) attempt(q publishQueue, props string) (outcome, bool, string) {
-	c, err := p.pool.get(q.addr)
-	if err != nil {
-		return kindOther, true, "connect: " + dialCause(err).Error()
-	}
-	req := remoting.NewRequest(remoting.SendMessage, p.header(q, props), p.body)
-	resp, err := c.Invoke(context.Background(), req, p.cfg.timeout)
-	switch {
-	case errors.Is(err, remoting.ErrTimeout):
-		return kindTimeout, false, ""
-	case err != nil:
-		p.pool.drop(q.addr, c)
-		return kindOther, false, "connection lost"
-	}
-	return classify(resp)
-}
-
 // classify maps an answer to its outcome.
 func classify(resp *remoting.Command) (outcome, bool, string) {
 	code := resp.ResponseCode()
@@ -251,24 +368,53 @@ func classify(resp *remoting.Command) (outcome, bool, string) {
 	return kindOther, false, code.String() + " " + resp.Remark
 }
 
-// header is SendMessageRequestHeader as rocketmq-client-go encodes it
-// (internal/request.go), field for field.
-func (p *producer) header(q publishQueue, props string) map[string]string {
+// newHeader is SendMessageRequestHeader as rocketmq-client-go encodes it
+// (internal/request.go), field for field; queueId, bornTimestamp and
+// properties are set per send.
+func (p *producer) newHeader() map[string]string {
 	return map[string]string{
 		"producerGroup":         p.cfg.group,
 		"topic":                 p.cfg.topic,
 		"defaultTopic":          defaultTopic,
-		"defaultTopicQueueNums": strconv.Itoa(defaultTopicQueueNums),
-		"queueId":               strconv.Itoa(q.queueID),
+		"defaultTopicQueueNums": defaultTopicQueueNumsString,
+		"queueId":               "0",
 		"sysFlag":               "0",
-		"bornTimestamp":         strconv.FormatInt(time.Now().UnixMilli(), 10),
+		"bornTimestamp":         "0",
 		"flag":                  "0",
-		"properties":            props,
+		"properties":            "",
 		"reconsumeTimes":        "0",
 		"unitMode":              "false",
 		"maxReconsumeTimes":     "0",
 		"batch":                 "false",
 	}
+}
+
+var defaultTopicQueueNumsString = strconv.Itoa(defaultTopicQueueNums)
+
+// cloneHeader is a copy of h for a slot whose frame may still be queued.
+func (p *producer) cloneHeader(h map[string]string) map[string]string {
+	n := make(map[string]string, len(h))
+	for k, v := range h {
+		n[k] = v
+	}
+	return n
+}
+
+// queueIDStrings are the decimal forms of the usual queue ids, so that a
+// send does not format one.
+var queueIDStrings = func() [64]string {
+	var s [64]string
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+func queueIDString(id int) string {
+	if id >= 0 && id < len(queueIDStrings) {
+		return queueIDStrings[id]
+	}
+	return strconv.Itoa(id)
 }
 
 // refreshRoutes asks for the route again every routeRefresh, keeping the
@@ -288,16 +434,25 @@ func (p *producer) refreshRoutes(ctx context.Context) {
 	}
 }
 
-// clientPool holds one connection per broker address, shared by every
-// sender: the Go client does the same, so the broker sees the same number
-// of connections.
+// clientPool holds --connections connections per broker address, shared
+// by the senders round-robin. With one (the default) every sender shares
+// it, as the Go and Java clients do, so the broker sees the same number of
+// connections; with one per sender each publisher has its own, as nats
+// bench does.
 type clientPool struct {
 	dialTimeout time.Duration
 	tls         *tls.Config
 	credentials *remoting.Credentials // sign every send (aclEnable)
 	mu          sync.Mutex
-	clients     map[string]*poolEntry
+	clients     map[poolKey]*poolEntry
 	closed      bool
+}
+
+// poolKey names one connection: a broker address and which of its
+// connections.
+type poolKey struct {
+	addr string
+	conn int
 }
 
 // poolEntry has a lock of its own, so that a broker that is slow to accept
@@ -309,16 +464,17 @@ type poolEntry struct {
 
 var errPoolClosed = errors.New("producer closed")
 
-func (cp *clientPool) get(addr string) (*remoting.Client, error) {
+func (cp *clientPool) get(addr string, conn int) (*remoting.Client, error) {
+	k := poolKey{addr, conn}
 	cp.mu.Lock()
 	if cp.closed {
 		cp.mu.Unlock()
 		return nil, errPoolClosed
 	}
-	e := cp.clients[addr]
+	e := cp.clients[k]
 	if e == nil {
 		e = &poolEntry{}
-		cp.clients[addr] = e
+		cp.clients[k] = e
 	}
 	cp.mu.Unlock()
 
@@ -332,7 +488,11 @@ func (cp *clientPool) get(addr string) (*remoting.Client, error) {
 			return e.client, nil
 		}
 	}
-	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{DialTimeout: cp.dialTimeout, TLS: cp.tls, Credentials: cp.credentials})
+	// Callbacks run on the read goroutine: the producer's only hand the
+	// answer to its sender over a channel that never blocks.
+	c, err := remoting.Dial(context.Background(), addr, remoting.ClientOptions{
+		DialTimeout: cp.dialTimeout, TLS: cp.tls, Credentials: cp.credentials, InlineCallbacks: true,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -341,14 +501,14 @@ func (cp *clientPool) get(addr string) (*remoting.Client, error) {
 }
 
 // drop forgets c if it is still the connection for addr and has died.
-func (cp *clientPool) drop(addr string, c *remoting.Client) {
+func (cp *clientPool) drop(addr string, conn int, c *remoting.Client) {
 	select {
 	case <-c.Done():
 	default:
 		return
 	}
 	cp.mu.Lock()
-	e := cp.clients[addr]
+	e := cp.clients[poolKey{addr, conn}]
 	cp.mu.Unlock()
 	if e == nil {
 		return
@@ -364,7 +524,7 @@ func (cp *clientPool) close() {
 	cp.mu.Lock()
 	cp.closed = true
 	entries := cp.clients
-	cp.clients = map[string]*poolEntry{}
+	cp.clients = map[poolKey]*poolEntry{}
 	cp.mu.Unlock()
 	for _, e := range entries {
 		e.mu.Lock()
