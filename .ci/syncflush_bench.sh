@@ -4,6 +4,7 @@
 # producer against the broker binary; with OLD_BIN, an older broker binary
 # is run interleaved with this tree's, round by round, so that the ratios
 # are taken within one round of a shared machine's load.
+# Each publisher has its own connection (--connections), as in the peer bench.
 #
 #	OLD_BIN=path/to/old/sluice ROUNDS=3 SECS=6 bash .ci/syncflush_bench.sh
 set -euo pipefail
@@ -44,7 +45,7 @@ run() {
 	pids+=("$pid")
 	wait_port "$ns"
 	sleep 0.5
-	"$work/sluice-producer" -n "127.0.0.1:$ns" -t SyncFlushBench -s 1024 -w "$PUBS" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
+	"$work/sluice-producer" -n "127.0.0.1:$ns" -t SyncFlushBench -s 1024 -w "$PUBS" --connections "$PUBS" -d "${SECS}s" --json 2>/dev/null >"$dir/out.json" || true
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.0f %.2f" % (d["tps"], d["rtMillis"]["p50"]))' "$dir/out.json" 2>/dev/null || echo "0 0"
