@@ -22,9 +22,9 @@ for r in $(seq "$ROUNDS"); do
 	for shape in $SHAPES; do
 		for bin in "${bins[@]}"; do
 			dir=$(mktemp -d "$work/run-XXXX")
-			port=$(free_port) ns=$(free_port)
-			printf 'listenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nsendThreadPoolQueueCapacity=%s\nsendQueueAdmissionControl=%s\n' \
-				"$port" "$ns" "$dir" "$CAP" "$ADMISSION" >"$dir/broker.conf"
+			port=$(free_port) ns=$(free_port) ha=$(free_port)
+			printf 'listenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nhaListenPort=%s\nsendThreadPoolQueueCapacity=%s\nsendQueueAdmissionControl=%s\n' \
+				"$port" "$ns" "$dir" "$ha" "$CAP" "$ADMISSION" >"$dir/broker.conf"
 			"$bin" -c "$dir/broker.conf" >"$dir/log" 2>&1 &
 			pid=$!
 			for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$ns") 2>/dev/null && break; sleep 0.1; done

@@ -42,14 +42,15 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # sluice MODE PUBS INFLIGHT -> accepted msgs/s
 sluice() {
-	local mode=$1 pubs=$2 inflight=$3 dir port ns pid async=()
+	local mode=$1 pubs=$2 inflight=$3 dir port ns ha pid async=()
 	dir=$(mktemp -d "$work/sluice-XXXX")
 	port=$(free_port)
 	ns=$(free_port)
+	ha=$(free_port)
 	# No gRPC listener and no metrics port: their defaults (8081, 5557)
 	# would collide with any other broker on the machine.
-	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\n' \
-		"$mode" "$port" "$ns" "$dir" >"$dir/broker.conf"
+	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nhaListenPort=%s\n' \
+		"$mode" "$port" "$ns" "$dir" "$ha" >"$dir/broker.conf"
 	"$bin/sluice" -c "$dir/broker.conf" -log-level error >"$dir/log" 2>&1 &
 	pid=$!
 	pids+=("$pid")

@@ -34,12 +34,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 run() {
-	local bin=$1 mode=$2 dir port ns pid
+	local bin=$1 mode=$2 dir port ns ha pid
 	dir=$(mktemp -d "$work/run-XXXX")
 	port=$(free_port)
 	ns=$(free_port)
-	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\n' \
-		"$mode" "$port" "$ns" "$dir" >"$dir/broker.conf"
+	ha=$(free_port)
+	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nhaListenPort=%s\n' \
+		"$mode" "$port" "$ns" "$dir" "$ha" >"$dir/broker.conf"
 	"$bin" -c "$dir/broker.conf" -log-level error >"$dir/log" 2>&1 &
 	pid=$!
 	pids+=("$pid")
