@@ -114,13 +114,19 @@ func (p *Processor) OpenQueue() *Mailbox {
 	return p.mailbox
 }
 
+// processorIdle is how long a processor's goroutine waits for its next
+// turn before it ends (see pinnedDispatcher): long enough to span the gaps
+// of a steady load, short enough that an idle broker holds few goroutines.
+const processorIdle = time.Second
+
 // Spawn starts the processor's actor as a child of parent, with its bounded
-// mailbox.
+// mailbox, its turns on one goroutine kept while requests keep coming.
 func (p *Processor) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
 	p.OpenQueue()
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &processorActor{p: p, h: p.NewHandler()}
-	}, actor.WithMailbox(func() actor.Mailbox { return p.mailbox }))
+	}, actor.WithMailbox(func() actor.Mailbox { return p.mailbox }),
+		actor.WithDispatcher(newPinnedDispatcher(processorIdle)))
 	pid, err := parent.SpawnNamed(props, p.Name)
 	if err != nil {
 		return nil, err

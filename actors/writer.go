@@ -196,7 +196,7 @@ func (w *Writer) Spawn(parent actor.SpawnerContext, root *actor.RootContext) (*a
 	// The mailbox holds at most the window; its capacity is not what bounds it.
 	w.mailbox = NewMailbox(cap(w.slots) + 1)
 	w.root = root
-	w.dispatcher = newPinnedDispatcher()
+	w.dispatcher = newPinnedDispatcher(0)
 	props := actor.PropsFromProducer(func() actor.Actor { return &writerActor{w: w} },
 		actor.WithMailbox(func() actor.Mailbox { return w.mailbox }),
 		actor.WithDispatcher(w.dispatcher))
@@ -215,46 +215,6 @@ func (w *Writer) Stop() {
 		w.dispatcher.stop()
 	}
 }
-
-// pinnedDispatcher runs an actor's mailbox turns on one long-lived
-// goroutine. protoactor's default dispatcher starts a goroutine per turn;
-// the writer takes a turn every few microseconds under load, and each new
-// goroutine regrew the stack of the deep append path (15 % of the writer's
-// CPU in the profile).
-type pinnedDispatcher struct {
-	work chan func()
-	done chan struct{}
-	once sync.Once
-}
-
-func newPinnedDispatcher() *pinnedDispatcher {
-	d := &pinnedDispatcher{work: make(chan func(), 1), done: make(chan struct{})}
-	go func() {
-		for {
-			select {
-			case fn := <-d.work:
-				fn()
-			case <-d.done:
-				return
-			}
-		}
-	}()
-	return d
-}
-
-// Schedule runs fn on the pinned goroutine. The mailbox schedules at most
-// one turn at a time, so the channel never holds more than one.
-func (d *pinnedDispatcher) Schedule(fn func()) {
-	select {
-	case d.work <- fn:
-	case <-d.done:
-	}
-}
-
-// Throughput is how many messages a turn handles before yielding.
-func (d *pinnedDispatcher) Throughput() int { return 300 }
-
-func (d *pinnedDispatcher) stop() { d.once.Do(func() { close(d.done) }) }
 
 // Submit hands job to the writer, waiting for a free slot; it returns false
 // if stop closes first.
