@@ -112,7 +112,7 @@ func (a *connectionActor) start(ctx actor.Context) {
 	a.handle = &Connection{pid: self, root: root, conn: a.conn, remote: a.remote, bornHost: bornHostOf(a.remote),
 		inflight: &a.inflight, clientID: &a.clientID, calls: &calls{}}
 	go func() {
-		err := a.conn.ReadLoopRefusing(a.refuse, a.dispatch)
+		err := a.conn.ReadLoopRefusing(a.mayRefuse, a.refuse, a.dispatch)
 		root.Send(self, &connClosed{err: err})
 	}()
 }
@@ -210,6 +210,21 @@ func (a *connectionActor) refuse(h *remoting.FrameHead) (remoting.Refusal, bool)
 		r.Silent = h.IsOneway()
 	}
 	return r, true
+}
+
+// mayRefuse is refuse's question asked from the code alone, without its
+// side effects (counting, logging): would a request of code be refused
+// now? Most requests are not, and then their head is never read.
+func (a *connectionActor) mayRefuse(code int32) bool {
+	if a.opts.Gate != nil || (a.opts.Draining != nil && a.opts.Draining.Load()) {
+		return false
+	}
+	p, ok := a.routes.Lookup(remoting.RequestCode(code))
+	if !ok {
+		return false
+	}
+	_, _, busy := p.refusal()
+	return busy
 }
 
 // overloadLogEvery rate-limits the RejectedExecutionException line: under

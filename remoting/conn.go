@@ -198,7 +198,7 @@ func (c *Conn) LocalAddr() string { return c.nc.LocalAddr().String() }
 // has no room: either way the socket is not read, so the peer is held back
 // by TCP rather than by memory here.
 func (c *Conn) ReadLoop(handle func(*Command)) error {
-	return c.ReadLoopRefusing(nil, handle)
+	return c.ReadLoopRefusing(nil, nil, handle)
 }
 
 // ReadLoopRefusing is ReadLoop that first shows refuse (if not nil) the
@@ -212,9 +212,10 @@ func (c *Conn) ReadLoop(handle func(*Command)) error {
 // of read-to-written was tens of milliseconds). The socket's Write is
 // whole-buffer atomic (net and tls hold a write lock for the whole
 // buffer), so these writes interleave with the writer's only between
-// frames.
-func (c *Conn) ReadLoopRefusing(refuse RefuseFunc, handle func(*Command)) error {
-	return c.readLoop(refuse, handle)
+// frames. mayRefuse, if not nil, is asked first from the request code
+// alone, so that a request nothing would refuse costs no head read.
+func (c *Conn) ReadLoopRefusing(mayRefuse MayRefuseFunc, refuse RefuseFunc, handle func(*Command)) error {
+	return c.readLoop(mayRefuse, refuse, handle)
 }
 
 // refusedFlushBytes caps the busy answers a reader holds before writing.
@@ -243,7 +244,7 @@ func (c *Conn) writeRefused(fr *FrameReader) bool {
 	return ok
 }
 
-func (c *Conn) readLoop(refuse RefuseFunc, handle func(*Command)) error {
+func (c *Conn) readLoop(mayRefuse MayRefuseFunc, refuse RefuseFunc, handle func(*Command)) error {
 	var src io.Reader = c.nc
 	if c.opts.ReadIdleTimeout > 0 {
 		src = &idleReader{nc: c.nc, idle: c.opts.ReadIdleTimeout}
@@ -253,6 +254,7 @@ func (c *Conn) readLoop(refuse RefuseFunc, handle func(*Command)) error {
 	// socket into their own buffer.
 	fr := newFrameReader(bufio.NewReaderSize(src, readBufferSize), c.opts.MaxFrameSize,
 		c.opts.FrameBudget, c.opts.ConnFrameBudget, c.done)
+	fr.mayRefuse = mayRefuse
 	for {
 		if len(fr.refused) > 0 && (len(fr.refused) >= refusedFlushBytes || c.paused.Load() || fr.wouldBlock()) &&
 			!c.writeRefused(fr) {

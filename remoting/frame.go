@@ -106,6 +106,9 @@ type FrameReader struct {
 	refused   []byte
 	refusedAt []int64
 	head      FrameHead
+	// mayRefuse, when set, is asked first from the code alone; a request
+	// it would not refuse skips the head read (see MayRefuseFunc).
+	mayRefuse MayRefuseFunc
 
 	budget     *FrameBudget // nil: nothing is shared, growth needs no admission
 	connBudget int64
@@ -157,7 +160,7 @@ func (fr *FrameReader) next(refuse RefuseFunc) (*Command, error) {
 	case length+4 > int64(fr.maxFrame):
 		return nil, fmt.Errorf("read frame: length %d, maximum %d: %w", length+4, fr.maxFrame, ErrFrameTooLarge)
 	}
-	if refuse != nil && fr.br != nil {
+	if refuse != nil && fr.br != nil && fr.mightRefuse(int(length)) {
 		if h, ok := peekHead(fr.br, int(length)); ok && !h.IsResponse() {
 			h.ReadAt = time.Now().UnixNano()
 			// Passed from the reader, not the stack: refuse is a func
@@ -189,6 +192,16 @@ func (fr *FrameReader) next(refuse RefuseFunc) (*Command, error) {
 		return nil, bodyErr(len(payload), 0, err)
 	}
 	return stamped(Decode(payload))
+}
+
+// mightRefuse asks mayRefuse about the next frame's code; true when there
+// is no mayRefuse or the code cannot be read on its own.
+func (fr *FrameReader) mightRefuse(length int) bool {
+	if fr.mayRefuse == nil {
+		return true
+	}
+	code, ok := peekCode(fr.br, length)
+	return !ok || fr.mayRefuse(code)
 }
 
 // wouldBlock reports whether reading the next frame would wait for the

@@ -45,6 +45,72 @@ type Refusal struct {
 // goroutine and must not block.
 type RefuseFunc func(*FrameHead) (Refusal, bool)
 
+// MayRefuseFunc says from a request's code alone, with no side effects,
+// whether the RefuseFunc could refuse it now; false sends the frame
+// straight to the full decode without its head being read. The head is
+// not free: fastjson and the Go client write extFields between code and
+// opaque, so reading it means skipping the whole custom header, work
+// wasted on every request that is then accepted (5 % of the broker's CPU
+// at 16 publishers x 256 in flight). It runs on the reading goroutine and
+// must not block.
+type MayRefuseFunc func(code int32) bool
+
+// peekCode reads the request code of a frame whose payload of length bytes
+// is next in br, without consuming it: the binary header's fixed field, or
+// a JSON header's first key when that key is "code" (fastjson's and the Go
+// client's order). ok false says nothing about the frame: the caller reads
+// the whole head instead.
+func peekCode(br *bufio.Reader, length int) (code int32, ok bool) {
+	word, err := br.Peek(4)
+	if err != nil {
+		return 0, false
+	}
+	w := binary.BigEndian.Uint32(word)
+	headerLen := int(w & headerLengthMask)
+	if headerLen > length-4 {
+		return 0, false
+	}
+	switch SerializeType(w >> 24) {
+	case SerializeRocketMQ:
+		if headerLen < rocketMQFixedHeader || 4+rocketMQFixedHeader > br.Size() {
+			return 0, false
+		}
+		b, err := br.Peek(4 + 2)
+		if err != nil {
+			return 0, false
+		}
+		return int32(int16(binary.BigEndian.Uint16(b[4:]))), true
+	case SerializeJSON:
+		// `{"code":` and up to 11 digits: enough for any int32.
+		n := min(headerLen, 32, br.Size()-4)
+		b, err := br.Peek(4 + n)
+		if err != nil {
+			return 0, false
+		}
+		b = b[4:]
+		i := skipJSONSpace(b, 0)
+		if i >= len(b) || b[i] != '{' {
+			return 0, false
+		}
+		i = skipJSONSpace(b, i+1)
+		if !hasJSONLiteral(b, i, `"code"`) {
+			return 0, false
+		}
+		i = skipJSONSpace(b, i+len(`"code"`))
+		if i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		v, end, ok := scanJSONInt(b, skipJSONSpace(b, i+1), -1<<31, 1<<31-1)
+		// A number cut by the peek window could read short: it must end
+		// inside the window.
+		if !ok || end >= len(b) {
+			return 0, false
+		}
+		return int32(v), true
+	}
+	return 0, false
+}
+
 // peekHead reads the head of a frame whose payload of length bytes is next
 // in br, without consuming it, when the header fits br's buffer and the
 // head can be read without decoding the whole header; ok false sends the

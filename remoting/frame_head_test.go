@@ -232,3 +232,74 @@ func FuzzPeekHead(f *testing.F) {
 		}
 	})
 }
+
+// peekCode reads the code of our JSON, the Go client's JSON and the binary
+// header without consuming anything, and declines headers whose first key
+// is not "code" or whose number is cut or malformed.
+func TestPeekCode(t *testing.T) {
+	jsonFrame := func(h string) []byte {
+		return append(binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(4+len(h))), uint32(len(h))), h...)
+	}
+	cases := []struct {
+		name  string
+		frame []byte
+		code  int32
+		ok    bool
+	}{
+		{"ours JSON", frameOf(t, sendRequest(SerializeJSON, 42, 0)), int32(SendMessageV2), true},
+		{"ours ROCKETMQ", frameOf(t, sendRequest(SerializeRocketMQ, 42, 0)), int32(SendMessageV2), true},
+		{"go client", jsonFrame(`{"code":310,"language":"GO","opaque":42,"flag":0,"extFields":{}}`), 310, true},
+		{"spaces", jsonFrame(` { "code" : -7 , "flag":0}`), -7, true},
+		{"pop code", jsonFrame(`{"code":200050,"flag":0}`), 200050, true},
+		{"code not first", jsonFrame(`{"flag":0,"code":310}`), 0, false},
+		{"fraction", jsonFrame(`{"code":31.5,"flag":0}`), 0, false},
+		{"over int32", jsonFrame(`{"code":2147483648,"flag":0}`), 0, false},
+		{"cut", jsonFrame(`{"code":310`), 0, false},
+		{"not an object", jsonFrame(`["code",310]`), 0, false},
+	}
+	for _, c := range cases {
+		br := bufio.NewReaderSize(bytes.NewReader(c.frame[4:]), 32<<10)
+		code, ok := peekCode(br, len(c.frame)-4)
+		if ok != c.ok || (ok && code != c.code) {
+			t.Errorf("%s: got %d %v, want %d %v", c.name, code, ok, c.code, c.ok)
+		}
+		if br.Buffered() != len(c.frame)-4 {
+			t.Errorf("%s: peekCode consumed bytes", c.name)
+		}
+	}
+}
+
+// With mayRefuse declining a code, refuse is never asked and the frame
+// decodes whole; when mayRefuse says yes, refuse decides as before; a
+// header peekCode cannot read goes to refuse as without mayRefuse.
+func TestMayRefuseGatesHeadRead(t *testing.T) {
+	frame := frameOf(t, sendRequest(SerializeJSON, 9, 0))
+	for _, tc := range []struct {
+		name                string
+		may                 bool
+		wantRefuse, wantCmd int
+	}{{"declined", false, 0, 3}, {"asked", true, 3, 0}} {
+		fr := newFrameReader(bufio.NewReader(bytes.NewReader(framesOf(frame, 3))), 0, nil, 0, nil)
+		var asked []int32
+		fr.mayRefuse = func(code int32) bool { asked = append(asked, code); return tc.may }
+		refused := 0
+		refuse := func(h *FrameHead) (Refusal, bool) { refused++; return Refusal{Kind: Overload}, true }
+		cmds := 0
+		for {
+			c, err := fr.next(refuse)
+			if err != nil {
+				break
+			}
+			if c != nil {
+				cmds++
+				if c.Opaque != 9 || c.RequestCode() != SendMessageV2 || len(c.Body) != 1024 {
+					t.Errorf("%s: decoded %+v", tc.name, c)
+				}
+			}
+		}
+		if len(asked) != 3 || asked[0] != int32(SendMessageV2) || refused != tc.wantRefuse || cmds != tc.wantCmd {
+			t.Errorf("%s: mayRefuse asked %v, refuse called %d times, %d commands; want 3 asks, %d, %d",
+				tc.name, asked, refused, cmds, tc.wantRefuse, tc.wantCmd)
+		}
+	}
+}
