@@ -19,10 +19,10 @@ import (
 //	flushed <= committed <= wrote <= size
 //
 // wrote is where the writer appends next (in writeBuf when the file borrowed
-// a transient-pool buffer, else in the mapping); committed is how much of it
-// is in the file's page cache and therefore readable through the mapping;
-// flushed is how much is on disk. Without a pool buffer committed moves with
-// wrote. Only the single appender writes bytes and moves wrote; readers read
+// a transient-pool buffer, in the write-through stage under SyncFlush, else
+// in the mapping); committed is how much of it is in the file's page cache
+// and therefore readable through the mapping; flushed is how much is on
+// disk. Written straight into the mapping, committed moves with wrote. Only the single appender writes bytes and moves wrote; readers read
 // the mapping below committed (an atomic load orders them after the bytes).
 type mappedFile struct {
 	path string
