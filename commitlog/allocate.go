@@ -169,10 +169,13 @@ const (
 
 // prefault faults in mf's pages up to prefaultAhead past its write
 // position, within its allocated part (a store above it could fault on a
-// full disk). Pool-backed files are written by pwrite, not through the
-// mapping. Service goroutine only.
+// full disk). Pool-backed files and, in write-through mode, every file are
+// written by pwrite, not through the mapping: faulting their pages in for
+// writing would only dirty zero pages for fdatasync to write back. (A file
+// that falls back from write-through to the mapping goes without.)
+// Service goroutine only.
 func (a *allocateService) prefault(mf *mappedFile) {
-	if mf == nil || mf.writeBuf != nil || a.prefaultOff.Load() {
+	if mf == nil || mf.writeBuf != nil || a.q.stage != nil || a.prefaultOff.Load() {
 		return
 	}
 	pg := int64(os.Getpagesize())
@@ -196,7 +199,7 @@ func (a *allocateService) prefaultLast() { a.prefault(a.q.last()) }
 // notePrefault is the appender's check after an append to mf: a poke when
 // it has come within prefaultAhead-prefaultStep of the prefaulted end.
 func (a *allocateService) notePrefault(mf *mappedFile) {
-	if mf == nil || a.prefaultOff.Load() {
+	if mf == nil || a.q.stage != nil || a.prefaultOff.Load() {
 		return
 	}
 	if p := mf.prefaulted.Load(); mf.wrote.Load()+prefaultAhead-prefaultStep > p && p < min(mf.allocated.Load(), mf.size)&^int64(os.Getpagesize()-1) {

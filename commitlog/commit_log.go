@@ -291,6 +291,12 @@ func (s *Store) appendBatch(batch []*PutRequest) (end int64, stored int, rolled 
 			s.putBytes.Add(int64(r.Result.WroteBytes))
 		}
 	}
+	// Write-through: the batch's bytes go into the file now, before the
+	// group commit is handed an end that its flush must cover (a flush
+	// covers committed). Inside the window: a pwrite slowed by the page
+	// cache is what osPageCacheBusy measures, as stores into the mapping
+	// that fault are.
+	s.clq.commitStage()
 	done := s.now()
 	s.beginTimeInLock.Store(0)
 	s.lockHoldNanos.Add(int64(done.Sub(begin)))
@@ -325,10 +331,9 @@ func (s *Store) appendOne(r *PutRequest, storeTS int64) (_ PutResult, rolled boo
 		if nf == nil {
 			return PutResult{Status: PutCreateMappedFileFailed, Err: fmt.Errorf("commitlog: commit-log file at %d: %w", f.from+f.size, s.alloc.lastErr())}, rolled
 		}
-		blank := f.target(remaining)
-		binary.BigEndian.PutUint32(blank[offTotalSize:], uint32(remaining))
-		binary.BigEndian.PutUint32(blank[offMagic:], MagicBlank)
-		f.advance(remaining)
+		// This commits f's staged bytes (write-through) before nf is
+		// appended to.
+		f.closeWithBlank(remaining)
 		f, rolled = nf, true
 	}
 	phys := f.from + f.wrote.Load()

@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sluice-mq/sluice/commitlog/mmap"
+
+	"github.com/rs/zerolog"
 )
 
 // mappedFile is one fixed-size file of the commit log or of a consume queue,
@@ -16,10 +19,10 @@ import (
 //	flushed <= committed <= wrote <= size
 //
 // wrote is where the writer appends next (in writeBuf when the file borrowed
-// a transient-pool buffer, else in the mapping); committed is how much of it
-// is in the file's page cache and therefore readable through the mapping;
-// flushed is how much is on disk. Without a pool buffer committed moves with
-// wrote. Only the single appender writes bytes and moves wrote; readers read
+// a transient-pool buffer, in the write-through stage under SyncFlush, else
+// in the mapping); committed is how much of it is in the file's page cache
+// and therefore readable through the mapping; flushed is how much is on
+// disk. Written straight into the mapping, committed moves with wrote. Only the single appender writes bytes and moves wrote; readers read
 // the mapping below committed (an atomic load orders them after the bytes).
 type mappedFile struct {
 	path string
@@ -48,6 +51,42 @@ type mappedFile struct {
 	writeBuf    []byte
 	pooled      bool
 	bufReturned atomic.Bool
+
+	// stage is set while the file is in write-through mode (see
+	// writeStage; appender only). writeThrough says the file has been
+	// written with pwrite and is forced with fdatasync; the flusher reads it.
+	stage        *writeStage
+	writeThrough atomic.Bool
+}
+
+// writeStage is the commit log's write-through buffer (SyncFlushWriteThrough):
+// appends land in buf, which holds the bytes [committed, wrote) of its
+// owner, and commitStage writes them into the file with pwrite. One stage
+// serves the whole log, since only the last file is appended to; a file
+// that rolls commits its stage first. It is used by the appender only,
+// under putMu.
+type writeStage struct {
+	buf   []byte
+	owner *mappedFile // the file buf's bytes belong to (nil: buf is empty)
+	// writeAt writes b at off in f: (*os.File).WriteAt, pwrite(2). Tests
+	// inject failures.
+	writeAt func(f *os.File, b []byte, off int64) (int, error)
+	log     zerolog.Logger
+}
+
+// Bounds of the stage, which is heap memory. A batch is committed early once
+// its stage would grow past stageCommitAt (bytes become readable in pieces,
+// as they do through the mapping), so the stage holds at most that much
+// plus one request; a buffer grown above stageKeepMax by one large request
+// is dropped after its commit rather than kept for the next batch.
+const (
+	stageMinCap   = 64 << 10
+	stageCommitAt = 1 << 20
+	stageKeepMax  = 4 << 20
+)
+
+func newWriteStage(log zerolog.Logger) *writeStage {
+	return &writeStage{writeAt: (*os.File).WriteAt, log: log}
 }
 
 // createMappedFile makes a new file of size bytes named path, reserves its
@@ -145,7 +184,11 @@ func (m *mappedFile) readable() int64 { return m.committed.Load() }
 func (m *mappedFile) isFull() bool { return m.wrote.Load() == m.size }
 
 // target returns the n bytes at the write position for the appender to fill.
+// In write-through mode they are n zeroed bytes at the end of the stage.
 func (m *mappedFile) target(n int64) []byte {
+	if m.stage != nil {
+		return m.stageTarget(int(n))
+	}
 	w := m.wrote.Load()
 	if m.writeBuf != nil {
 		return m.writeBuf[w : w+n]
@@ -153,13 +196,131 @@ func (m *mappedFile) target(n int64) []byte {
 	return m.data[w : w+n]
 }
 
-// advance publishes n bytes filled through target.
+// stageTarget is target in write-through mode.
+func (m *mappedFile) stageTarget(n int) []byte {
+	st := m.stage
+	if st.owner != m {
+		// Another file's bytes are still staged (a file filled to its end
+		// without a roll, which the appenders commit anyway): they go to
+		// that file first.
+		if st.owner != nil {
+			st.owner.commitStage()
+		}
+		st.owner = m
+	}
+	l := len(st.buf)
+	if l > 0 && l+n > stageCommitAt {
+		m.commitStage()
+		if m.stage == nil { // the pwrite failed: mapping mode from here on
+			return m.target(int64(n))
+		}
+		st.owner = m
+		l = 0
+	}
+	if cap(st.buf)-l < n {
+		nb := make([]byte, l, max(2*cap(st.buf), l+n, stageMinCap))
+		copy(nb, st.buf)
+		st.buf = nb
+	}
+	st.buf = st.buf[:l+n]
+	b := st.buf[l:]
+	clear(b)
+	return b
+}
+
+// advance publishes n bytes filled through target. Staged bytes become
+// readable only at commitStage.
 func (m *mappedFile) advance(n int64) {
 	w := m.wrote.Load() + n
 	m.wrote.Store(w)
-	if m.writeBuf == nil {
+	if m.writeBuf == nil && m.stage == nil {
 		m.committed.Store(w)
 	}
+}
+
+// commitStage writes the staged bytes into the file at committed with
+// pwrite, which makes them readable through the mapping (the same page
+// cache) and lets the next flush cover them. If the write fails the bytes
+// are copied into the mapping instead, so an append that was made is never
+// lost, and the file stays in mapping mode (a full commit-log file is
+// allocated whole, so the stores cannot fault). No-op when nothing is staged.
+func (m *mappedFile) commitStage() {
+	st := m.stage
+	if st == nil || st.owner != m {
+		return
+	}
+	st.owner = nil
+	if len(st.buf) == 0 {
+		return
+	}
+	m.writeCommitted(st, st.buf)
+	if cap(st.buf) > stageKeepMax {
+		st.buf = nil
+	} else {
+		st.buf = st.buf[:0]
+	}
+}
+
+// writeCommitted writes b, bytes already counted in wrote, at committed and
+// moves committed past them: pwrite, or on its failure a copy into the
+// mapping, after which the file leaves write-through mode (logged).
+func (m *mappedFile) writeCommitted(st *writeStage, b []byte) {
+	c := m.committed.Load()
+	if _, err := st.writeAt(m.f, b, c); err != nil {
+		copy(m.data[c:], b)
+		m.stage = nil
+		st.log.Error().Err(err).Str("file", m.path).Int64("offset", m.from+c).Int("bytes", len(b)).
+			Msg("write-through pwrite failed; the bytes were stored through the mapping instead and this file stays in mapping mode (msync)")
+		// The flusher may msync or fdatasync what was pwritten before
+		// this: both force the file's pages in the range, however dirtied.
+		m.writeThrough.Store(false)
+	}
+	m.committed.Store(c + int64(len(b)))
+}
+
+// appendRaw appends data as it is (a slave's AppendRaw): in write-through
+// mode with one pwrite straight from data, no stage; else through target.
+// It is readable on return in either mode.
+func (m *mappedFile) appendRaw(data []byte) {
+	st := m.stage
+	if st == nil {
+		copy(m.target(int64(len(data))), data)
+		m.advance(int64(len(data)))
+		return
+	}
+	m.commitStage() // nothing is staged on a slave; kept for order's sake
+	m.wrote.Add(int64(len(data)))
+	m.writeCommitted(st, data)
+}
+
+// closeWithBlank fills the rest of the file, remaining bytes, with a BLANK
+// record (only its header is written: the body is never read, and the file
+// holds zeros there, as in mapping mode) and makes everything readable.
+func (m *mappedFile) closeWithBlank(remaining int64) {
+	if m.stage == nil {
+		blank := m.target(remaining)
+		binary.BigEndian.PutUint32(blank[offTotalSize:], uint32(remaining))
+		binary.BigEndian.PutUint32(blank[offMagic:], MagicBlank)
+		m.advance(remaining)
+		return
+	}
+	hdr := m.target(blankLen)
+	binary.BigEndian.PutUint32(hdr[offTotalSize:], uint32(remaining))
+	binary.BigEndian.PutUint32(hdr[offMagic:], MagicBlank)
+	m.advance(blankLen)
+	m.commitStage()
+	// Nothing is staged now, in either mode.
+	w := m.wrote.Load() + remaining - blankLen
+	m.wrote.Store(w)
+	m.committed.Store(w)
+}
+
+// enterWriteThrough puts the file, which must have nothing staged or
+// uncommitted (a file just taken, or the last one loaded), in write-through
+// mode with stage st.
+func (m *mappedFile) enterWriteThrough(st *writeStage) {
+	m.stage = st
+	m.writeThrough.Store(true)
 }
 
 // setPositions sets all three positions, for recovery and loading.
@@ -202,7 +363,9 @@ func (m *mappedFile) flush(syncs, syncNs *atomic.Int64) error {
 		start := time.Now()
 		defer func() { syncNs.Add(int64(time.Since(start))) }()
 	}
-	if m.pooled {
+	if m.pooled || m.writeThrough.Load() {
+		// fdatasync also writes back pages dirtied through the mapping, so
+		// a file that left or entered write-through mode is covered.
 		err = mmap.Fdatasync(m.f)
 	} else {
 		err = mmap.SyncRange(m.data, fl, c)

@@ -36,6 +36,7 @@ type mappedFileQueue struct {
 	log      zerolog.Logger
 	allocFn  atomic.Pointer[func(*os.File, int64) error] // mmap.AllocateFile; tests inject ENOSPC
 	pool     *transientStorePool                         // commit log with the pool enabled, else nil
+	stage    *writeStage                                 // commit log in write-through mode, else nil
 	syncs    *atomic.Int64                               // counts flush system calls, may be nil
 	syncNs   *atomic.Int64                               // their total time in ns, may be nil
 	grave    *graveyard
@@ -236,7 +237,8 @@ func (q *mappedFileQueue) createFull(from int64) (*mappedFile, error) {
 // appendFile makes mf, which must start where the last file ends, the last
 // file of the log. A pool buffer is borrowed for it when the queue has a
 // pool and one is free. It does no file I/O: the writer calls it inside
-// its lock-hold window.
+// its lock-hold window. In write-through mode the file is appended to
+// through the stage.
 func (q *mappedFileQueue) appendFile(mf *mappedFile) {
 	if q.pool != nil {
 		if buf := q.pool.take(); buf != nil {
@@ -245,10 +247,20 @@ func (q *mappedFileQueue) appendFile(mf *mappedFile) {
 		} else {
 			q.log.Warn().Str("file", mf.path).Msg("transient store pool has no free buffer; this file is written straight into its mapping")
 		}
+	} else if q.stage != nil {
+		mf.enterWriteThrough(q.stage)
 	}
 	q.mu.Lock()
 	q.files = append(q.files, mf)
 	q.mu.Unlock()
+}
+
+// commitStage writes the staged bytes into their file (write-through
+// mode; a no-op otherwise). Appender only.
+func (q *mappedFileQueue) commitStage() {
+	if q.stage != nil && q.stage.owner != nil {
+		q.stage.owner.commitStage()
+	}
 }
 
 // createSparse makes the consume-queue file starting at from (see

@@ -102,8 +102,7 @@ func (s *Store) AppendRaw(at int64, data []byte) error {
 	if n := int64(len(data)); n > f.size-f.wrote.Load() {
 		return fmt.Errorf("%w: %d bytes at %d cross the end of the file at %d", ErrRawOffset, n, at, f.from)
 	}
-	copy(f.target(int64(len(data))), data)
-	f.advance(int64(len(data)))
+	f.appendRaw(data)
 	s.putBytes.Add(int64(len(data)))
 	s.appendedSinceCheck += int64(len(data))
 	if s.appendedSinceCheck >= diskCheckEveryBytes {

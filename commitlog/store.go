@@ -258,6 +258,14 @@ func (s *Store) open() error {
 		s.pool = p
 		s.clq.pool = p
 	}
+	if s.cfg.writeThrough() {
+		s.clq.stage = newWriteStage(s.log)
+		if f := s.clq.last(); f != nil {
+			// Recovery left its three positions equal: nothing is staged
+			// or uncommitted, and the appender goes on in write-through.
+			f.enterWriteThrough(s.clq.stage)
+		}
+	}
 	if err := os.WriteFile(abortPath, nil, 0o644); err != nil {
 		return fmt.Errorf("commitlog: create abort file: %w", err)
 	}
@@ -298,7 +306,7 @@ func (s *Store) open() error {
 	}
 	s.putDone = make(chan PutStatus, 1)
 	s.putReq.Wakeup = func(st PutStatus) { s.putDone <- st }
-	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Stringer("brokerRole", s.cfg.BrokerRole).Bool("transientStorePool", s.pool != nil).
+	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Stringer("brokerRole", s.cfg.BrokerRole).Bool("transientStorePool", s.pool != nil).Bool("syncFlushWriteThrough", s.clq.stage != nil).
 		Bool("recoveredFromCrash", abnormal).Int64("minPhyOffset", s.clq.minOffset()).Int64("maxPhyOffset", s.clq.maxReadable()).
 		Msg("store opened")
 	return nil
