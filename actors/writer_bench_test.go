@@ -174,17 +174,18 @@ func BenchmarkWriterAppend(b *testing.B) {
 		cfg  func(*commitlog.Config)
 	}
 	modes := []mode{
+		// async and sync write the log with pwrite (commitLogWriteThrough,
+		// the default); async-mapped and sync-mapped through the mapping.
 		{"async", func(*commitlog.Config) {}},
+		{"async-mapped", func(c *commitlog.Config) { c.CommitLogWriteThrough = false }},
 		{"pool", func(c *commitlog.Config) {
 			c.TransientStorePoolEnable = true
 			c.TransientStorePoolSize = 2
 		}},
-		// sync writes the log with pwrite (syncFlushWriteThrough, the
-		// default); sync-mapped through the mapping, as before it.
 		{"sync", func(c *commitlog.Config) { c.FlushDiskType = commitlog.SyncFlush }},
 		{"sync-mapped", func(c *commitlog.Config) {
 			c.FlushDiskType = commitlog.SyncFlush
-			c.SyncFlushWriteThrough = false
+			c.CommitLogWriteThrough = false
 		}},
 	}
 	for _, m := range modes {

@@ -59,7 +59,7 @@ type mappedFile struct {
 	writeThrough atomic.Bool
 }
 
-// writeStage is the commit log's write-through buffer (SyncFlushWriteThrough):
+// writeStage is the commit log's write-through buffer (CommitLogWriteThrough):
 // appends land in buf, which holds the bytes [committed, wrote) of its
 // owner, and commitStage writes them into the file with pwrite. One stage
 // serves the whole log, since only the last file is appended to; a file

@@ -306,7 +306,7 @@ func (s *Store) open() error {
 	}
 	s.putDone = make(chan PutStatus, 1)
 	s.putReq.Wakeup = func(st PutStatus) { s.putDone <- st }
-	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Stringer("brokerRole", s.cfg.BrokerRole).Bool("transientStorePool", s.pool != nil).Bool("syncFlushWriteThrough", s.clq.stage != nil).
+	s.log.Info().Str("root", root).Str("flushDiskType", s.cfg.FlushDiskType.String()).Stringer("brokerRole", s.cfg.BrokerRole).Bool("transientStorePool", s.pool != nil).Bool("commitLogWriteThrough", s.clq.stage != nil).
 		Bool("recoveredFromCrash", abnormal).Int64("minPhyOffset", s.clq.minOffset()).Int64("maxPhyOffset", s.clq.maxReadable()).
 		Msg("store opened")
 	return nil

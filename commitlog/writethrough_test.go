@@ -75,20 +75,20 @@ func wtCheckRead(t *testing.T, s *Store, want []*Message) {
 	}
 }
 
-// wtOpen opens a SYNC_FLUSH store in dir with write-through on or off and
-// the fixed clock, and checks that the last file is in the expected mode.
-func wtOpen(t *testing.T, dir string, on bool) *Store {
+// wtOpen opens a store in dir with the flush type, write-through on or off
+// and the fixed clock, and checks that the last file is in the expected mode.
+func wtOpen(t *testing.T, dir string, flush FlushDiskType, on bool) *Store {
 	t.Helper()
 	cfg := testConfig(dir)
-	cfg.FlushDiskType = SyncFlush
-	cfg.SyncFlushWriteThrough = on
+	cfg.FlushDiskType = flush
+	cfg.CommitLogWriteThrough = on
 	s := openTestStore(t, cfg)
 	s.setClock(func() time.Time { return wtClock })
 	if (s.clq.stage != nil) != on {
-		t.Fatalf("syncFlushWriteThrough=%v: store stage %v", on, s.clq.stage != nil)
+		t.Fatalf("commitLogWriteThrough=%v: store stage %v", on, s.clq.stage != nil)
 	}
 	if f := s.clq.last(); f != nil && f.writeThrough.Load() != on {
-		t.Fatalf("syncFlushWriteThrough=%v: the last loaded file's write-through mode is %v", on, f.writeThrough.Load())
+		t.Fatalf("commitLogWriteThrough=%v: the last loaded file's write-through mode is %v", on, f.writeThrough.Load())
 	}
 	return s
 }
@@ -99,11 +99,17 @@ func wtOpen(t *testing.T, dir string, on bool) *Store {
 // write-through after a restart, and the files on disk are byte-identical
 // to those the mapping path writes for the same puts.
 func TestWriteThroughMatchesMapping(t *testing.T) {
+	for _, flush := range []FlushDiskType{SyncFlush, AsyncFlush} {
+		t.Run(flush.String(), func(t *testing.T) { testWriteThroughMatchesMapping(t, flush) })
+	}
+}
+
+func testWriteThroughMatchesMapping(t *testing.T, flush FlushDiskType) {
 	dirs := map[bool]string{true: t.TempDir(), false: t.TempDir()}
 	for _, on := range []bool{true, false} {
 		rng := rand.New(rand.NewSource(7))
 		dir := dirs[on]
-		s := wtOpen(t, dir, on)
+		s := wtOpen(t, dir, flush, on)
 		msgs := wtMessages(200, 0, rng)
 		wtPutAll(t, s, msgs, rng)
 		if s.clq.count() < 4 {
@@ -117,6 +123,11 @@ func TestWriteThroughMatchesMapping(t *testing.T) {
 		if on && (len(s.clq.stage.buf) != 0 || s.clq.stage.owner != nil) {
 			t.Fatalf("after Put the stage still holds %d bytes", len(s.clq.stage.buf))
 		}
+		if flush == AsyncFlush { // the flusher's turn, now
+			if err := s.flushCommitLog(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if s.clq.flushedWhere.Load() != s.MaxPhyOffset() || s.clq.maxReadable() != s.clq.maxWrote() {
 			t.Fatalf("flushed %d, readable %d, wrote %d", s.clq.flushedWhere.Load(), s.clq.maxReadable(), s.clq.maxWrote())
 		}
@@ -125,7 +136,7 @@ func TestWriteThroughMatchesMapping(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		s = wtOpen(t, dir, on) // clean restart: the checkpoint is trusted
+		s = wtOpen(t, dir, flush, on) // clean restart: the checkpoint is trusted
 		wtCheckRead(t, s, msgs)
 		more := wtMessages(60, 200, rng)
 		wtPutAll(t, s, more, rng)
@@ -136,7 +147,7 @@ func TestWriteThroughMatchesMapping(t *testing.T) {
 		}
 
 		markCrashed(t, dir) // every record of the tail is checked
-		s = wtOpen(t, dir, on)
+		s = wtOpen(t, dir, flush, on)
 		wtCheckRead(t, s, msgs)
 		more = wtMessages(40, 260, rng)
 		wtPutAll(t, s, more, rng)
@@ -192,7 +203,7 @@ func sameFiles(t *testing.T, a, b string) {
 // failed halfway is overwritten whole.
 func TestWriteThroughPwriteFailureFallsBack(t *testing.T) {
 	dir := t.TempDir()
-	s := wtOpen(t, dir, true)
+	s := wtOpen(t, dir, SyncFlush, true)
 	var failing atomic.Bool
 	var failures atomic.Int64
 	s.clq.stage.writeAt = func(f *os.File, b []byte, off int64) (int, error) {
@@ -240,7 +251,7 @@ func TestWriteThroughPwriteFailureFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	markCrashed(t, dir)
-	s = wtOpen(t, dir, true)
+	s = wtOpen(t, dir, SyncFlush, true)
 	wtCheckRead(t, s, msgs)
 }
 
@@ -332,8 +343,14 @@ func TestWriteThroughPutZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
 	}
+	for _, flush := range []FlushDiskType{SyncFlush, AsyncFlush} {
+		t.Run(flush.String(), func(t *testing.T) { testWriteThroughPutZeroAllocs(t, flush) })
+	}
+}
+
+func testWriteThroughPutZeroAllocs(t *testing.T, flush FlushDiskType) {
 	cfg := testConfig(t.TempDir())
-	cfg.FlushDiskType = SyncFlush
+	cfg.FlushDiskType = flush
 	cfg.MappedFileSizeCommitLog = 64 << 20
 	cfg.MappedFileSizeConsumeQueue = 300_000 * CQEntrySize
 	cfg.FlushIntervalConsumeQueue = 3_600_000
@@ -355,6 +372,6 @@ func TestWriteThroughPutZeroAllocs(t *testing.T) {
 		}
 	})
 	if allocs != 0 {
-		t.Fatalf("a SYNC_FLUSH Put allocates %.2f times per call", allocs)
+		t.Fatalf("a %s Put allocates %.2f times per call", flush, allocs)
 	}
 }

@@ -24,7 +24,7 @@ func (c *Config) storeFields(f fields, s *commitlog.Config) {
 	f.int64("flushIntervalCommitLog", &s.FlushIntervalCommitLog)
 	f.int64("commitIntervalCommitLog", &s.CommitIntervalCommitLog)
 	f.int64("syncFlushTimeout", &s.SyncFlushTimeout)
-	f.bool("syncFlushWriteThrough", &s.SyncFlushWriteThrough)
+	f.bool("commitLogWriteThrough", &s.CommitLogWriteThrough)
 	f.bool("transientStorePoolEnable", &s.TransientStorePoolEnable)
 	f.int("transientStorePoolSize", &s.TransientStorePoolSize)
 	f.int("maxMessageSize", &s.MaxMessageSize)

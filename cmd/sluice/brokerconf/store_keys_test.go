@@ -69,25 +69,25 @@ func TestMessageIndexKeys(t *testing.T) {
 	}
 }
 
-// syncFlushWriteThrough (ours) is on by default and reaches the store.
-func TestSyncFlushWriteThroughKey(t *testing.T) {
+// commitLogWriteThrough (ours) is on by default and reaches the store.
+func TestCommitLogWriteThroughKey(t *testing.T) {
 	cfg := Default()
-	if !cfg.Broker.Store.SyncFlushWriteThrough {
-		t.Fatal("syncFlushWriteThrough is off by default")
+	if !cfg.Broker.Store.CommitLogWriteThrough {
+		t.Fatal("commitLogWriteThrough is off by default")
 	}
-	warnings, err := cfg.Load(strings.NewReader("flushDiskType=SYNC_FLUSH\nsyncFlushWriteThrough=false\n"))
+	warnings, err := cfg.Load(strings.NewReader("flushDiskType=SYNC_FLUSH\ncommitLogWriteThrough=false\n"))
 	if err != nil || len(warnings) != 0 {
 		t.Fatalf("load: %v %v", err, warnings)
 	}
-	if s := cfg.Broker.Store; s.SyncFlushWriteThrough || s.FlushDiskType != commitlog.SyncFlush {
-		t.Fatalf("loaded %v %v", s.SyncFlushWriteThrough, s.FlushDiskType)
+	if s := cfg.Broker.Store; s.CommitLogWriteThrough || s.FlushDiskType != commitlog.SyncFlush {
+		t.Fatalf("loaded %v %v", s.CommitLogWriteThrough, s.FlushDiskType)
 	}
 	var out strings.Builder
-	if err := cfg.Print(&out); err != nil || !strings.Contains(out.String(), "\nsyncFlushWriteThrough=false\n") {
+	if err := cfg.Print(&out); err != nil || !strings.Contains(out.String(), "\ncommitLogWriteThrough=false\n") {
 		t.Fatalf("printed:\n%s", out.String())
 	}
 	bad := Default()
-	if _, err := bad.Load(strings.NewReader("syncFlushWriteThrough=maybe\n")); err == nil || !strings.Contains(err.Error(), "syncFlushWriteThrough") {
-		t.Fatalf("bad syncFlushWriteThrough: %v", err)
+	if _, err := bad.Load(strings.NewReader("commitLogWriteThrough=maybe\n")); err == nil || !strings.Contains(err.Error(), "commitLogWriteThrough") {
+		t.Fatalf("bad commitLogWriteThrough: %v", err)
 	}
 }
