@@ -190,11 +190,8 @@ func Submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request,
 // no Request and no Command. Requests that dispatch would answer
 // otherwise first (the gate, an unknown code, draining) go on to it.
 func (a *connectionActor) refuse(h *remoting.FrameHead) (remoting.Refusal, bool) {
-	if a.opts.Gate != nil || (a.opts.Draining != nil && a.opts.Draining.Load()) {
-		return remoting.Refusal{}, false
-	}
-	p, ok := a.routes.Lookup(h.RequestCode())
-	if !ok {
+	p := a.headRefuser(h.RequestCode())
+	if p == nil {
 		return remoting.Refusal{}, false
 	}
 	kind, depth, busy := p.refusal()
@@ -216,15 +213,26 @@ func (a *connectionActor) refuse(h *remoting.FrameHead) (remoting.Refusal, bool)
 // side effects (counting, logging): would a request of code be refused
 // now? Most requests are not, and then their head is never read.
 func (a *connectionActor) mayRefuse(code int32) bool {
-	if a.opts.Gate != nil || (a.opts.Draining != nil && a.opts.Draining.Load()) {
-		return false
-	}
-	p, ok := a.routes.Lookup(remoting.RequestCode(code))
-	if !ok {
+	p := a.headRefuser(remoting.RequestCode(code))
+	if p == nil {
 		return false
 	}
 	_, _, busy := p.refusal()
 	return busy
+}
+
+// headRefuser is the processor whose refusals a request of code may get
+// from its head, nil when dispatch must see it first (the gate, draining,
+// an unknown code).
+func (a *connectionActor) headRefuser(code remoting.RequestCode) *Processor {
+	if a.opts.Gate != nil || (a.opts.Draining != nil && a.opts.Draining.Load()) {
+		return nil
+	}
+	p, ok := a.routes.Lookup(code)
+	if !ok {
+		return nil
+	}
+	return p
 }
 
 // overloadLogEvery rate-limits the RejectedExecutionException line: under
