@@ -19,11 +19,12 @@ import (
 //	flushed <= committed <= wrote <= size
 //
 // wrote is where the writer appends next (in writeBuf when the file borrowed
-// a transient-pool buffer, in the write-through stage under SyncFlush, else
-// in the mapping); committed is how much of it is in the file's page cache
-// and therefore readable through the mapping; flushed is how much is on
-// disk. Written straight into the mapping, committed moves with wrote. Only the single appender writes bytes and moves wrote; readers read
-// the mapping below committed (an atomic load orders them after the bytes).
+// a transient-pool buffer, in the write-through stage, else in the
+// mapping); committed is how much of it is in the file's page cache and
+// therefore readable through the mapping; flushed is how much is on disk.
+// Written straight into the mapping, committed moves with wrote. Only the
+// single appender writes bytes and moves wrote; readers read the mapping
+// below committed (an atomic load orders them after the bytes).
 type mappedFile struct {
 	path string
 	from int64 // offset of byte 0 in the whole log (the file name)
@@ -183,8 +184,9 @@ func (m *mappedFile) readable() int64 { return m.committed.Load() }
 // isFull reports that the appender has nothing more to put in this file.
 func (m *mappedFile) isFull() bool { return m.wrote.Load() == m.size }
 
-// target returns the n bytes at the write position for the appender to fill.
-// In write-through mode they are n zeroed bytes at the end of the stage.
+// target returns the n bytes at the write position for the appender to
+// fill, all of them (they are not zeroed: a pool buffer keeps its last
+// file's bytes). In write-through mode they are at the end of the stage.
 func (m *mappedFile) target(n int64) []byte {
 	if m.stage != nil {
 		return m.stageTarget(int(n))
@@ -223,9 +225,7 @@ func (m *mappedFile) stageTarget(n int) []byte {
 		st.buf = nb
 	}
 	st.buf = st.buf[:l+n]
-	b := st.buf[l:]
-	clear(b)
-	return b
+	return st.buf[l:]
 }
 
 // advance publishes n bytes filled through target. Staged bytes become

@@ -55,22 +55,34 @@ type RefuseFunc func(*FrameHead) (Refusal, bool)
 // must not block.
 type MayRefuseFunc func(code int32) bool
 
+// peekHeaderWord reads the header-length word of a frame whose payload of
+// length bytes is next in br, without consuming it: the header's length and
+// serialization. ok is false when it cannot be peeked or claims more than
+// the frame holds.
+func peekHeaderWord(br *bufio.Reader, length int) (headerLen int, ser SerializeType, ok bool) {
+	word, err := br.Peek(4)
+	if err != nil {
+		return 0, 0, false
+	}
+	w := binary.BigEndian.Uint32(word)
+	headerLen = int(w & headerLengthMask)
+	if headerLen > length-4 {
+		return 0, 0, false
+	}
+	return headerLen, SerializeType(w >> 24), true
+}
+
 // peekCode reads the request code of a frame whose payload of length bytes
 // is next in br, without consuming it: the binary header's fixed field, or
 // a JSON header's first key when that key is "code" (fastjson's and the Go
 // client's order). ok false says nothing about the frame: the caller reads
 // the whole head instead.
 func peekCode(br *bufio.Reader, length int) (code int32, ok bool) {
-	word, err := br.Peek(4)
-	if err != nil {
+	headerLen, ser, ok := peekHeaderWord(br, length)
+	if !ok {
 		return 0, false
 	}
-	w := binary.BigEndian.Uint32(word)
-	headerLen := int(w & headerLengthMask)
-	if headerLen > length-4 {
-		return 0, false
-	}
-	switch SerializeType(w >> 24) {
+	switch ser {
 	case SerializeRocketMQ:
 		if headerLen < rocketMQFixedHeader || 4+rocketMQFixedHeader > br.Size() {
 			return 0, false
@@ -116,16 +128,11 @@ func peekCode(br *bufio.Reader, length int) (code int32, ok bool) {
 // head can be read without decoding the whole header; ok false sends the
 // frame down the full decode, which judges it.
 func peekHead(br *bufio.Reader, length int) (FrameHead, bool) {
-	word, err := br.Peek(4)
-	if err != nil {
+	headerLen, ser, ok := peekHeaderWord(br, length)
+	if !ok {
 		return FrameHead{}, false
 	}
-	w := binary.BigEndian.Uint32(word)
-	headerLen := int(w & headerLengthMask)
-	h := FrameHead{Serialize: SerializeType(w >> 24)}
-	if headerLen > length-4 {
-		return FrameHead{}, false
-	}
+	h := FrameHead{Serialize: ser}
 	switch h.Serialize {
 	case SerializeRocketMQ:
 		if headerLen < rocketMQFixedHeader || 4+rocketMQFixedHeader > br.Size() {
