@@ -150,6 +150,14 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b.svc = svc
+	// Built before any processor runs, so the admin's hook is in place
+	// from the first request; nothing is sent before Start below.
+	if b.registrar = b.newRegistrar(svc.meta); b.registrar != nil {
+		reg := b.registrar
+		svc.meta.Topics.SetOnChange(func() { reg.RegisterNow() })
+		svc.admin.Registered = reg.RegisterNow
+		svc.admin.RegisterWait = millis(cfg.RegisterBrokerTimeoutMills)
+	}
 	handlers, err := b.handlers(opts.Handlers)
 	if err != nil {
 		return nil, err
@@ -197,8 +205,7 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("serve metrics on %s: %w", maddr, err)
 		}
 	}
-	if b.registrar = b.newRegistrar(svc.meta); b.registrar != nil {
-		svc.meta.Topics.SetOnChange(b.registrar.RegisterNow)
+	if b.registrar != nil {
 		b.registrar.Start()
 	}
 	started = true
@@ -226,6 +233,9 @@ func connOptions(cfg *Config) remoting.ConnOptions {
 
 // abortStart undoes a Start that failed part way, newest first.
 func (b *Broker) abortStart() {
+	if b.registrar != nil {
+		b.registrar.Close() // never started: nothing to unregister
+	}
 	if b.sweep != nil {
 		b.sweep.stop()
 	}

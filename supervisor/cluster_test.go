@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/sluice-mq/sluice/remoting"
 	"github.com/sluice-mq/sluice/supervisor"
@@ -77,4 +78,27 @@ func TestGoClientTwoBrokers(t *testing.T) {
 	sendN(t, p, topic, "second-", 0, 20)
 	poll.Until(t, "", func() bool { return messagesIn(brokers[1], topic, 4)-before == 20 })
 	poll.Within(t, 60*time.Second, "", func() bool { return rec.count() == 60 })
+}
+
+// UPDATE_AND_CREATE_TOPIC is answered only once the name server has the
+// topic (RocketMQ's registerIncrementBrokerData runs before the admin
+// answers). Otherwise a producer right after it finds no route, falls back
+// to TBW102's four queues and sends to queues the topic does not have.
+func TestCreateTopicAnsweredAfterNameServerHasIt(t *testing.T) {
+	ns, b := startCluster(t, nil)
+	p := newProducer(t, ns.Addr(), producer.WithRetry(0))
+	for i := 0; i < 5; i++ {
+		topic := "RouteNowTopic" + strconv.Itoa(i)
+		createTopic(t, b.Addr(), topic, 1)
+		route, ok := ns.Routes().PickupTopicRouteData(topic)
+		if !ok || len(route.QueueDatas) != 1 || route.QueueDatas[0].WriteQueueNums != 1 {
+			t.Fatalf("right after the answer the name server has %v %s", ok, route.Encode())
+		}
+		for j := 0; j < 8; j++ {
+			res, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("m")))
+			if err != nil || res.Status != primitive.SendOK {
+				t.Fatalf("send %d to %s: %v %v", j, topic, res, err)
+			}
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"time"
+
 	"github.com/rs/zerolog"
 
 	"github.com/sluice-mq/sluice/actors"
@@ -22,7 +24,15 @@ type Handlers struct {
 	Stats *stats.Manager
 	// DelayOffset reads delayOffset.json (GET_ALL_DELAY_OFFSET).
 	DelayOffset func() ([]byte, error)
-	Log         zerolog.Logger
+	// Registered, when set, asks for a registration with the name servers
+	// and returns a channel that closes once they have all had it (or
+	// failed to). A topic change is answered after that, as RocketMQ's
+	// registerIncrementBrokerData is called before the admin answers.
+	Registered func() <-chan struct{}
+	// RegisterWait bounds that wait; the answer is SUCCESS either way,
+	// since the topic is stored and the periodic registration carries it.
+	RegisterWait time.Duration
+	Log          zerolog.Logger
 }
 
 // ByCode maps each request code served here to its handler.
@@ -162,7 +172,29 @@ func (p *Handlers) updateAndCreateTopic(r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	r.ReplyCode(remoting.Success, "")
+	p.replyAfterRegistration(r, tc.TopicName)
+}
+
+// replyAfterRegistration answers SUCCESS once the name servers know of
+// the change, from its own goroutine so that the admin processor goes on
+// serving meanwhile.
+func (p *Handlers) replyAfterRegistration(r *actors.Request, topic string) {
+	if p.Registered == nil {
+		r.ReplyCode(remoting.Success, "")
+		return
+	}
+	done := p.Registered()
+	go func() {
+		t := time.NewTimer(p.RegisterWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			p.Log.Warn().Str("topic", topic).Dur("waited", p.RegisterWait).
+				Msg("topic stored; name servers not all updated yet, the periodic registration will carry it")
+		}
+		r.ReplyCode(remoting.Success, "")
+	}()
 }
 
 func (p *Handlers) getAllTopicConfig(r *actors.Request) {

@@ -28,7 +28,9 @@
 //
 //	reg := namesrv.NewRegistrar(namesrv.RegistrarConfig{…, Topics: topics.Snapshot}, log)
 //	reg.Start()            // after the remoting port is open
-//	reg.RegisterNow()      // after a topic is created or changed
+//	reg.RegisterNow()      // after a topic is created or changed; the
+//	                       // channel it returns closes once every name
+//	                       // server has had the change
 //	reg.Close()            // on shutdown, before the port closes
 //
 // The route tables live only in memory, as RocketMQ's do: brokers refill

@@ -78,8 +78,8 @@ func ParseNamesrvAddrs(s string) []string {
 // (BrokerController#registerBrokerAll and BrokerOuterAPI): once at Start,
 // then every period, and at once on RegisterNow; UNREGISTER_BROKER on
 // Close. Each name server has its own goroutine and connection, so a dead
-// one delays nobody, and nothing a caller does waits on the network except
-// Close.
+// one delays nobody. Only Close waits on the network; RegisterNow hands
+// back a channel for a caller that chooses to wait.
 type Registrar struct {
 	cfg    RegistrarConfig
 	log    zerolog.Logger
@@ -105,6 +105,9 @@ const (
 type nameServer struct {
 	addr string
 	kick chan struct{} // capacity 1: registrations asked for coalesce
+	// waiting are the RegisterNow calls that this name server's next
+	// registration answers; guarded by Registrar.mu.
+	waiting []*registerCall
 
 	client     *remoting.Client
 	registered bool // at least one success
@@ -144,19 +147,61 @@ func (r *Registrar) Start() {
 	}
 }
 
+// registerCall is one RegisterNow call: done closes once every name
+// server has finished an attempt that began after the call, so the topic
+// table it sent is at least as new as the caller's change.
+type registerCall struct {
+	pending int // name servers still to finish; guarded by Registrar.mu
+	done    chan struct{}
+}
+
 // RegisterNow asks for a registration with every name server without
 // waiting for it, as RocketMQ's registerIncrementBrokerData after a topic
 // is created. Requests made while one is pending are merged into it.
-func (r *Registrar) RegisterNow() {
+//
+// The channel closes once every name server has answered, failed or
+// timed out (about the Timeout each) on a registration sent after this
+// call; at once if the registrar is not running. RocketMQ's admin answers
+// UPDATE_AND_CREATE_TOPIC only after that, so a client that produces right
+// after creating a topic finds its route rather than TBW102's.
+func (r *Registrar) RegisterNow() <-chan struct{} {
+	reg := &registerCall{done: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.state != stateStarted {
-		return
+	if r.state != stateStarted || len(r.servers) == 0 {
+		close(reg.done)
+		return reg.done
 	}
+	reg.pending = len(r.servers)
 	for _, ns := range r.servers {
+		ns.waiting = append(ns.waiting, reg)
 		select {
 		case ns.kick <- struct{}{}:
 		default:
+		}
+	}
+	return reg.done
+}
+
+// takeWaiting hands over the calls that ns's next registration answers.
+func (r *Registrar) takeWaiting(ns *nameServer) []*registerCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := ns.waiting
+	ns.waiting = nil
+	return w
+}
+
+// answered counts one name server's attempt against each call in w.
+func (r *Registrar) answered(w []*registerCall) {
+	if len(w) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, reg := range w {
+		if reg.pending--; reg.pending == 0 {
+			close(reg.done)
 		}
 	}
 }
@@ -180,11 +225,19 @@ func (r *Registrar) run(ns *nameServer) {
 		if ns.client != nil {
 			ns.client.Close()
 		}
+		// Closed: nobody waits for a registration that will not come.
+		// RegisterNow adds no more once the state is closed, which Close
+		// sets before this goroutine can get here.
+		r.answered(r.takeWaiting(ns))
 	}()
 	ticker := time.NewTicker(r.period)
 	defer ticker.Stop()
 	for {
+		// Taken before the request is built, so every call answered here
+		// came before the topic snapshot it sends.
+		waiting := r.takeWaiting(ns)
 		r.register(ns)
+		r.answered(waiting)
 		select {
 		case <-r.ctx.Done():
 			r.unregister(ns)

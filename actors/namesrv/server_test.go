@@ -277,11 +277,18 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 	}
 
 	// A topic created on the broker reaches the name servers without
-	// waiting for the period.
+	// waiting for the period, and RegisterNow's channel closes only once
+	// both have it.
 	tt.add(testTopic("New", 2))
-	r.RegisterNow()
+	select {
+	case <-r.RegisterNow():
+	case <-time.After(10 * time.Second):
+		t.Fatal("RegisterNow's channel still open after 10 s")
+	}
 	for _, ns := range []*nameServer{ns1, ns2} {
-		poll.Until(t, "route of New on "+ns.addr, func() bool { _, ok := ns.m.PickupTopicRouteData("New"); return ok })
+		if _, ok := ns.m.PickupTopicRouteData("New"); !ok {
+			t.Fatalf("RegisterNow done but %s has no route of New", ns.addr)
+		}
 	}
 
 	r.Close()
@@ -293,7 +300,11 @@ func TestRegistrarRegistersAndUnregisters(t *testing.T) {
 			t.Fatalf("live brokers on %s after Close: %v", ns.addr, live)
 		}
 	}
-	r.RegisterNow() // after Close: nothing, and no panic
+	select { // after Close: nothing sent, no panic, and nobody waits
+	case <-r.RegisterNow():
+	default:
+		t.Fatal("RegisterNow after Close returned an open channel")
+	}
 	if n := logs.Count("unregistered from name server"); n != 2 {
 		t.Fatalf("%d unregister log lines, want 2:\n%s", n, logs)
 	}
@@ -324,8 +335,12 @@ func TestRegistrarSurvivesDeadNameServer(t *testing.T) {
 	r.Start()
 	poll.Until(t, "route of T", func() bool { _, ok := ns.m.PickupTopicRouteData("T"); return ok })
 	for i := 0; i < 3; i++ {
-		r.RegisterNow()
-		time.Sleep(20 * time.Millisecond)
+		// A refused connection fails at once, so the wait ends with it.
+		select {
+		case <-r.RegisterNow():
+		case <-time.After(10 * time.Second):
+			t.Fatal("RegisterNow's channel still open with one name server refusing connections")
+		}
 	}
 	poll.Until(t, "the dead name server's failure to be logged", func() bool { return logs.Count("retrying every period") > 0 })
 
