@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,7 +34,17 @@ type Handlers struct {
 	// since the topic is stored and the periodic registration carries it.
 	RegisterWait time.Duration
 	Log          zerolog.Logger
+
+	// waitingAnswers counts the answers waiting on a registration, each
+	// with its goroutine; bounded by maxWaitingAnswers.
+	waitingAnswers atomic.Int32
 }
+
+// maxWaitingAnswers bounds the topic changes whose answers wait on the
+// name servers at once. A client can send changes faster than a stalled
+// name server times out; past the bound an answer goes at once, as after
+// RegisterWait, rather than holding a goroutine for each.
+const maxWaitingAnswers = 256
 
 // ByCode maps each request code served here to its handler.
 func (p *Handlers) ByCode() map[remoting.RequestCode]actors.HandlerFunc {
@@ -184,17 +195,30 @@ func (p *Handlers) replyAfterRegistration(r *actors.Request, topic string) {
 		return
 	}
 	done := p.Registered()
+	if p.waitingAnswers.Add(1) > maxWaitingAnswers {
+		p.waitingAnswers.Add(-1)
+		p.notYetRegistered(topic, 0)
+		r.ReplyCode(remoting.Success, "")
+		return
+	}
 	go func() {
+		defer p.waitingAnswers.Add(-1)
 		t := time.NewTimer(p.RegisterWait)
 		defer t.Stop()
 		select {
 		case <-done:
 		case <-t.C:
-			p.Log.Warn().Str("topic", topic).Dur("waited", p.RegisterWait).
-				Msg("topic stored; name servers not all updated yet, the periodic registration will carry it")
+			p.notYetRegistered(topic, p.RegisterWait)
 		}
 		r.ReplyCode(remoting.Success, "")
 	}()
+}
+
+// notYetRegistered logs a topic change answered before every name server
+// had it.
+func (p *Handlers) notYetRegistered(topic string, waited time.Duration) {
+	p.Log.Warn().Str("topic", topic).Dur("waited", waited).
+		Msg("topic stored; name servers not all updated yet, the periodic registration will carry it")
 }
 
 func (p *Handlers) getAllTopicConfig(r *actors.Request) {

@@ -91,7 +91,11 @@ type Registrar struct {
 	mu      sync.Mutex
 	state   int // stateNew, stateStarted or stateClosed
 	servers []*nameServer
-	wg      sync.WaitGroup
+	// next is the call that no name server has begun yet: calls made
+	// meanwhile share it, so each name server's waiting list holds one
+	// call per attempt begun elsewhere, not one per topic change.
+	next *registerCall
+	wg   sync.WaitGroup
 }
 
 const (
@@ -165,14 +169,19 @@ type registerCall struct {
 // UPDATE_AND_CREATE_TOPIC only after that, so a client that produces right
 // after creating a topic finds its route rather than TBW102's.
 func (r *Registrar) RegisterNow() <-chan struct{} {
-	reg := &registerCall{done: make(chan struct{})}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != stateStarted || len(r.servers) == 0 {
-		close(reg.done)
-		return reg.done
+		done := make(chan struct{})
+		close(done)
+		return done
 	}
-	reg.pending = len(r.servers)
+	if r.next != nil {
+		// Every name server has it waiting and has been kicked.
+		return r.next.done
+	}
+	reg := &registerCall{pending: len(r.servers), done: make(chan struct{})}
+	r.next = reg
 	for _, ns := range r.servers {
 		ns.waiting = append(ns.waiting, reg)
 		select {
@@ -189,6 +198,9 @@ func (r *Registrar) takeWaiting(ns *nameServer) []*registerCall {
 	defer r.mu.Unlock()
 	w := ns.waiting
 	ns.waiting = nil
+	if n := len(w); n > 0 && w[n-1] == r.next {
+		r.next = nil // begun here: a later change needs a later attempt
+	}
 	return w
 }
 

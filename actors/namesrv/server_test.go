@@ -356,3 +356,71 @@ func TestRegistrarSurvivesDeadNameServer(t *testing.T) {
 		t.Fatal("route still there after Close")
 	}
 }
+
+// Topic changes made while a name server is stuck on a registration share
+// the one call its next attempt answers, so its waiting list does not
+// grow with them.
+func TestRegistrarMergesCallsWhileNameServerStuck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan struct{}, 1)
+	conns := make(chan net.Conn, 1)
+	go func() { // accepts and reads, never answers
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		conns <- c
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	r := namesrv.NewRegistrar(namesrv.RegistrarConfig{
+		NamesrvAddrs: []string{ln.Addr().String()},
+		ClusterName:  "DefaultCluster",
+		BrokerName:   "broker-s",
+		BrokerAddr:   "127.0.0.1:10911",
+		Timeout:      30 * time.Second, // stuck for the whole test
+		Topics: func() ([]metadata.TopicConfig, metadata.DataVersion) {
+			return []metadata.TopicConfig{testTopic("T", 4)}, metadata.DataVersion{Counter: 1}
+		},
+	}, zerolog.Nop())
+	r.Start()
+	defer func() {
+		// Cut the name server off first, so that Close's unregister fails
+		// at once instead of waiting out the Timeout.
+		ln.Close()
+		select {
+		case c := <-conns:
+			c.Close()
+		default:
+		}
+		r.Close()
+	}()
+	select {
+	case <-got: // the first registration is on the wire, unanswered
+	case <-time.After(10 * time.Second):
+		t.Fatal("no registration reached the name server")
+	}
+	first := r.RegisterNow()
+	for i := 0; i < 100; i++ {
+		if r.RegisterNow() != first {
+			t.Fatalf("call %d got a channel of its own while the name server was stuck", i)
+		}
+	}
+	select {
+	case <-first:
+		t.Fatal("RegisterNow's channel closed with the name server still stuck")
+	default:
+	}
+}
