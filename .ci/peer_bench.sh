@@ -7,6 +7,8 @@
 #   ROUNDS (3)   interleaved rounds; the medians are printed at the end
 #   SECS (10)    seconds per Sluice run; NATS runs send MSGS_PER_SEC*SECS
 #   NATS_SERVER_VERSION, NATSCLI_VERSION   what `go install` takes
+#   SLUICE_CONF  extra broker.conf lines for every Sluice run, e.g.
+#                SLUICE_CONF='sendQueueBackpressure=true'
 #
 # A shape is publishers x in-flight per publisher (1 = waits for each ack),
 # plus the flush mode: ASYNC (Sluice ASYNC_FLUSH, NATS defaults) or SYNC
@@ -51,6 +53,7 @@ sluice() {
 	# would collide with any other broker on the machine.
 	printf 'flushDiskType=%s_FLUSH\nlistenPort=%s\nnamesrvListenPort=%s\nstorePathRootDir=%s/store\ngrpcServerPort=0\nmetricsPromExporterPort=0\nhaListenPort=%s\n' \
 		"$mode" "$port" "$ns" "$dir" "$ha" >"$dir/broker.conf"
+	[ -n "${SLUICE_CONF:-}" ] && printf '%s\n' "$SLUICE_CONF" >>"$dir/broker.conf"
 	"$bin/sluice" -c "$dir/broker.conf" -log-level error >"$dir/log" 2>&1 &
 	pid=$!
 	pids+=("$pid")

@@ -129,7 +129,14 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	a.language.Store(int32(cmd.Language))
 	a.version.Store(int32(cmd.Version))
 	r := &Request{Cmd: cmd, Conn: a.handle}
-	if resp, evenOneway := Submit(a.routes, &a.opts, a.log, r, a.remote, &a.inflight); resp != nil && (evenOneway || !cmd.IsOneway()) {
+	resp, evenOneway := Submit(a.routes, &a.opts, a.log, r, a.remote, &a.inflight)
+	if resp == nil {
+		if p, ok := a.routes.Lookup(cmd.RequestCode()); ok && p.aboveMark() {
+			a.conn.HoldNextRead(p)
+		}
+		return
+	}
+	if evenOneway || !cmd.IsOneway() {
 		_ = a.conn.Send(resp)
 	}
 }

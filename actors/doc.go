@@ -34,6 +34,11 @@
 // answer is built on the writer's goroutine, not in a further actor.
 //
 // The connection actor never blocks: a full mailbox is answered at once.
+// The one wait is opt-in backpressure (Processor.Backpressure,
+// backpressure.go): after queuing into a processor above its high mark the
+// decoder goroutine holds its socket unread, between frames and for at
+// most the queue's wait limit, instead of letting the overflow be answered
+// OVERLOAD.
 // Each request carries its arrival time, and whoever removes it from a
 // mailbox — the processor, or the supervisor's fast-failure sweep through
 // Mailbox.TakeHeadIf — is the only one that answers it; Request.Reply also

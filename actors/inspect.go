@@ -86,6 +86,7 @@ func (p *Processor) Inspect(n *tree.Node) {
 		Panics:        p.Stats.Panics.Load(),
 		Busy:          make(map[string]uint64, len(remoting.BusyKinds)),
 	}
+	info.HeldNow, info.HeldReads, info.HoldTimeouts = p.HeldReads()
 	for _, c := range p.Codes {
 		info.Codes = append(info.Codes, c.String())
 	}

@@ -62,6 +62,15 @@ type Processor struct {
 	// waiting MaxWaitInQueue anyway, so it gets that answer at once
 	// (sendQueueAdmissionControl).
 	AdmissionControl bool
+	// Backpressure, beyond RocketMQ, holds back the connections that keep
+	// the queue above three quarters of Capacity instead of letting it
+	// overflow into OVERLOAD answers: a connection whose request is queued
+	// above that mark reads its next request only once the processor has
+	// taken the queue down to half its capacity, or after WaitLimit,
+	// whichever comes first; after that the busy answers apply as before
+	// (sendQueueBackpressure). See backpressure.go.
+	Backpressure bool
+	bp           backpressure
 
 	// waitLimit overrides MaxWaitInQueue once set at run time.
 	waitLimit atomic.Pointer[time.Duration]
@@ -146,6 +155,7 @@ func (a *processorActor) Receive(ctx actor.Context) {
 		return
 	}
 	a.p.observeTake(r, time.Now())
+	a.p.releaseHeld()
 	a.p.Stats.Processed.Add(1)
 	if d := a.p.delay.Load(); d > 0 {
 		time.Sleep(time.Duration(d))

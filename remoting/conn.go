@@ -160,6 +160,9 @@ type Conn struct {
 	// paused mirrors backlogged, unless NeverPauseReads: ReadLoop reads it
 	// before every frame without taking mu.
 	paused atomic.Bool
+	// hold is what ReadLoop waits on before its next frame, set by its
+	// handler (HoldNextRead) on the reading goroutine.
+	hold   ReadHold
 	closed bool
 	reason error
 	wake   chan struct{}
@@ -282,8 +285,30 @@ func (c *Conn) readLoop(mayRefuse MayRefuseFunc, refuse RefuseFunc, handle func(
 			return err
 		}
 		handle(cmd)
+		if h := c.hold; h != nil {
+			c.hold = nil
+			// The busy answers already decided go out before the wait.
+			if !c.writeRefused(fr) {
+				return c.closedErr()
+			}
+			h.AwaitRoom(c.done)
+		}
 	}
 }
+
+// ReadHold is a wait a handler puts before the connection's next read.
+// AwaitRoom returns once the connection may read again, or when done (the
+// connection's Done) is closed; it must not wait without bound.
+type ReadHold interface {
+	AwaitRoom(done <-chan struct{})
+}
+
+// HoldNextRead makes ReadLoop, once the handler it is called from has
+// returned, write the busy answers it holds and then wait on h before it
+// reads the next frame: the socket stays unread meanwhile, so the peer is
+// held back by TCP. Only ReadLoop's handler may call it (it runs on the
+// reading goroutine).
+func (c *Conn) HoldNextRead(h ReadHold) { c.hold = h }
 
 // idleReader arms the read deadline before every read of the socket, so
 // that the idle limit counts from the last bytes that arrived: not from

@@ -50,6 +50,7 @@ type Config struct {
 	WaitTimeMillsInTransactionQueue int64 // 3000
 	WaitTimeMillsInAdminBrokerQueue int64 // 5000
 	SendQueueAdmissionControl       bool  // sendQueueAdmissionControl (ours): false
+	SendQueueBackpressure           bool  // sendQueueBackpressure (ours): false
 
 	// Transactional messages (BrokerConfig).
 	TransactionTimeOut       int64 // transactionTimeOut: 6000 ms before a half message is first checked

@@ -312,3 +312,95 @@ func TestFlowPCBusyCleansWriterQueue(t *testing.T) {
 	}
 	sendN(t, p, flowTopic, "after-", 0, 3)
 }
+
+// sendQueueBackpressure: a producer that keeps far more sends in flight
+// than the send queue holds. Without backpressure the queue overflows and
+// the overflow is answered OVERLOAD; with it the connection is not read
+// while the queue is above three quarters of its capacity, so every send
+// waits in TCP instead and is stored, and no busy answer is given.
+func TestFlowBackpressure(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run("backpressure="+strconv.FormatBool(on), func(t *testing.T) {
+			b, p, admin := flowCluster(t, func(c *supervisor.Config) {
+				c.SendThreadPoolQueueCapacity = 8
+				c.WaitTimeMillsInSendQueue = 60000
+				c.SendQueueBackpressure = on
+			})
+			sp := sendProcessor(b)
+			setFault(t, admin, map[string]string{"processorDelayMillis": "10", "processor": "send"})
+			const n = 48
+			results := make([]<-chan asyncResult, n)
+			for i := range results {
+				results[i] = sendAsync(t, p, "bp-"+strconv.Itoa(i))
+			}
+			var ok, overload int
+			for _, ch := range results {
+				switch r := <-ch; {
+				case r.err == nil:
+					ok++
+				case strings.Contains(r.err.Error(), "[OVERLOAD]"):
+					overload++
+				default:
+					t.Errorf("send: %v", r.err)
+				}
+			}
+			_, held, timedOut := sp.HeldReads()
+			t.Logf("stored %d, OVERLOAD %d, reads held %d (%d at the wait limit)", ok, overload, held, timedOut)
+			if !on {
+				if overload == 0 || held != 0 {
+					t.Fatalf("without backpressure: %d OVERLOAD answers, %d reads held; want some, none", overload, held)
+				}
+				return
+			}
+			if ok != n || held == 0 || timedOut != 0 {
+				t.Fatalf("with backpressure: %d of %d stored, %d reads held, %d at the wait limit", ok, n, held, timedOut)
+			}
+			for _, k := range remoting.BusyKinds {
+				if c := sp.Stats.Busy[k].Load(); c != 0 {
+					t.Fatalf("%d %s answers with backpressure", c, k.Tag())
+				}
+			}
+		})
+	}
+}
+
+// A held connection waits at most the queue's wait limit: with the send
+// processor stuck, it reads on after waitTimeMillsInSendQueue and its
+// sends get the busy answers they would without backpressure (here the
+// sweep's TIMEOUT_CLEAN_QUEUE, and OVERLOAD once the queue is full), each
+// exactly once; the sends queued before are stored once the processor
+// moves again.
+func TestFlowBackpressureWaitLimit(t *testing.T) {
+	b, p, admin := flowCluster(t, func(c *supervisor.Config) {
+		c.SendThreadPoolQueueCapacity = 4
+		c.WaitTimeMillsInSendQueue = 300
+		c.SendQueueBackpressure = true
+	})
+	sp := sendProcessor(b)
+	// Within the client's 3 s timeout: the send the processor holds is
+	// stored when the delay ends.
+	setFault(t, admin, map[string]string{"processorDelayMillis": "1500", "processor": "send"})
+	const n = 12
+	results := make([]<-chan asyncResult, n)
+	for i := range results {
+		results[i] = sendAsync(t, p, "stuck-"+strconv.Itoa(i))
+	}
+	poll.Until(t, "", func() bool { _, _, timedOut := sp.HeldReads(); return timedOut > 0 })
+	setFault(t, admin, map[string]string{"processorDelayMillis": "0", "processor": "send"})
+	var ok, busy int
+	for _, ch := range results {
+		switch r := <-ch; {
+		case r.err == nil:
+			ok++
+		case strings.Contains(r.err.Error(), "CODE: 2, DESC: [OVERLOAD]") || strings.Contains(r.err.Error(), "CODE: 2, DESC: [TIMEOUT_CLEAN_QUEUE]"):
+			busy++
+		default:
+			t.Errorf("send: %v", r.err)
+		}
+	}
+	_, held, timedOut := sp.HeldReads()
+	t.Logf("stored %d, busy %d, reads held %d (%d at the wait limit)", ok, busy, held, timedOut)
+	if ok == 0 || busy == 0 || ok+busy != n {
+		t.Fatalf("%d stored and %d busy of %d sends", ok, busy, n)
+	}
+}

@@ -39,6 +39,7 @@ func standardProcessors(cfg *Config, handlers map[remoting.RequestCode]actors.Ha
 		remoting.SendReplyMessage, remoting.SendReplyMessageV2)
 	send.PageCacheSweep = true
 	send.AdmissionControl = cfg.SendQueueAdmissionControl
+	send.Backpressure = cfg.SendQueueBackpressure
 	send.RejectRequest = sendReject
 	adminCodes := []remoting.RequestCode{
 		remoting.UpdateAndCreateTopic, remoting.GetAllTopicConfig, remoting.GetBrokerRuntimeInfo,

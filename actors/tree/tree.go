@@ -93,6 +93,12 @@ type ProcessorInfo struct {
 	Processed        uint64            `json:"processed"`
 	Panics           uint64            `json:"panics"`
 	Busy             map[string]uint64 `json:"busy"`
+	// With backpressure on (sendQueueBackpressure): connections held
+	// before their next read now, reads held since the start, and those of
+	// them that ended at the wait limit.
+	HeldNow      int    `json:"heldNow,omitempty"`
+	HeldReads    uint64 `json:"heldReads,omitempty"`
+	HoldTimeouts uint64 `json:"holdTimeouts,omitempty"`
 }
 
 // WriterInfo is the commit-log writer's lock-hold state.

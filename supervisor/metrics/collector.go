@@ -25,6 +25,8 @@ var (
 		"Requests per processor by outcome: processed, or the busy tag they were answered with.", "processor", "outcome")
 	descBusy        = newDesc("busy_answers_total", "Busy answers sent by all processors, by remark tag.", "kind")
 	descPanics      = newDesc("processor_panics_total", "Requests whose handler panicked, per processor.", "processor")
+	descHeldNow     = newDesc("processor_held_connections", "Connections held before their next read until the processor's queue has room (sendQueueBackpressure).", "processor")
+	descHeldReads   = newDesc("processor_held_reads_total", "Reads held until the processor's queue had room, and those of them that ended at the queue's wait limit.", "processor", "end")
 	descDepth       = newDesc("mailbox_depth", "Requests waiting in the processor's queue.", "processor")
 	descCapacity    = newDesc("mailbox_capacity", "Capacity of the processor's queue (sendThreadPoolQueueCapacity and friends).", "processor")
 	descOldestWait  = newDesc("oldest_wait_seconds", "How long the request at the head of the processor's queue has waited.", "processor")
@@ -209,6 +211,9 @@ func collectProcessor(ch chan<- prometheus.Metric, name string, p *tree.Processo
 		busy[kind] += n
 	}
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(p.Panics), name)
+	ch <- prometheus.MustNewConstMetric(descHeldNow, prometheus.GaugeValue, float64(p.HeldNow), name)
+	ch <- prometheus.MustNewConstMetric(descHeldReads, prometheus.CounterValue, float64(p.HeldReads-p.HoldTimeouts), name, "room")
+	ch <- prometheus.MustNewConstMetric(descHeldReads, prometheus.CounterValue, float64(p.HoldTimeouts), name, "wait_limit")
 	ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(p.Depth), name)
 	ch <- prometheus.MustNewConstMetric(descCapacity, prometheus.GaugeValue, float64(p.Capacity), name)
 	ch <- prometheus.MustNewConstMetric(descOldestWait, prometheus.GaugeValue, millisToSeconds(p.OldestWaitMillis), name)

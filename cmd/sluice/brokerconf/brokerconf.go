@@ -223,6 +223,7 @@ func (c *Config) fields() fields {
 	f.bool("rejectTransactionMessage", &b.RejectTransactionMessage)
 	f.int64("waitTimeMillsInAdminBrokerQueue", &b.WaitTimeMillsInAdminBrokerQueue)
 	f.bool("sendQueueAdmissionControl", &b.SendQueueAdmissionControl)
+	f.bool("sendQueueBackpressure", &b.SendQueueBackpressure)
 	f.bool("autoCreateTopicEnable", &b.AutoCreateTopicEnable)
 	f.int("defaultTopicQueueNums", &b.DefaultTopicQueueNums)
 	f.bool("autoCreateSubscriptionGroup", &b.AutoCreateSubscriptionGroup)
