@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,14 +108,17 @@ func TestMailboxRefusesWhenFullAndKeepsArrivalOrder(t *testing.T) {
 		mu.Unlock()
 	}}, goDispatcher{})
 	reqs := make([]*Request, 6)
-	accepted := 0
+	var acceptedOps []int32
 	for i := range reqs {
 		reqs[i] = &Request{Cmd: newCmd(int32(i))}
 		if mb.TryPost(reqs[i]) {
-			accepted++
+			acceptedOps = append(acceptedOps, int32(i))
 		}
 	}
-	// One may already be in the handler, so 3 or 4 fit.
+	// One may already be in the handler, so 3 or 4 fit. Which ones fit depends on
+	// when the handler takes the first: a refused post can be followed by an
+	// accepted one once the head has moved into the handler.
+	accepted := len(acceptedOps)
 	if accepted < 3 || accepted > 4 {
 		t.Fatalf("accepted %d with capacity 3", accepted)
 	}
@@ -135,10 +139,8 @@ func TestMailboxRefusesWhenFullAndKeepsArrivalOrder(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	for i, op := range got {
-		if op != int32(i) {
-			t.Fatalf("order %v", got)
-		}
+	if !slices.Equal(got, acceptedOps) {
+		t.Fatalf("handled %v, accepted in order %v", got, acceptedOps)
 	}
 }
 
