@@ -179,13 +179,17 @@ func Submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request,
 	if inflight != nil {
 		inflight.Add(1)
 	}
-	if !p.mailbox.TryPost(r) {
+	queued, ran := p.mailbox.PostAndRun(r)
+	if !queued {
 		if inflight != nil {
 			inflight.Add(-1)
 		}
 		p.Stats.CountBusy(remoting.Overload)
 		p.logOverload(log, code)
 		return remoting.BusyResponse(cmd, remoting.Overload, 0, 0), false
+	}
+	if ran {
+		p.Stats.RanOnArrival.Add(1)
 	}
 	return nil, false
 }

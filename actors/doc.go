@@ -15,13 +15,23 @@
 //
 // The path of a request (RocketMQ's NettyRemotingAbstract#processRequestCommand):
 //
-//	socket ──decoder goroutine──▶ connection actor ──TryPost──▶ processor mailbox ──▶ processor actor
+//	socket ──decoder goroutine──▶ connection actor ──PostAndRun──▶ processor mailbox ──▶ processor actor
+//	                                   │ idle send processor: its turn runs on the decoder  │
 //	                                   │ no route: REQUEST_CODE_NOT_SUPPORTED               │
 //	                                   │ reject check: REJECTREQUEST                        │ Request.Reply, from
 //	socket ◀──batching writer── Conn ◀─┘ mailbox full: OVERLOAD                             ▼ any goroutine
 //	                              ◀───────────────── Conn.Send ◀─── processor, writer or group commit
 //
-// Where the actor model costs more than it gives. An answer is written by
+// Where the actor model costs more than it gives, twice. A send that finds
+// the send processor idle (and the writer with a free slot) is handled on
+// the decoder goroutine that queued it: Mailbox.PostAndRun takes the
+// processor's turn there, for that one request, instead of waking the
+// processor's goroutine to take it — the hand-off cost more than the
+// handling at waiting producers, where the processor mostly sits idle.
+// It is the same turn under the same mailbox status, so turns never
+// overlap and the queue, its bound and the sweep are unchanged; a busy
+// processor, or one slowed by SetDelay, is left to its own goroutine
+// (Processor.RunOnArrival). And an answer is written by
 // whoever has it ready — the processor, the writer after an append, the
 // group-commit service after a sync — straight into the connection's
 // batching writer (remoting.Conn.Send is safe from any goroutine and never
@@ -33,7 +43,9 @@
 // pinned goroutine rather than protoactor's per-turn one, and a send's
 // answer is built on the writer's goroutine, not in a further actor.
 //
-// The connection actor never blocks: a full mailbox is answered at once.
+// The connection actor never blocks: a full mailbox is answered at once,
+// and a send run on arrival does not wait for the writer (it runs only
+// while the writer has a free slot).
 // The one wait is opt-in backpressure (Processor.Backpressure,
 // backpressure.go): after queuing into a processor above its high mark the
 // decoder goroutine holds its socket unread, between frames and for at

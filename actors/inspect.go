@@ -83,6 +83,7 @@ func (p *Processor) Inspect(n *tree.Node) {
 		Capacity:      p.Capacity,
 		MaxWaitMillis: p.WaitLimit().Milliseconds(),
 		Processed:     p.Stats.Processed.Load(),
+		RanOnArrival:  p.Stats.RanOnArrival.Load(),
 		Panics:        p.Stats.Panics.Load(),
 		Busy:          make(map[string]uint64, len(remoting.BusyKinds)),
 	}

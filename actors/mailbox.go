@@ -40,6 +40,9 @@ type Mailbox struct {
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
 	processFn  func() // m.process, bound once: a method value allocates each time it is made
+	// runHere, if set, says whether a poster that finds the actor idle may
+	// run the turn of its own request on its goroutine (PostAndRun).
+	runHere func() bool
 }
 
 // NewMailbox returns a mailbox that holds at most capacity requests.
@@ -77,6 +80,48 @@ func (m *Mailbox) TryPost(msg any) bool {
 	m.mu.Unlock()
 	m.schedule()
 	return true
+}
+
+// PostAndRun is TryPost for a caller that may run the actor's turn itself:
+// when the actor is idle and the mailbox's run-here check agrees, the
+// caller's goroutine takes the turn — one message, normally its own — and
+// hands whatever arrived meanwhile to the dispatcher, so the caller is
+// delayed by one request's handling at most. Otherwise it is TryPost.
+// ran says the turn ran here.
+//
+// It saves the wake-up of the actor's goroutine and a goroutine hand-off
+// per request where the processor mostly waits idle for the next one (the
+// send processor under waiting producers); the turn is the same turn, one
+// at a time under the mailbox's status, so the actor cannot tell.
+func (m *Mailbox) PostAndRun(r *Request) (queued, ran bool) {
+	m.mu.Lock()
+	if m.requests >= m.capacity || m.closed {
+		m.mu.Unlock()
+		return false, false
+	}
+	m.user.push(r)
+	m.requests++
+	m.userN.Store(int32(m.user.size))
+	m.mu.Unlock()
+	if m.dispatcher == nil || !m.status.CompareAndSwap(0, 1) {
+		return true, false
+	}
+	if m.runHere == nil || m.sysN.Load() != 0 || m.suspended.Load() == 1 || !m.runHere() {
+		m.dispatcher.Schedule(m.processFn)
+		return true, false
+	}
+	m.run(1)
+	m.status.Store(0)
+	if m.pending() && m.status.CompareAndSwap(0, 1) {
+		m.dispatcher.Schedule(m.processFn)
+	}
+	return true, true
+}
+
+// pending says whether a turn has work: a system message, or a user
+// message while not suspended.
+func (m *Mailbox) pending() bool {
+	return m.sysN.Load() != 0 || (m.suspended.Load() == 0 && m.userN.Load() != 0)
 }
 
 // PostUserMessage is protoactor's entry point (Send and Request). A request
@@ -187,9 +232,9 @@ func (m *Mailbox) schedule() {
 
 func (m *Mailbox) process() {
 	for {
-		m.run()
+		m.run(0)
 		m.status.Store(0)
-		if m.sysN.Load() == 0 && (m.suspended.Load() == 1 || m.userN.Load() == 0) {
+		if !m.pending() {
 			return
 		}
 		// A post raced with going idle: take the turn back or leave it to
@@ -231,7 +276,9 @@ type Panic struct {
 
 func (p *Panic) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 
-func (m *Mailbox) run() {
+// run handles messages until the mailbox is empty or, with userLimit > 0,
+// until it has handled that many user messages.
+func (m *Mailbox) run(userLimit int) {
 	var msg any
 	defer func() {
 		if r := recover(); r != nil {
@@ -239,7 +286,7 @@ func (m *Mailbox) run() {
 		}
 	}()
 	throughput := m.dispatcher.Throughput()
-	for i := 0; ; i++ {
+	for i, users := 0, 0; userLimit == 0 || users < userLimit; i++ {
 		if i >= throughput {
 			i = 0
 			runtime.Gosched()
@@ -259,6 +306,7 @@ func (m *Mailbox) run() {
 			}
 			continue
 		}
+		users++
 		m.invoker.InvokeUserMessage(msg)
 	}
 }

@@ -71,6 +71,14 @@ type Processor struct {
 	// (sendQueueBackpressure). See backpressure.go.
 	Backpressure bool
 	bp           backpressure
+	// RunOnArrival, if set, lets a front run the processor's turn for the
+	// request it has just queued on its own goroutine (the connection's
+	// decoder) when the processor is idle and RunOnArrival says the
+	// handler will not wait — instead of waking the processor's goroutine
+	// for it. Mailbox.PostAndRun explains the gain; the turn, its queue
+	// and its one-at-a-time order are the same either way. A processor
+	// slowed by SetDelay never runs on arrival.
+	RunOnArrival func() bool
 
 	// waitLimit overrides MaxWaitInQueue once set at run time.
 	waitLimit atomic.Pointer[time.Duration]
@@ -96,8 +104,11 @@ type Processor struct {
 type ProcessorStats struct {
 	// Processed counts requests the processor has taken from its queue.
 	Processed atomic.Uint64
-	Panics    atomic.Uint64
-	Busy      [len(remoting.BusyKinds)]atomic.Uint64
+	// RanOnArrival counts those of them whose turn ran on the goroutine
+	// that queued them (RunOnArrival).
+	RanOnArrival atomic.Uint64
+	Panics       atomic.Uint64
+	Busy         [len(remoting.BusyKinds)]atomic.Uint64
 }
 
 // CountBusy records one busy answer of kind.
@@ -132,6 +143,9 @@ const processorIdle = time.Second
 // mailbox, its turns on one goroutine kept while requests keep coming.
 func (p *Processor) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
 	p.OpenQueue()
+	if run := p.RunOnArrival; run != nil {
+		p.mailbox.runHere = func() bool { return p.delay.Load() == 0 && run() }
+	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &processorActor{p: p, h: p.NewHandler()}
 	}, actor.WithMailbox(func() actor.Mailbox { return p.mailbox }),

@@ -228,6 +228,13 @@ func (w *Writer) Submit(job *AppendJob, stop <-chan struct{}) bool {
 	return true
 }
 
+// HasRoom says whether Submit would find a free slot now without waiting.
+// Another submitter may take it first, and then Submit waits for the
+// writer to take up its next job (slots come back as jobs join a batch).
+// A stalled writer leaves its jobs holding their slots, so once the window
+// is full behind a stall HasRoom says no.
+func (w *Writer) HasRoom() bool { return len(w.slots) < cap(w.slots) }
+
 // TakeQueued removes the job at the head of the writer's queue, one the
 // writer has not started, and returns it with the number of jobs left; nil
 // when the queue is empty. The fast-failure sweep uses it while the page

@@ -168,6 +168,10 @@ func Start(cfg Config, opts Options) (*Broker, error) {
 	for _, p := range procs {
 		if p.Name == ProcSend {
 			svc.send.Stats = &p.Stats
+			// A send runs on its connection's decoder goroutine while the
+			// processor is idle and the writer has a free slot, so that
+			// handing it over cannot wait (Processor.RunOnArrival).
+			p.RunOnArrival = b.writer.HasRoom
 		}
 		if cfg.FaultInjectionEnable && cfg.FaultProcessorDelayMillis > 0 {
 			p.SetDelay(millis(cfg.FaultProcessorDelayMillis))

@@ -85,14 +85,18 @@ type FrontInfo struct {
 
 // ProcessorInfo is a processor's queue and counters.
 type ProcessorInfo struct {
-	Codes            []string          `json:"codes"`
-	Depth            int               `json:"depth"`
-	Capacity         int               `json:"capacity"`
-	OldestWaitMillis int64             `json:"oldestWaitMillis"`
-	MaxWaitMillis    int64             `json:"maxWaitMillis"`
-	Processed        uint64            `json:"processed"`
-	Panics           uint64            `json:"panics"`
-	Busy             map[string]uint64 `json:"busy"`
+	Codes            []string `json:"codes"`
+	Depth            int      `json:"depth"`
+	Capacity         int      `json:"capacity"`
+	OldestWaitMillis int64    `json:"oldestWaitMillis"`
+	MaxWaitMillis    int64    `json:"maxWaitMillis"`
+	Processed        uint64   `json:"processed"`
+	// RanOnArrival counts the processed requests whose turn ran on the
+	// goroutine that queued them, the connection's decoder, rather than
+	// on the processor's own (the send processor while idle).
+	RanOnArrival uint64            `json:"ranOnArrival,omitempty"`
+	Panics       uint64            `json:"panics"`
+	Busy         map[string]uint64 `json:"busy"`
 	// With backpressure on (sendQueueBackpressure): connections held
 	// before their next read now, reads held since the start, and those of
 	// them that ended at the wait limit.

@@ -24,6 +24,7 @@ var (
 	descRequests = newDesc("requests_total",
 		"Requests per processor by outcome: processed, or the busy tag they were answered with.", "processor", "outcome")
 	descBusy        = newDesc("busy_answers_total", "Busy answers sent by all processors, by remark tag.", "kind")
+	descRanArrival  = newDesc("processor_ran_on_arrival_total", "Processed requests whose turn ran on the connection's decoder goroutine, the processor being idle, rather than on the processor's own.", "processor")
 	descPanics      = newDesc("processor_panics_total", "Requests whose handler panicked, per processor.", "processor")
 	descHeldNow     = newDesc("processor_held_connections", "Connections held before their next read until the processor's queue has room (sendQueueBackpressure).", "processor")
 	descHeldReads   = newDesc("processor_held_reads_total", "Reads held until the processor's queue had room, and those of them that ended at the queue's wait limit.", "processor", "end")
@@ -89,7 +90,7 @@ var (
 )
 
 var treeDescs = []*prometheus.Desc{
-	descRequests, descBusy, descPanics, descDepth, descCapacity, descOldestWait, descMaxWait,
+	descRequests, descBusy, descPanics, descRanArrival, descHeldNow, descHeldReads, descDepth, descCapacity, descOldestWait, descMaxWait,
 	descLockCurrent, descPCBusy, descPCThreshold, descLockHold, descWriterDepth, descAppended, descBatches,
 	descPoolEnabled, descPoolFree, descPoolTotal, descPoolDef,
 	descFFEnabled, descFFPeriod, descFFLast, descFFCleaned, descBusyPeriods, descInBusy,
@@ -210,6 +211,7 @@ func collectProcessor(ch chan<- prometheus.Metric, name string, p *tree.Processo
 		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), name, kind)
 		busy[kind] += n
 	}
+	ch <- prometheus.MustNewConstMetric(descRanArrival, prometheus.CounterValue, float64(p.RanOnArrival), name)
 	ch <- prometheus.MustNewConstMetric(descPanics, prometheus.CounterValue, float64(p.Panics), name)
 	ch <- prometheus.MustNewConstMetric(descHeldNow, prometheus.GaugeValue, float64(p.HeldNow), name)
 	ch <- prometheus.MustNewConstMetric(descHeldReads, prometheus.CounterValue, float64(p.HeldReads-p.HoldTimeouts), name, "room")
