@@ -370,6 +370,29 @@ func TestConnReadIdleTimeout(t *testing.T) {
 	}
 }
 
+// A peer that keeps sending is never idle, though the read deadline is
+// moved only now and then (deadline): requests every fifth of the idle
+// limit, for five limits, keep the connection open.
+func TestConnReadIdleTimeoutMovesWithReads(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	s := startBoundsServer(t, ConnOptions{ReadIdleTimeout: idle}, nil, func(*Conn, *Command) {})
+	nc := dialPeer(t, s.addr)
+	frame := requestFrames(t, 1)
+	for end := time.Now().Add(5 * idle); time.Now().Before(end); time.Sleep(idle / 5) {
+		if _, err := nc.Write(frame); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		select {
+		case e := <-s.ends:
+			t.Fatalf("a connection read every %v closed with idle limit %v: %v", idle/5, idle, e.err)
+		default:
+		}
+	}
+	if end := s.end(t); !errors.Is(end.err, ErrIdle) {
+		t.Fatalf("ReadLoop once the peer stopped: %v, want ErrIdle", end.err)
+	}
+}
+
 func TestConnOptionDefaults(t *testing.T) {
 	o := ConnOptions{}.withDefaults()
 	if o.WriteBufferHighWaterMark != DefaultWriteBufferHighWaterMark || o.WriteBufferLowWaterMark != DefaultWriteBufferLowWaterMark ||
