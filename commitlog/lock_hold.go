@@ -28,6 +28,11 @@ func (s *Store) LockTimeMills() int64 {
 // One atomic load; safe from any goroutine.
 func (s *Store) IsOSPageCacheBusy() bool {
 	begin := s.beginTimeInLock.Load()
+	if begin == 0 {
+		// Idle: the guard below would say no. Every send asks (the reject
+		// check), so an idle store answers without reading the clock.
+		return false
+	}
 	diff := s.nowMillis() - begin
 	return diff < pageCacheBusyGuardMillis && diff > s.OSPageCacheBusyTimeOutMills()
 }
