@@ -323,9 +323,7 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	if at, ok := r.deadline.due(time.Now(), r.idle); ok {
-		_ = r.nc.SetReadDeadline(at)
-	}
+	r.deadline.keep(r.nc, time.Now(), r.idle, false)
 	return r.nc.Read(p)
 }
 
@@ -338,17 +336,22 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // writes its refusals too).
 type deadline struct{ at atomic.Int64 } // unix ns of the deadline set last
 
-// due returns the deadline to set now, if one is due.
-func (d *deadline) due(now time.Time, limit time.Duration) (time.Time, bool) {
-	last := d.at.Load()
-	if last-now.UnixNano() >= int64(limit-limit/16) {
-		return time.Time{}, false
+// keep moves nc's read (or write) deadline a full limit ahead of now if
+// the one set last is stale. The deadline is set before the cache says so,
+// so a goroutine that finds the cache fresh never writes under a stale
+// deadline; two goroutines finding it stale both set it, to nearly the
+// same time.
+func (d *deadline) keep(nc net.Conn, now time.Time, limit time.Duration, write bool) {
+	if d.at.Load()-now.UnixNano() >= int64(limit-limit/16) {
+		return
 	}
 	at := now.Add(limit)
-	if !d.at.CompareAndSwap(last, at.UnixNano()) {
-		return time.Time{}, false // another goroutine just moved it
+	if write {
+		_ = nc.SetWriteDeadline(at)
+	} else {
+		_ = nc.SetReadDeadline(at)
 	}
-	return at, true
+	d.at.Store(at.UnixNano())
 }
 
 // awaitDrain waits until the write queue is below its low marks; false
@@ -642,9 +645,7 @@ func (c *Conn) timeBusy(readAt []int64) {
 }
 
 func (c *Conn) flush(buf []byte) bool {
-	if at, ok := c.writeDeadline.due(time.Now(), c.opts.WriteTimeout); ok {
-		_ = c.nc.SetWriteDeadline(at)
-	}
+	c.writeDeadline.keep(c.nc, time.Now(), c.opts.WriteTimeout, true)
 	if _, err := c.nc.Write(buf); err != nil {
 		c.Close(fmt.Errorf("write to %s: %w", c.RemoteAddr(), err))
 		return false
