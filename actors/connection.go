@@ -129,9 +129,9 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 	a.language.Store(int32(cmd.Language))
 	a.version.Store(int32(cmd.Version))
 	r := &Request{Cmd: cmd, Conn: a.handle}
-	resp, evenOneway := Submit(a.routes, &a.opts, a.log, r, a.remote, &a.inflight)
+	p, resp, evenOneway := submit(a.routes, &a.opts, a.log, r, a.remote, &a.inflight)
 	if resp == nil {
-		if p, ok := a.routes.Lookup(cmd.RequestCode()); ok && p.aboveMark() {
+		if p.aboveMark() {
 			a.conn.HoldNextRead(p)
 		}
 		return
@@ -151,47 +151,55 @@ func (a *connectionActor) dispatch(cmd *remoting.Command) {
 // RocketMQ writes REJECTREQUEST. inflight, if set, counts r from queued to
 // answered.
 func Submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request, remote string, inflight *atomic.Int64) (answer *remoting.Command, evenOneway bool) {
+	_, answer, evenOneway = submit(routes, opts, log, r, remote, inflight)
+	return answer, evenOneway
+}
+
+// submit is Submit returning also the processor r was queued into (nil
+// when r was answered at once), which the remoting front asks whether to
+// hold its next read.
+func submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request, remote string, inflight *atomic.Int64) (queued *Processor, answer *remoting.Command, evenOneway bool) {
 	cmd := r.Cmd
 	if g := opts.Gate; g != nil {
 		if code, remark, ok := g.Admit(cmd, remote); !ok {
-			return remoting.NewResponse(cmd, code, remark), false
+			return nil, remoting.NewResponse(cmd, code, remark), false
 		}
 	}
 	code := cmd.RequestCode()
 	p, ok := routes.Lookup(code)
 	if !ok {
-		return remoting.NewResponse(cmd, remoting.RequestCodeNotSupported, NotSupportedRemark(cmd.Code)), false
+		return nil, remoting.NewResponse(cmd, remoting.RequestCodeNotSupported, NotSupportedRemark(cmd.Code)), false
 	}
 	if opts.Draining != nil && opts.Draining.Load() {
-		return remoting.NewResponse(cmd, remoting.ServiceNotAvailable, "broker is shutting down"), false
+		return nil, remoting.NewResponse(cmd, remoting.ServiceNotAvailable, "broker is shutting down"), false
 	}
 	if p.RejectRequest != nil {
 		if kind, busy := p.RejectRequest(); busy {
 			p.Stats.CountBusy(kind)
-			return remoting.BusyResponse(cmd, kind, 0, 0), true
+			return nil, remoting.BusyResponse(cmd, kind, 0, 0), true
 		}
 	}
 	if depth, ok := p.admit(); !ok {
 		p.Stats.CountBusy(remoting.TimeoutCleanQueue)
-		return remoting.BusyResponse(cmd, remoting.TimeoutCleanQueue, 0, depth), true
+		return nil, remoting.BusyResponse(cmd, remoting.TimeoutCleanQueue, 0, depth), true
 	}
 	r.Arrived = time.Now()
 	if inflight != nil {
 		inflight.Add(1)
 	}
-	queued, ran := p.mailbox.PostAndRun(r)
-	if !queued {
+	posted, ran := p.mailbox.PostAndRun(r)
+	if !posted {
 		if inflight != nil {
 			inflight.Add(-1)
 		}
 		p.Stats.CountBusy(remoting.Overload)
 		p.logOverload(log, code)
-		return remoting.BusyResponse(cmd, remoting.Overload, 0, 0), false
+		return nil, remoting.BusyResponse(cmd, remoting.Overload, 0, 0), false
 	}
 	if ran {
 		p.Stats.RanOnArrival.Add(1)
 	}
-	return nil, false
+	return p, nil, false
 }
 
 // refuse is dispatch's refusals decided from a request's head, before its

@@ -312,10 +312,11 @@ type ReadHold interface {
 // reading goroutine).
 func (c *Conn) HoldNextRead(h ReadHold) { c.hold = h }
 
-// idleReader arms the read deadline before every read of the socket, so
-// that the idle limit counts from the last bytes that arrived: not from
-// the start of a frame, which a large frame arriving slowly would outlast,
-// and not across a pause, during which nothing is read.
+// idleReader keeps the read deadline ahead of every read of the socket
+// (see deadline), so that the idle limit counts from the last bytes that
+// arrived: not from the start of a frame, which a large frame arriving
+// slowly would outlast, and not across a pause, during which nothing is
+// read (a read after a pause finds the deadline stale and moves it).
 type idleReader struct {
 	nc       net.Conn
 	idle     time.Duration
