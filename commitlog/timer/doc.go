@@ -19,8 +19,9 @@
 //     again (Reroll), 64 bytes, instead of RocketMQ's re-put of the whole
 //     message into the commit log.
 //
-// Memory is bounded by the wheel (Slots+BlankSlots slots of 32 bytes), one
-// write buffer and one read block; pending messages live on disk only.
+// Memory is bounded by the wheel (Slots+BlankSlots slots of 32 bytes, made
+// at its first use: none for a broker without timer messages), one write
+// buffer and one read block; pending messages live on disk only.
 //
 // # What it owns
 //

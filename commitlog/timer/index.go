@@ -37,8 +37,14 @@ type slot struct {
 
 // Index is the timer log and the wheel over it (package comment).
 type Index struct {
-	cfg   Config
-	log   *TimerLog
+	cfg Config
+	log *TimerLog
+	// wheel is made at its first use (slotOf): a broker that never parks
+	// a timer message keeps no wheel, which with the default window
+	// (timerRollWindowSlot, two days of seconds) is 5.5 MB the garbage
+	// collector would otherwise count as live and pace by: about as much
+	// again of anonymous memory under load. Nil exactly while no unit
+	// was ever chained or looked up.
 	wheel []slot
 
 	// readMs is the next slot to read: every slot before it is delivered.
@@ -82,7 +88,7 @@ func Open(cfg Config, readMs int64) (*Index, Recovered, error) {
 	if cfg.PrecisionMs <= 0 || cfg.Slots < 2 {
 		return nil, Recovered{}, fmt.Errorf("timer: precision %d ms and %d slots: want a positive precision and 2 slots or more", cfg.PrecisionMs, cfg.Slots)
 	}
-	ix := &Index{cfg: cfg, wheel: make([]slot, cfg.Slots+BlankSlots), next: -1}
+	ix := &Index{cfg: cfg, next: -1}
 	ix.readMs = ix.align(readMs)
 	rec := Recovered{MaxQueueOffset: -1}
 	type misplaced struct {
@@ -98,7 +104,7 @@ func Open(cfg Config, readMs int64) (*Index, Recovered, error) {
 		}
 		s := ix.slotOf(u.SlotMs)
 		switch {
-		case u.SlotMs > ix.readMs+int64(len(ix.wheel)-1)*cfg.PrecisionMs || u.SlotMs%cfg.PrecisionMs != 0:
+		case u.SlotMs > ix.readMs+(ix.slots()-1)*cfg.PrecisionMs || u.SlotMs%cfg.PrecisionMs != 0:
 			// Beyond the wheel's turn from the checkpoint (it would share a
 			// slot with an earlier time; or the wheel shrank), or indexed
 			// with another precision (no tick of this one would read it).
@@ -151,7 +157,13 @@ func (ix *Index) align(ms int64) int64 {
 	return ms / ix.cfg.PrecisionMs * ix.cfg.PrecisionMs
 }
 
+// slots is the wheel's length: the window and the blank slots beyond it.
+func (ix *Index) slots() int64 { return int64(ix.cfg.Slots) + BlankSlots }
+
 func (ix *Index) slotOf(timeMs int64) *slot {
+	if ix.wheel == nil {
+		ix.wheel = make([]slot, ix.slots())
+	}
 	return &ix.wheel[(timeMs/ix.cfg.PrecisionMs)%int64(len(ix.wheel))]
 }
 
@@ -314,7 +326,7 @@ func (ix *Index) NextSlot() (timeMs int64, num int32, ok bool) {
 	// A scan of the wheel (a few ms at most), cached until the slot found
 	// is read or an earlier one gains a unit.
 	p := ix.cfg.PrecisionMs
-	for i := int64(0); i < int64(len(ix.wheel)); i++ {
+	for i := int64(0); i < ix.slots(); i++ {
 		t := ix.readMs + i*p
 		if s := ix.slotOf(t); s.timeMs == t && s.num > 0 {
 			ix.next = t

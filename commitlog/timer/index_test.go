@@ -392,3 +392,40 @@ func TestIndexSurvivesAConfigurationChange(t *testing.T) {
 		t.Fatalf("%d of 500 delivered", len(got))
 	}
 }
+
+// A broker that never parks a timer message holds no wheel (5.5 MB at the
+// default window): not after Open of an empty log, nor while the timer
+// service ticks over it; the first unit makes it, and a restart with live
+// units rebuilds it.
+func TestWheelIsMadeAtFirstUse(t *testing.T) {
+	cfg := testConfig(t)
+	ix, _ := open(t, cfg, 0)
+	for now := int64(0); now < 10*prec; now += prec {
+		if ix.Pending() == 0 {
+			ix.SkipTo(now)
+		}
+		if _, _, ok := ix.NextSlot(); ok {
+			t.Fatal("an empty log has a next slot")
+		}
+		_ = ix.Due(now)
+	}
+	if ix.wheel != nil {
+		t.Fatalf("an unused index holds a wheel of %d slots", len(ix.wheel))
+	}
+	if err := ix.Add(1, 1, 0, 5_000, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.wheel) != cfg.Slots+BlankSlots {
+		t.Fatalf("after the first unit: %d slots, want %d", len(ix.wheel), cfg.Slots+BlankSlots)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix2, rec := open(t, cfg, ix.ReadMs())
+	if rec.Live != 1 || ix2.wheel == nil {
+		t.Fatalf("restart: %d live, wheel made %v", rec.Live, ix2.wheel != nil)
+	}
+	if ts, n, ok := ix2.NextSlot(); !ok || ts != 5_000 || n != 1 {
+		t.Fatalf("restart: next %d %d %v", ts, n, ok)
+	}
+}
