@@ -399,7 +399,10 @@ func TestIndexSurvivesAConfigurationChange(t *testing.T) {
 // units rebuilds it.
 func TestWheelIsMadeAtFirstUse(t *testing.T) {
 	cfg := testConfig(t)
-	ix, _ := open(t, cfg, 0)
+	ix, _, err := Open(cfg, 0) // closed below, before the restart
+	if err != nil {
+		t.Fatal(err)
+	}
 	for now := int64(0); now < 10*prec; now += prec {
 		if ix.Pending() == 0 {
 			ix.SkipTo(now)
