@@ -67,9 +67,19 @@ func (m *Mailbox) Len() int {
 // closed. It never blocks.
 func (m *Mailbox) TryPost(msg any) bool {
 	_, isReq := msg.(*Request)
+	if !m.enqueue(msg, isReq) {
+		return false
+	}
+	m.schedule()
+	return true
+}
+
+// enqueue queues msg unless it is a request and the mailbox is full or
+// closed; it schedules nothing.
+func (m *Mailbox) enqueue(msg any, isReq bool) bool {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if isReq && (m.requests >= m.capacity || m.closed) {
-		m.mu.Unlock()
 		return false
 	}
 	m.user.push(msg)
@@ -77,8 +87,6 @@ func (m *Mailbox) TryPost(msg any) bool {
 		m.requests++
 	}
 	m.userN.Store(int32(m.user.size))
-	m.mu.Unlock()
-	m.schedule()
 	return true
 }
 
@@ -94,15 +102,9 @@ func (m *Mailbox) TryPost(msg any) bool {
 // send processor under waiting producers); the turn is the same turn, one
 // at a time under the mailbox's status, so the actor cannot tell.
 func (m *Mailbox) PostAndRun(r *Request) (queued, ran bool) {
-	m.mu.Lock()
-	if m.requests >= m.capacity || m.closed {
-		m.mu.Unlock()
+	if !m.enqueue(r, true) {
 		return false, false
 	}
-	m.user.push(r)
-	m.requests++
-	m.userN.Store(int32(m.user.size))
-	m.mu.Unlock()
 	if m.dispatcher == nil || !m.status.CompareAndSwap(0, 1) {
 		return true, false
 	}
@@ -112,8 +114,8 @@ func (m *Mailbox) PostAndRun(r *Request) (queued, ran bool) {
 	}
 	m.run(1)
 	m.status.Store(0)
-	if m.pending() && m.status.CompareAndSwap(0, 1) {
-		m.dispatcher.Schedule(m.processFn)
+	if m.pending() {
+		m.schedule()
 	}
 	return true, true
 }
