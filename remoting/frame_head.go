@@ -245,8 +245,8 @@ func skipJSONFlatObject(b []byte, i int) (int, bool) {
 			return i + 1, true
 		case '{':
 			return 0, false // nested: not a header RocketMQ writes
-		case '"':
-		default:
+		}
+		if b[i] != '"' {
 			continue
 		}
 		// A string: its closing quote is the next one not escaped by an

@@ -303,3 +303,37 @@ func TestMayRefuseGatesHeadRead(t *testing.T) {
 		}
 	}
 }
+
+// skipJSONFlatObject ends after the brace that closes the object, whatever
+// the strings before it hold (escaped quotes and backslashes, braces) and
+// however closely the brace follows them, and refuses what is not a flat
+// object.
+func TestSkipJSONFlatObject(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		end int // -1: refused
+	}{
+		{`{}`, 2},
+		{`null,`, 4},
+		{`{"a":"b"}`, 9},
+		{`{"a":"b"},"x"`, 9},
+		{`{"a":"b","c":12 , "d":"e"}`, 26},
+		{`{"a":"\"}"}`, 11},
+		{`{"a":"\\"}`, 10},
+		{`{"a":"\\\"}"}`, 13},
+		{`{"a":"{}"}`, 10},
+		{`{"a":{"b":"c"}}`, -1},
+		{`{"a":"b"`, -1},
+		{`{"a":"b}`, -1},
+		{`{"a":"\"}`, -1},
+		{`"a"`, -1},
+	} {
+		end, ok := skipJSONFlatObject([]byte(c.in), 0)
+		if !ok {
+			end = -1
+		}
+		if end != c.end {
+			t.Errorf("%s: end %d, want %d", c.in, end, c.end)
+		}
+	}
+}
