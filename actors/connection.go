@@ -187,7 +187,7 @@ func submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request,
 	if inflight != nil {
 		inflight.Add(1)
 	}
-	posted, ran := p.mailbox.PostAndRun(r)
+	posted, _ := p.mailbox.PostAndRun(r)
 	if !posted {
 		if inflight != nil {
 			inflight.Add(-1)
@@ -195,9 +195,6 @@ func submit(routes *Routes, opts *ServerOptions, log zerolog.Logger, r *Request,
 		p.Stats.CountBusy(remoting.Overload)
 		p.logOverload(log, code, cmd.ReadAt)
 		return nil, remoting.BusyResponse(cmd, remoting.Overload, 0, 0), false
-	}
-	if ran {
-		p.Stats.RanOnArrival.Add(1)
 	}
 	return p, nil, false
 }

@@ -144,7 +144,16 @@ const processorIdle = time.Second
 func (p *Processor) Spawn(parent actor.SpawnerContext) (*actor.PID, error) {
 	p.OpenQueue()
 	if run := p.RunOnArrival; run != nil {
-		p.mailbox.runHere = func() bool { return p.delay.Load() == 0 && run() }
+		p.mailbox.runHere = func() bool {
+			if p.delay.Load() != 0 || !run() {
+				return false
+			}
+			// Counted here, before the turn runs, not after it: the turn
+			// answers the request, and a count made after the answer could
+			// land after its client's next step (tests read it so).
+			p.Stats.RanOnArrival.Add(1)
+			return true
+		}
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &processorActor{p: p, h: p.NewHandler()}
