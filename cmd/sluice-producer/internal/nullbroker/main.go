@@ -142,13 +142,24 @@ func serveConn(nc net.Conn, answer func(*remoting.Command) *remoting.Command) er
 				return err
 			}
 		}
-		// Written once nothing more is buffered (the next read may wait),
-		// or once enough has gathered.
-		if len(out) > 0 && (r.Buffered() == 0 || len(out) >= 64<<10) {
+		// Written once no further whole frame is buffered (the next read
+		// may wait), or once enough has gathered.
+		if len(out) > 0 && (!wholeFrameBuffered(r) || len(out) >= 64<<10) {
 			if _, err := nc.Write(out); err != nil {
 				return err
 			}
 			out = out[:0]
 		}
 	}
+}
+
+// wholeFrameBuffered says whether r holds the whole next frame, so that
+// reading it cannot wait for the peer.
+func wholeFrameBuffered(r *bufio.Reader) bool {
+	n := r.Buffered()
+	if n < 4 {
+		return false
+	}
+	l, _ := r.Peek(4)
+	return int64(n) >= 4+int64(binary.BigEndian.Uint32(l))
 }
