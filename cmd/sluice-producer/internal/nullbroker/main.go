@@ -25,6 +25,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -111,9 +112,18 @@ func (s *server) accept(ln net.Listener, answer func(*remoting.Command) *remotin
 }
 
 // maxFrame bounds a request frame, as a broker's remoting layer does.
-const maxFrame = 16 << 20
+const maxFrame = remoting.DefaultMaxFrameSize
+
+// frameStep is how much of a frame is read, and its buffer grown, at a
+// time, so that the buffer follows the bytes that have arrived rather than
+// the length the peer claims.
+const frameStep = 64 << 10
 
 // serveConn reads requests and writes their answers on one goroutine.
+// It reads frames itself rather than with remoting.FrameReader, which
+// gives each frame a buffer of its own (a command stays valid after later
+// reads): an allocation per request that a ceiling should not pay (with
+// it, 0.74-0.80 of this rate at 16 x 256). Here one buffer is reused.
 func serveConn(nc net.Conn, answer func(*remoting.Command) *remoting.Command) error {
 	r := bufio.NewReaderSize(nc, 32<<10)
 	var frame, out []byte
@@ -126,12 +136,15 @@ func serveConn(nc net.Conn, answer func(*remoting.Command) *remoting.Command) er
 		if n < 4 || n > maxFrame {
 			return fmt.Errorf("frame length %d", n)
 		}
-		if cap(frame) < n {
-			frame = make([]byte, n)
-		}
-		frame = frame[:n]
-		if _, err := io.ReadFull(r, frame); err != nil {
-			return err
+		frame = frame[:0]
+		for len(frame) < n {
+			k := min(n-len(frame), frameStep)
+			frame = slices.Grow(frame, k)
+			m, err := io.ReadFull(r, frame[len(frame):len(frame)+k])
+			frame = frame[:len(frame)+m]
+			if err != nil {
+				return err
+			}
 		}
 		req, err := remoting.Decode(frame)
 		if err != nil {

@@ -81,3 +81,19 @@ func TestNullBrokerAnswers(t *testing.T) {
 		t.Fatalf("pull %v: %+v", err, pull)
 	}
 }
+
+// A frame larger than one read step is read in steps into the reused
+// buffer and answered like any other.
+func TestNullBrokerLargeFrame(t *testing.T) {
+	br := listen(t)
+	s := newServer(br.Addr().String(), 1)
+	go s.accept(br, s.send)
+	b := dial(t, br.Addr().String())
+	for _, size := range []int{3*frameStep + 17, 10} {
+		resp, err := b.Invoke(context.Background(),
+			remoting.NewRequest(remoting.SendMessage, map[string]string{"topic": "T", "queueId": "0"}, make([]byte, size)), 3*time.Second)
+		if err != nil || resp.ResponseCode() != remoting.Success {
+			t.Fatalf("send of %d bytes: %v %+v", size, err, resp)
+		}
+	}
+}
