@@ -25,6 +25,7 @@ import (
 
 	"github.com/sluice-mq/sluice/actors/acl"
 	"github.com/sluice-mq/sluice/cmd/sluice/brokerconf"
+	"github.com/sluice-mq/sluice/cmd/sluice/internal/gcheadroom"
 	"github.com/sluice-mq/sluice/remoting/tlshelper"
 	"github.com/sluice-mq/sluice/supervisor"
 )
@@ -98,6 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if stop := startGCHeadroom(cfg.GCHeadroomMB, log); stop != nil {
+		defer stop()
+	}
+
 	// Signals are caught before the broker starts: one that arrives while
 	// it starts (its "broker started" line already out) is a shutdown
 	// request, not a kill.
@@ -113,6 +118,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return waitAndShutdown(log, sig, b.ReloadTLS, b.Shutdown)
 }
+
+// startGCHeadroom applies gcHeadroomMB unless it is 0 or the environment
+// sets GOGC (the operator's explicit choice wins). It returns the function
+// that restores Go's default, or nil.
+func startGCHeadroom(mb int, log zerolog.Logger) (stop func()) {
+	if mb <= 0 {
+		return nil
+	}
+	if v, set := lookupGOGC(); set {
+		log.Info().Str("GOGC", v).Int("gcHeadroomMB", mb).Msg("GOGC is set in the environment; gcHeadroomMB not applied")
+		return nil
+	}
+	log.Info().Int("gcHeadroomMB", mb).Msg("garbage collector: heap goal at least gcHeadroomMB above the live heap (GOGC=100 above that)")
+	return gcheadroom.Start(uint64(mb) << 20)
+}
+
+func lookupGOGC() (string, bool) { return os.LookupEnv("GOGC") }
 
 // notifyShutdown delivers SIGINT and SIGTERM (shut down) and SIGHUP
 // (reload the TLS certificates) to the returned channel.

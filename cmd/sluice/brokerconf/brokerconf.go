@@ -14,11 +14,20 @@ import (
 // Config is everything broker.conf sets.
 type Config struct {
 	Broker supervisor.Config
+	// GCHeadroomMB (gcHeadroomMB, Sluice's own key): the broker process
+	// keeps its garbage collector's heap goal at least this many MiB above
+	// the live heap (cmd/sluice/internal/gcheadroom); 0 leaves Go's GOGC
+	// default. A property of the process, not of the broker, so it lives
+	// here rather than in supervisor.Config.
+	GCHeadroomMB int
 }
+
+// DefaultGCHeadroomMB is gcHeadroomMB's default.
+const DefaultGCHeadroomMB = 32
 
 // Default returns RocketMQ's defaults (with Sluice's loopback binding).
 func Default() Config {
-	return Config{Broker: supervisor.DefaultConfig()}
+	return Config{Broker: supervisor.DefaultConfig(), GCHeadroomMB: DefaultGCHeadroomMB}
 }
 
 // Warning is a key Load did not know; RocketMQ would ignore it silently.
@@ -158,6 +167,9 @@ func (c *Config) validate() error {
 	positive("writeBufferDrainTimeoutMillis", b.WriteBufferDrainTimeoutMillis)
 	positive("remotingFrameBudget", int64(b.RemotingFrameBudget))
 	positive("remotingConnFrameBudget", int64(b.RemotingConnFrameBudget))
+	if c.GCHeadroomMB < 0 {
+		errs = append(errs, fmt.Errorf("gcHeadroomMB = %d: must not be negative (0 turns it off)", c.GCHeadroomMB))
+	}
 	if b.WriteBufferLowWaterMark < 0 || b.WriteBufferLowWaterMark > b.WriteBufferHighWaterMark {
 		errs = append(errs, fmt.Errorf("writeBufferLowWaterMark = %d: must be between 0 and writeBufferHighWaterMark (%d)", b.WriteBufferLowWaterMark, b.WriteBufferHighWaterMark))
 	}
@@ -277,6 +289,7 @@ func (c *Config) fields() fields {
 	f.int("popPollingSize", &b.PopPollingSize)
 	c.storeFields(f, &b.Store)
 	haFields(f, b)
+	f.int("gcHeadroomMB", &c.GCHeadroomMB)
 	return f
 }
 

@@ -237,3 +237,23 @@ func TestBrokerRoleKeys(t *testing.T) {
 		}
 	}
 }
+
+// gcHeadroomMB (ours) defaults to DefaultGCHeadroomMB, is printed, takes 0
+// (off) and refuses a negative value.
+func TestGCHeadroomKey(t *testing.T) {
+	cfg := Default()
+	if cfg.GCHeadroomMB != DefaultGCHeadroomMB {
+		t.Fatalf("default gcHeadroomMB %d, want %d", cfg.GCHeadroomMB, DefaultGCHeadroomMB)
+	}
+	var out bytes.Buffer
+	if err := cfg.Print(&out); err != nil || !strings.Contains(out.String(), "\ngcHeadroomMB=32\n") {
+		t.Fatalf("Print: %v\n%s", err, out.String())
+	}
+	if _, err := cfg.Load(strings.NewReader("gcHeadroomMB=0\n")); err != nil || cfg.GCHeadroomMB != 0 {
+		t.Fatalf("gcHeadroomMB=0: %v, got %d", err, cfg.GCHeadroomMB)
+	}
+	bad := Default()
+	if _, err := bad.Load(strings.NewReader("gcHeadroomMB=-1\n")); err == nil || !strings.Contains(err.Error(), "gcHeadroomMB") {
+		t.Fatalf("gcHeadroomMB=-1: %v, want an error naming the key", err)
+	}
+}
