@@ -2,6 +2,7 @@ package remoting
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 )
 
@@ -92,4 +93,35 @@ func BenchmarkDecodeSendMessageRocketMQ(b *testing.B) { benchDecode(b, Serialize
 func BenchmarkReadFrameSendMessageJSON(b *testing.B)  { benchReadFrame(b, SerializeJSON) }
 func BenchmarkReadFrameSendMessageRocketMQ(b *testing.B) {
 	benchReadFrame(b, SerializeRocketMQ)
+}
+
+// BenchmarkSendAnswer builds a SEND_OK answer and writes it into a reused
+// buffer, the way the send path does once per message: with its header as
+// the sorted map it used to be (the baseline, with the message id and queue
+// offset as strings) and as typed fields in the answer's allocation.
+func BenchmarkSendAnswer(b *testing.B) {
+	req := NewRequest(SendMessageV2, nil, nil)
+	buf := make([]byte, 0, 1024)
+	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			resp := NewResponse(req, Success, "")
+			resp.ExtFields = make(map[string]string, 6)
+			resp.ExtFields["msgId"] = string(appendHex64([]byte("7F00000100002A9F"), uint64(i)<<10))
+			resp.ExtFields["queueId"] = strconv.Itoa(3)
+			resp.ExtFields["queueOffset"] = strconv.FormatInt(int64(1000000+i), 10)
+			resp.ExtFields["MSG_REGION"] = "DefaultRegion"
+			resp.ExtFields["TRACE_ON"] = strconv.FormatBool(true)
+			buf, _ = resp.AppendFrame(buf[:0])
+		}
+	})
+	b.Run("typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			resp := NewAnswer(req, Success, "")
+			(&SendMessageResponseHeader{MsgIDHost: "7F00000100002A9F", MsgIDOffset: int64(i) << 10, QueueID: 3,
+				QueueOffset: int64(1000000 + i), MsgRegion: "DefaultRegion", TraceOn: true}).Encode(resp)
+			buf, _ = resp.AppendFrame(buf[:0])
+		}
+	})
 }

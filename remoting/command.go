@@ -48,7 +48,12 @@ type Command struct {
 	Flag      int32
 	Remark    string
 	ExtFields map[string]string
-	Body      []byte
+	// Fields is a typed custom header, written after ExtFields: how the
+	// answers built once per message carry theirs without a map (see
+	// Field). A key is in one of the two, never both. Decoding fills only
+	// ExtFields.
+	Fields []Field
+	Body   []byte
 	// Serialize is how the header was (or will be) encoded; a response
 	// answers in the serialization of its request.
 	Serialize SerializeType
@@ -81,7 +86,12 @@ func NewRequest(code RequestCode, ext map[string]string, body []byte) *Command {
 // NewResponse builds the answer to req: same opaque, the response bit set,
 // in the serialization req used.
 func NewResponse(req *Command, code ResponseCode, remark string) *Command {
-	return &Command{
+	c := responseTo(req, code, remark)
+	return &c
+}
+
+func responseTo(req *Command, code ResponseCode, remark string) Command {
+	return Command{
 		Code:      int32(code),
 		Language:  LangGo,
 		Version:   Version,
@@ -93,12 +103,35 @@ func NewResponse(req *Command, code ResponseCode, remark string) *Command {
 	}
 }
 
-// Ext returns the extField key, or "" if absent.
+// answerFields is how many typed Fields NewAnswer keeps room for: a send's
+// answer has at most six.
+const answerFields = 6
+
+// NewAnswer is NewResponse with room for a typed header (Fields) in the
+// same allocation: the answers built once per message (SEND_OK, a pull's
+// FOUND) cost one allocation, where a header map and its number strings
+// cost three or four more.
+func NewAnswer(req *Command, code ResponseCode, remark string) *Command {
+	a := &struct {
+		cmd    Command
+		fields [answerFields]Field
+	}{}
+	a.cmd = responseTo(req, code, remark)
+	a.cmd.Fields = a.fields[:0]
+	return &a.cmd
+}
+
+// Ext returns the extField key, from ExtFields or Fields, or "" if absent.
 func (c *Command) Ext(key string) string {
-	if c.ExtFields == nil {
-		return ""
+	if v, ok := c.ExtFields[key]; ok {
+		return v
 	}
-	return c.ExtFields[key]
+	for i := range c.Fields {
+		if c.Fields[i].Key == key {
+			return c.Fields[i].Value()
+		}
+	}
+	return ""
 }
 
 // SetExt sets an extField, creating the map on first use.

@@ -417,6 +417,9 @@ func frameSizeEstimate(cmd *Command) int {
 	for k, v := range cmd.ExtFields {
 		n += len(k) + len(v) + 6
 	}
+	for i := range cmd.Fields {
+		n += len(cmd.Fields[i].Key) + cmd.Fields[i].valueLen() + 6
+	}
 	return n
 }
 

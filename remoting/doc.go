@@ -46,6 +46,17 @@
 // matches, so every answer must carry both; it never sets bit 1, not even
 // for its one-way calls.
 //
+// # Typed answer headers
+//
+// A decoded Command's custom header is its ExtFields map. The answers the
+// broker builds once per message (SEND_OK, a pull's FOUND) carry theirs in
+// Command.Fields instead: a short slice of typed entries, allocated with
+// the Command by NewAnswer and turned into text only while the frame is
+// written, in the order the header's Encode put them (sorted, so the
+// bytes are those a sorted map gives). Both serializations write ExtFields
+// then Fields; a key is in one or the other, never both, and Ext reads
+// either. Decoding fills only ExtFields.
+//
 // # Bounds
 //
 // What a peer can make a connection hold is bounded by what it sends and

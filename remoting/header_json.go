@@ -579,16 +579,25 @@ func appendJSONHeader(dst []byte, c *Command) []byte {
 	dst = append(dst, `{"code":`...)
 	dst = strconv.AppendInt(dst, int64(c.Code), 10)
 	dst = append(dst, `,"extFields":{`...)
+	n := 0
 	if len(c.ExtFields) > 0 {
 		var stack [32]extField
-		for i, f := range sortedExt(c.ExtFields, stack[:0]) {
-			if i > 0 {
+		for _, f := range sortedExt(c.ExtFields, stack[:0]) {
+			if n > 0 {
 				dst = append(dst, ',')
 			}
+			n++
 			dst = appendJSONString(dst, f.k)
 			dst = append(dst, ':')
 			dst = appendJSONString(dst, f.v)
 		}
+	}
+	for i := range c.Fields {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = appendJSONField(dst, &c.Fields[i])
 	}
 	dst = append(dst, `},"flag":`...)
 	dst = strconv.AppendInt(dst, int64(c.Flag), 10)

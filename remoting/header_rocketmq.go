@@ -33,6 +33,17 @@ func appendRocketMQHeader(dst []byte, c *Command) ([]byte, error) {
 			dst = append(dst, f.v...)
 		}
 	}
+	for i := range c.Fields {
+		f := &c.Fields[i]
+		if len(f.Key) > math.MaxUint16 {
+			return dst, fmt.Errorf("field key of %d bytes does not fit the 16-bit length: %w", len(f.Key), ErrMalformedHeader)
+		}
+		dst = binary.BigEndian.AppendUint16(dst, uint16(len(f.Key)))
+		dst = append(dst, f.Key...)
+		at := len(dst)
+		dst = f.AppendValue(append(dst, 0, 0, 0, 0))
+		binary.BigEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+	}
 	binary.BigEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
 	return dst, nil
 }

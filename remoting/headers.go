@@ -63,7 +63,12 @@ func DecodeSendMessageRequestHeader(cmd *Command) (SendMessageRequestHeader, err
 
 // SendMessageResponseHeader is a successful send's answer.
 type SendMessageResponseHeader struct {
+	// MsgID is the offsetMsgId. When it is empty the id is one record's,
+	// MsgIDHost (the store host's part, in hex) followed by MsgIDOffset,
+	// its commit-log offset — written into the frame without a string.
 	MsgID         string
+	MsgIDHost     string
+	MsgIDOffset   int64
 	QueueID       int32
 	QueueOffset   int64
 	TransactionID string
@@ -73,17 +78,23 @@ type SendMessageResponseHeader struct {
 	TraceOn   bool
 }
 
-// Encode writes the header into resp's extFields.
+// Encode sets resp's typed Fields to the header, in key order (so a
+// frame is the same bytes as when the header was a sorted map); with a
+// resp from NewAnswer it allocates nothing.
 func (h *SendMessageResponseHeader) Encode(resp *Command) {
-	resp.ExtFields = make(map[string]string, 6)
-	resp.ExtFields["msgId"] = h.MsgID
-	resp.ExtFields["queueId"] = strconv.Itoa(int(h.QueueID))
-	resp.ExtFields["queueOffset"] = strconv.FormatInt(h.QueueOffset, 10)
-	if h.TransactionID != "" {
-		resp.ExtFields["transactionId"] = h.TransactionID
+	msgID := StringField("msgId", h.MsgID)
+	if h.MsgID == "" {
+		msgID = Field{Key: "msgId", Str: h.MsgIDHost, Num: h.MsgIDOffset, Kind: FieldHex64}
 	}
-	resp.ExtFields["MSG_REGION"] = h.MsgRegion
-	resp.ExtFields["TRACE_ON"] = strconv.FormatBool(h.TraceOn)
+	resp.Fields = append(resp.Fields[:0],
+		StringField("MSG_REGION", h.MsgRegion),
+		BoolField("TRACE_ON", h.TraceOn),
+		msgID,
+		IntField("queueId", int64(h.QueueID)),
+		IntField("queueOffset", h.QueueOffset))
+	if h.TransactionID != "" {
+		resp.Fields = append(resp.Fields, StringField("transactionId", h.TransactionID))
+	}
 }
 
 // ConsumerSendMsgBackRequestHeader is CONSUMER_SEND_MSG_BACK's header.
@@ -167,14 +178,14 @@ type PullMessageResponseHeader struct {
 	MaxOffset            int64
 }
 
-// Encode writes the header into resp's extFields.
+// Encode sets resp's typed Fields to the header, in key order; with a
+// resp from NewAnswer it allocates nothing.
 func (h *PullMessageResponseHeader) Encode(resp *Command) {
-	resp.ExtFields = map[string]string{
-		"nextBeginOffset":      strconv.FormatInt(h.NextBeginOffset, 10),
-		"minOffset":            strconv.FormatInt(h.MinOffset, 10),
-		"maxOffset":            strconv.FormatInt(h.MaxOffset, 10),
-		"suggestWhichBrokerId": strconv.FormatInt(h.SuggestWhichBrokerID, 10),
-	}
+	resp.Fields = append(resp.Fields[:0],
+		IntField("maxOffset", h.MaxOffset),
+		IntField("minOffset", h.MinOffset),
+		IntField("nextBeginOffset", h.NextBeginOffset),
+		IntField("suggestWhichBrokerId", h.SuggestWhichBrokerID))
 }
 
 // TopicQueueRequestHeader is the header of the requests that name one

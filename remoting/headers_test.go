@@ -71,21 +71,119 @@ func TestRegisterBrokerHeaderRoundTrip(t *testing.T) {
 	}
 }
 
+// wireFields is what a peer decodes of resp's custom header, in both
+// serializations; the two must agree.
+func wireFields(t *testing.T, resp *Command) map[string]string {
+	t.Helper()
+	var got map[string]string
+	for _, ser := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		c := *resp
+		c.Serialize = ser
+		frame, err := Encode(&c)
+		if err != nil {
+			t.Fatalf("%s: encode: %v", ser, err)
+		}
+		back, err := Decode(frame[4:])
+		if err != nil {
+			t.Fatalf("%s: decode: %v", ser, err)
+		}
+		if got != nil && !reflect.DeepEqual(back.ExtFields, got) {
+			t.Fatalf("%s decodes %v, JSON %v", ser, back.ExtFields, got)
+		}
+		got = back.ExtFields
+	}
+	return got
+}
+
 func TestResponseHeadersEncode(t *testing.T) {
-	resp := NewResponse(NewRequest(SendMessage, nil, nil), Success, "")
+	req := NewRequest(SendMessage, nil, nil)
+	resp := NewAnswer(req, Success, "")
 	(&SendMessageResponseHeader{MsgID: "AB", QueueID: 2, QueueOffset: 7, MsgRegion: "DefaultRegion", TraceOn: true}).Encode(resp)
 	want := map[string]string{"msgId": "AB", "queueId": "2", "queueOffset": "7", "MSG_REGION": "DefaultRegion", "TRACE_ON": "true"}
-	if !reflect.DeepEqual(resp.ExtFields, want) {
-		t.Fatalf("send answer: %v", resp.ExtFields)
+	if got := wireFields(t, resp); !reflect.DeepEqual(got, want) {
+		t.Fatalf("send answer: %v", got)
 	}
-	(&PullMessageResponseHeader{NextBeginOffset: 5, MinOffset: 0, MaxOffset: 9}).Encode(resp)
-	if resp.ExtFields["nextBeginOffset"] != "5" || resp.ExtFields["suggestWhichBrokerId"] != "0" {
-		t.Fatalf("pull answer: %v", resp.ExtFields)
+	for k, v := range want {
+		if resp.Ext(k) != v {
+			t.Fatalf("Ext(%q) = %q, want %q", k, resp.Ext(k), v)
+		}
 	}
+	// Typed fields are the same bytes on the wire as the sorted map they
+	// replace.
+	old := NewResponse(req, Success, "")
+	old.ExtFields = want
+	for _, ser := range []SerializeType{SerializeJSON, SerializeRocketMQ} {
+		resp.Serialize, old.Serialize = ser, ser
+		a, _ := Encode(resp)
+		b, _ := Encode(old)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s: typed header\n%q\nmap\n%q", ser, a, b)
+		}
+	}
+	resp.Serialize = SerializeJSON
+
+	// One record's id, written from the host part and the offset; a
+	// second Encode replaces the first header, as a map did.
+	(&SendMessageResponseHeader{MsgIDHost: "7F00000100002A9F", MsgIDOffset: 0x1234, QueueOffset: 1 << 40,
+		TransactionID: "tx\"1", MsgRegion: "r"}).Encode(resp)
+	want = map[string]string{"msgId": "7F00000100002A9F0000000000001234", "queueId": "0", "queueOffset": "1099511627776",
+		"transactionId": "tx\"1", "MSG_REGION": "r", "TRACE_ON": "false"}
+	if got := wireFields(t, resp); !reflect.DeepEqual(got, want) {
+		t.Fatalf("send answer with a host part: %v", got)
+	}
+	if resp.Ext("msgId") != want["msgId"] || resp.Ext("missing") != "" {
+		t.Fatalf("Ext(msgId) = %q", resp.Ext("msgId"))
+	}
+
+	pull := NewAnswer(req, Success, "")
+	(&PullMessageResponseHeader{NextBeginOffset: 5, MinOffset: 0, MaxOffset: 9}).Encode(pull)
+	want = map[string]string{"nextBeginOffset": "5", "minOffset": "0", "maxOffset": "9", "suggestWhichBrokerId": "0"}
+	if got := wireFields(t, pull); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pull answer: %v", got)
+	}
+	// Encode works on any response, with the allocation NewAnswer saves.
+	plain := NewResponse(req, Success, "")
+	(&PullMessageResponseHeader{NextBeginOffset: 5, MaxOffset: 9}).Encode(plain)
+	if got := wireFields(t, plain); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pull answer on NewResponse: %v", got)
+	}
+	if size := frameSizeEstimate(pull); size < len(mustEncode(t, pull)) {
+		t.Fatalf("frameSizeEstimate %d is below the frame's %d bytes", size, len(mustEncode(t, pull)))
+	}
+
 	r := NewResponse(NewRequest(RegisterBroker, nil, nil), Success, "")
 	(&RegisterBrokerResponseHeader{}).Encode(r)
 	if len(r.ExtFields) != 0 {
 		t.Fatalf("a master's register answer carries no address: %v", r.ExtFields)
+	}
+}
+
+func mustEncode(t *testing.T, c *Command) []byte {
+	t.Helper()
+	b, err := Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAnswerEncodeAllocations pins what typed fields are for: building a
+// send's answer and writing it into a reused buffer allocate only the
+// answer itself.
+func TestAnswerEncodeAllocations(t *testing.T) {
+	req := NewRequest(SendMessageV2, nil, nil)
+	buf := make([]byte, 0, 1024)
+	n := testing.AllocsPerRun(200, func() {
+		resp := NewAnswer(req, Success, "")
+		(&SendMessageResponseHeader{MsgIDHost: "7F00000100002A9F", MsgIDOffset: 123456789, QueueID: 3,
+			QueueOffset: 987654321, MsgRegion: "DefaultRegion", TraceOn: true}).Encode(resp)
+		var err error
+		if buf, err = resp.AppendFrame(buf[:0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 1 {
+		t.Fatalf("%.1f allocations per answer, want 1 (the answer)", n)
 	}
 }
 

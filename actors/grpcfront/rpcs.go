@@ -274,16 +274,16 @@ func (s *Server) sendOne(ctx context.Context, m *pb.Message, queue, queues int) 
 	if st.Code != pb.Code_OK {
 		return &pb.SendResultEntry{Status: st}
 	}
-	txID := resp.ExtFields["transactionId"]
+	txID := resp.Ext("transactionId")
 	if sysFlag&sysFlagTransactionPrepared != 0 {
 		if txID == "" {
 			txID = sp.GetMessageId()
 		}
-		qoff, _ := strconv.ParseInt(resp.ExtFields["queueOffset"], 10, 64)
-		s.txs.put(txID, halfMessage{group: group, queueOffset: qoff, commitLogOffset: commitLogOffsetOf(resp.ExtFields["msgId"]),
+		qoff, _ := strconv.ParseInt(resp.Ext("queueOffset"), 10, 64)
+		s.txs.put(txID, halfMessage{group: group, queueOffset: qoff, commitLogOffset: commitLogOffsetOf(resp.Ext("msgId")),
 			msgID: sp.GetMessageId(), topic: m.GetTopic().GetName()})
 	}
-	off, _ := strconv.ParseInt(resp.ExtFields["queueOffset"], 10, 64)
+	off, _ := strconv.ParseInt(resp.Ext("queueOffset"), 10, 64)
 	return &pb.SendResultEntry{Status: st, MessageId: sp.GetMessageId(), TransactionId: txID, Offset: off}
 }
 

@@ -202,7 +202,7 @@ func (p *Handlers) read(pl *pull) (*remoting.Command, commitlog.GetStatus) {
 		code = remoting.PullNotFound
 	}
 	p.BrokerStats.GetMessage(h.ConsumerGroup, h.Topic, res.Status == commitlog.Found, res.MsgCount, res.BufferTotalSize)
-	resp := remoting.NewResponse(pl.req.Cmd, code, res.Status.String())
+	resp := remoting.NewAnswer(pl.req.Cmd, code, res.Status.String())
 	hdr := remoting.PullMessageResponseHeader{NextBeginOffset: res.NextBeginOffset, MinOffset: res.MinOffset, MaxOffset: res.MaxOffset,
 		SuggestWhichBrokerID: p.suggestWhichBrokerID(pl, &res)}
 	hdr.Encode(resp)

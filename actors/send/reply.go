@@ -97,7 +97,7 @@ func (p *Handlers) replyResponse(r *actors.Request, st replyState, queueID int32
 	if !st.pushOK {
 		return remoting.NewResponse(r.Cmd, remoting.SystemError, st.remark)
 	}
-	resp := remoting.NewResponse(r.Cmd, remoting.Success, "")
+	resp := remoting.NewAnswer(r.Cmd, remoting.Success, "")
 	hdr := remoting.SendMessageResponseHeader{MsgID: "0", QueueID: queueID, MsgRegion: p.ID.RegionID, TraceOn: true}
 	hdr.Encode(resp)
 	return resp
@@ -129,9 +129,9 @@ func (p *Handlers) storedReplyResponse(r *actors.Request, j *sendJob, res commit
 	switch res.Status {
 	case commitlog.PutOK, commitlog.PutFlushDiskTimeout, commitlog.PutFlushSlaveTimeout, commitlog.PutSlaveNotAvailable:
 		hdr := remoting.SendMessageResponseHeader{
-			MsgID: p.msgIDs(j, res.WroteOffset), QueueID: j.Put.QueueID, QueueOffset: res.QueueOffset,
-			MsgRegion: p.ID.RegionID, TraceOn: true,
+			QueueID: j.Put.QueueID, QueueOffset: res.QueueOffset, MsgRegion: p.ID.RegionID, TraceOn: true,
 		}
+		p.setMsgID(&hdr, j, res.WroteOffset)
 		hdr.Encode(resp)
 	default:
 		p.Log.Warn().Stringer("status", res.Status).Str("topic", j.Put.Topic).Msg("reply message not stored")

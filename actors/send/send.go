@@ -50,6 +50,9 @@ type Handlers struct {
 
 	clusterOnce sync.Once
 	clusterItem string // "CLUSTER\x01<brokerClusterName>\x02", built once
+
+	msgIDOnce   sync.Once
+	msgIDPrefix string // the store host's part of an offsetMsgId, built once
 }
 
 // storedProperties is what the store keeps of a message's properties:
@@ -403,17 +406,17 @@ func (p *Handlers) putResultResponse(r *actors.Request, j *sendJob, res commitlo
 			remark += ": " + res.Err.Error()
 		}
 	}
-	resp := remoting.NewResponse(r.Cmd, code, remark)
 	if !res.Status.Stored() {
-		return resp
+		return remoting.NewResponse(r.Cmd, code, remark)
 	}
+	resp := remoting.NewAnswer(r.Cmd, code, remark)
 	hdr := remoting.SendMessageResponseHeader{
-		MsgID:       p.msgIDs(j, res.WroteOffset),
 		QueueID:     j.Put.QueueID,
 		QueueOffset: res.QueueOffset,
 		MsgRegion:   p.ID.RegionID,
 		TraceOn:     true,
 	}
+	p.setMsgID(&hdr, j, res.WroteOffset)
 	if j.half {
 		// The producer's queue, the half message's offsets (which its
 		// END_TRANSACTION quotes), and RocketMQ 5's transactionId.
@@ -433,11 +436,14 @@ func errOr(err error, s string) error {
 	return errors.New(s)
 }
 
-// msgIDs renders the offsetMsgId of each stored record, comma-joined for a
-// batch, as RocketMQ answers.
-func (p *Handlers) msgIDs(j *sendJob, first int64) string {
+// setMsgID puts the offsetMsgId of each stored record in hdr,
+// comma-joined for a batch, as RocketMQ answers. One record's id is the
+// broker's host part and the offset, written into the frame as hex without
+// building a string.
+func (p *Handlers) setMsgID(hdr *remoting.SendMessageResponseHeader, j *sendJob, first int64) {
 	if len(j.sizes) <= 1 {
-		return message.OffsetMsgID(p.ID.StoreHost, first)
+		hdr.MsgIDHost, hdr.MsgIDOffset = p.msgIDHost(), first
+		return
 	}
 	b := make([]byte, 0, len(j.sizes)*33)
 	off := first
@@ -448,5 +454,15 @@ func (p *Handlers) msgIDs(j *sendJob, first int64) string {
 		b = message.AppendOffsetMsgID(b, p.ID.StoreHost, off)
 		off += int64(n)
 	}
-	return string(b)
+	hdr.MsgID = string(b)
+}
+
+// msgIDHost is the store host's part of every offsetMsgId this broker
+// gives: the id of offset 0 without its 16 offset digits.
+func (p *Handlers) msgIDHost() string {
+	p.msgIDOnce.Do(func() {
+		id := message.AppendOffsetMsgID(nil, p.ID.StoreHost, 0)
+		p.msgIDPrefix = string(id[:len(id)-16])
+	})
+	return p.msgIDPrefix
 }
