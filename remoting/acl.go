@@ -31,13 +31,16 @@ type Credentials struct {
 func (c Credentials) Empty() bool { return c.AccessKey == "" || c.SecretKey == "" }
 
 // Sign adds AccessKey, SecurityToken (if any) and Signature to cmd's ext
-// fields, as AclClientRPCHook does. It replaces cmd.ExtFields with a copy so
-// that a caller's map (often reused between requests) is left untouched.
+// fields, as AclClientRPCHook does. It replaces cmd's header with a copy in
+// ExtFields so that a caller's map (often reused between requests) is left
+// untouched.
 func (c Credentials) Sign(cmd *Command) {
-	ext := make(map[string]string, len(cmd.ExtFields)+3)
-	for k, v := range cmd.ExtFields {
+	ext := make(map[string]string, cmd.ExtLen()+3)
+	cmd.RangeExt(func(k, v string) bool {
 		ext[k] = v
-	}
+		return true
+	})
+	cmd.Fields = nil
 	ext[ExtAccessKey] = c.AccessKey
 	if c.SecurityToken != "" {
 		ext[ExtSecurityToken] = c.SecurityToken
@@ -45,7 +48,7 @@ func (c Credentials) Sign(cmd *Command) {
 	delete(ext, ExtSignature)
 	cmd.ExtFields = ext
 	var keys []string
-	content := AppendSignedContent(nil, &keys, ext)
+	content := AppendSignedContent(nil, &keys, cmd)
 	ext[ExtSignature] = string(SignContent(nil, content, cmd.Body, []byte(c.SecretKey)))
 }
 
@@ -53,9 +56,14 @@ func (c Credentials) Sign(cmd *Command) {
 // (AclUtils#combineRequestContent): the ext-field values in the order of
 // their keys, leaving out Signature and _UNIQUE_KEY_QUERY. keys is scratch
 // space for the sort, reused by callers that verify many requests.
-func AppendSignedContent(dst []byte, keys *[]string, ext map[string]string) []byte {
+func AppendSignedContent(dst []byte, keys *[]string, cmd *Command) []byte {
 	ks := (*keys)[:0]
-	for k := range ext {
+	for i := range cmd.Fields {
+		if k := cmd.Fields[i].Key; k != ExtSignature && k != ExtUniqueKeyQuery {
+			ks = append(ks, k)
+		}
+	}
+	for k := range cmd.ExtFields {
 		if k != ExtSignature && k != ExtUniqueKeyQuery {
 			ks = append(ks, k)
 		}
@@ -64,7 +72,7 @@ func AppendSignedContent(dst []byte, keys *[]string, ext map[string]string) []by
 	// order for the ASCII keys RocketMQ headers use.
 	slices.Sort(ks)
 	for _, k := range ks {
-		dst = append(dst, ext[k]...)
+		dst = append(dst, cmd.Ext(k)...)
 	}
 	*keys = ks
 	return dst

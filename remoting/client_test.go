@@ -75,9 +75,10 @@ func echo(conn *Conn, req *Command) {
 		return
 	}
 	resp := NewResponse(req, Success, "")
-	for k, v := range req.ExtFields {
+	req.RangeExt(func(k, v string) bool {
 		resp.SetExt(k, v)
-	}
+		return true
+	})
 	_ = conn.Send(resp)
 }
 

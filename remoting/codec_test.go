@@ -21,7 +21,7 @@ func equalCommands(a, b *Command) bool {
 		a.Opaque != b.Opaque || a.Flag != b.Flag || a.Remark != b.Remark || a.Serialize != b.Serialize {
 		return false
 	}
-	if len(a.ExtFields) != len(b.ExtFields) || !maps.Equal(a.ExtFields, b.ExtFields) {
+	if a.ExtLen() != b.ExtLen() || !maps.Equal(a.ExtMap(), b.ExtMap()) {
 		return false
 	}
 	return bytes.Equal(a.Body, b.Body)
@@ -29,7 +29,7 @@ func equalCommands(a, b *Command) bool {
 
 func dump(c *Command) string {
 	return fmt.Sprintf("{code %d lang %d ver %d opaque %d flag %d remark %q ext %q body %d bytes %s}",
-		c.Code, c.Language, c.Version, c.Opaque, c.Flag, c.Remark, c.ExtFields, len(c.Body), c.Serialize)
+		c.Code, c.Language, c.Version, c.Opaque, c.Flag, c.Remark, c.ExtMap(), len(c.Body), c.Serialize)
 }
 
 // roundTrip encodes c, reads it back through a FrameReader and checks that
@@ -70,13 +70,14 @@ var serializations = []SerializeType{SerializeJSON, SerializeRocketMQ}
 
 func withoutEmptyValues(c *Command) *Command {
 	cp := *c
-	if len(c.ExtFields) > 0 {
-		cp.ExtFields = make(map[string]string, len(c.ExtFields))
-		for k, v := range c.ExtFields {
+	if c.ExtLen() > 0 {
+		cp.ExtFields, cp.Fields = make(map[string]string, c.ExtLen()), nil
+		c.RangeExt(func(k, v string) bool {
 			if v != "" {
 				cp.ExtFields[k] = v
 			}
-		}
+			return true
+		})
 	}
 	return &cp
 }
@@ -92,8 +93,8 @@ func TestRocketMQEmptyValueIsAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := got.ExtFields["topic"]; ok || got.ExtFields["queueId"] != "1" {
-		t.Fatalf("ext %q", got.ExtFields)
+	if _, ok := got.LookupExt("topic"); ok || got.Ext("queueId") != "1" {
+		t.Fatalf("ext %q", got.ExtMap())
 	}
 	if _, err := DecodeTopicQueueRequestHeader(got); err == nil || err.Error() != "the custom field <topic> is null" {
 		t.Fatalf("decode header: %v", err)
@@ -242,6 +243,7 @@ func TestJSONHeaderVariants(t *testing.T) {
 		{`{"code":1,"extFields":{"k":null}}`, &Command{Code: 1, Language: LangOther}},
 		{`{"code":1,"extFields":{"k":"1","k":null,"j":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"j": "2"}}},
 		{`{"code":1,"extFields":{"k":null,"k":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": "2"}}},
+		{`{"code":1,"extFields":{"k":"1","j":"2","k":"3"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"j": "2", "k": "3"}}},
 		{`{"code":1,"extFields":{"k":{"x":1},"k":"2"}}`, &Command{Code: 1, Language: LangOther, ExtFields: map[string]string{"k": "2"}}},
 		// fastjson refuses an extFields that is not an object.
 		{`{"code":1,"extFields":""}`, nil},

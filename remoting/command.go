@@ -35,9 +35,11 @@ const Version int16 = 409
 
 // Command is one RocketMQ remoting frame: a request or a response.
 //
-// ExtFields carries the "custom header", every value a string as RocketMQ
-// puts it on the wire. Body aliases the buffer the frame was decoded from
-// and must not be retained past that buffer's life unless copied.
+// The "custom header" (extFields), every value a string as RocketMQ puts it
+// on the wire, is in ExtFields or Fields: read it with Ext, LookupExt,
+// RangeExt or ExtMap, which see both. Body aliases the buffer the frame was
+// decoded from and must not be retained past that buffer's life unless
+// copied.
 type Command struct {
 	// Code is Java's int: RocketMQ 5's pop codes (200050 …) pass 16 bits
 	// in JSON headers; the ROCKETMQ binary header keeps 16 bits, as Java's.
@@ -48,10 +50,10 @@ type Command struct {
 	Flag      int32
 	Remark    string
 	ExtFields map[string]string
-	// Fields is a typed custom header, written after ExtFields: how the
-	// answers built once per message carry theirs without a map (see
-	// Field). A key is in one of the two, never both. Decoding fills only
-	// ExtFields.
+	// Fields is a custom header without a map, written after ExtFields:
+	// how a decoded frame carries its header, and the answers built once
+	// per message theirs (see Field). A key is in one of the two, never
+	// both.
 	Fields []Field
 	Body   []byte
 	// Serialize is how the header was (or will be) encoded; a response
@@ -121,21 +123,66 @@ func NewAnswer(req *Command, code ResponseCode, remark string) *Command {
 	return &a.cmd
 }
 
-// Ext returns the extField key, from ExtFields or Fields, or "" if absent.
-func (c *Command) Ext(key string) string {
-	if v, ok := c.ExtFields[key]; ok {
-		return v
-	}
+// LookupExt returns the extField key and whether c has it, from Fields or
+// ExtFields. A decoded header has a dozen fields at most on the hot paths:
+// scanning them costs less than hashing into a map.
+func (c *Command) LookupExt(key string) (string, bool) {
 	for i := range c.Fields {
 		if c.Fields[i].Key == key {
-			return c.Fields[i].Value()
+			return c.Fields[i].Value(), true
 		}
 	}
-	return ""
+	v, ok := c.ExtFields[key]
+	return v, ok
 }
 
-// SetExt sets an extField, creating the map on first use.
+// Ext returns the extField key, or "" if absent.
+func (c *Command) Ext(key string) string {
+	v, _ := c.LookupExt(key)
+	return v
+}
+
+// ExtLen is how many extFields c has.
+func (c *Command) ExtLen() int { return len(c.Fields) + len(c.ExtFields) }
+
+// RangeExt calls fn for each extField, in no set order, until fn returns
+// false.
+func (c *Command) RangeExt(fn func(key, value string) bool) {
+	for i := range c.Fields {
+		if !fn(c.Fields[i].Key, c.Fields[i].Value()) {
+			return
+		}
+	}
+	for k, v := range c.ExtFields {
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
+// ExtMap returns a new map of c's extFields, nil if it has none: for
+// callers that keep or forward a header, and for messages.
+func (c *Command) ExtMap() map[string]string {
+	if c.ExtLen() == 0 {
+		return nil
+	}
+	m := make(map[string]string, c.ExtLen())
+	c.RangeExt(func(k, v string) bool {
+		m[k] = v
+		return true
+	})
+	return m
+}
+
+// SetExt sets an extField: in place if Fields has the key, else in
+// ExtFields, created on first use.
 func (c *Command) SetExt(key, value string) {
+	for i := range c.Fields {
+		if c.Fields[i].Key == key {
+			c.Fields[i] = StringField(key, value)
+			return
+		}
+	}
 	if c.ExtFields == nil {
 		c.ExtFields = make(map[string]string, 8)
 	}

@@ -46,16 +46,23 @@
 // matches, so every answer must carry both; it never sets bit 1, not even
 // for its one-way calls.
 //
-// # Typed answer headers
+// # Custom headers without maps
 //
-// A decoded Command's custom header is its ExtFields map. The answers the
-// broker builds once per message (SEND_OK, a pull's FOUND) carry theirs in
-// Command.Fields instead: a short slice of typed entries, allocated with
-// the Command by NewAnswer and turned into text only while the frame is
-// written, in the order the header's Encode put them (sorted, so the
-// bytes are those a sorted map gives). Both serializations write ExtFields
-// then Fields; a key is in one or the other, never both, and Ext reads
-// either. Decoding fills only ExtFields.
+// A Command's custom header (extFields) is in two places: ExtFields, a map
+// for the headers built by hand (requests, rare answers), and Fields, a
+// short slice with no map. Decoding fills Fields, one allocation for the
+// whole header, a map's rules kept (a repeated key keeps its last value, a
+// null removes the key; see decodedExt). The typed header decoders search it
+// from where the last key was found, so a header written in their field
+// order (the Java client's SEND_MESSAGE_V2) costs one comparison a key
+// (BenchmarkDecodeSendRequest compares it with the map). The answers the
+// broker builds once per message (SEND_OK, a pull's FOUND) carry typed
+// Fields, allocated with the Command by NewAnswer and turned into text only
+// while the frame is written, in the order the header's Encode put them
+// (sorted, so the bytes are those a sorted map gives). Both serializations
+// write ExtFields then Fields; a key is in one or the other, never both.
+// Read a header with Ext, LookupExt, RangeExt or ExtMap, which see both,
+// never ExtFields alone.
 //
 // # Bounds
 //

@@ -130,10 +130,10 @@ func wireTextValid(c *Command) bool {
 	if !utf8.ValidString(c.Remark) {
 		return false
 	}
-	for k, v := range c.ExtFields {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return false
-		}
-	}
-	return true
+	valid := true
+	c.RangeExt(func(k, v string) bool {
+		valid = utf8.ValidString(k) && utf8.ValidString(v)
+		return valid
+	})
+	return valid
 }

@@ -95,9 +95,9 @@ func TestGoldenFrames(t *testing.T) {
 				t.Fatalf("no expectations for %s; add them to goldenKeys", code)
 			}
 			for k, v := range want {
-				got, ok := c.ExtFields[k]
+				got, ok := c.LookupExt(k)
 				if !ok {
-					t.Errorf("extField %q missing (have %q)", k, c.ExtFields)
+					t.Errorf("extField %q missing (have %q)", k, c.ExtMap())
 				} else if v != "" && got != v {
 					t.Errorf("extField %q = %q, want %q", k, got, v)
 				}

@@ -22,6 +22,11 @@ func (h HeaderError) Error() string { return string(h) }
 type fieldReader struct {
 	cmd *Command
 	err error
+	// next is where the search for the next key in cmd.Fields starts: a
+	// decoder reads keys in its field order, and the Java client writes
+	// them in that order (SEND_MESSAGE_V2's a, b, c …), so a lookup is
+	// usually one comparison.
+	next int
 }
 
 func (e *fieldReader) fail(msg string) {
@@ -31,10 +36,32 @@ func (e *fieldReader) fail(msg string) {
 }
 
 func (e *fieldReader) raw(key string, required bool) (string, bool) {
-	v, ok := e.cmd.ExtFields[key]
+	v, ok := e.lookup(key)
 	if !ok && required {
 		e.fail("the custom field <" + key + "> is null")
 	}
+	return v, ok
+}
+
+func (e *fieldReader) lookup(key string) (string, bool) {
+	fs := e.cmd.Fields
+	if len(fs) == 0 {
+		v, ok := e.cmd.ExtFields[key]
+		return v, ok
+	}
+	if e.next >= len(fs) {
+		e.next = 0
+	}
+	for n, i := 0, e.next; n < len(fs); n++ {
+		if k := fs[i].Key; len(k) == len(key) && k == key {
+			e.next = i + 1
+			return fs[i].Value(), true
+		}
+		if i++; i == len(fs) {
+			i = 0
+		}
+	}
+	v, ok := e.cmd.ExtFields[key]
 	return v, ok
 }
 
@@ -71,4 +98,57 @@ func (e *fieldReader) int32(key string, required bool) int32 {
 func (e *fieldReader) bool(key string) bool {
 	v, _ := e.raw(key, false)
 	return strings.EqualFold(v, "true")
+}
+
+// decodedExt collects a decoded header's extFields into Command.Fields,
+// with a map's rules: a repeated key keeps its last value, and a null
+// value makes the key absent (Java's decodeCommandCustomHeader reads a
+// null as a missing field). Real clients never repeat a key, so a repeat
+// is looked for only when the key's bit in a 64-bit filter is already
+// set; the common header costs one allocation, the slice.
+type decodedExt struct {
+	fields []Field
+	bits   uint64
+}
+
+func newDecodedExt(n int) decodedExt { return decodedExt{fields: make([]Field, 0, n)} }
+
+// keyBit hashes a key to one of 64 bits from its length and its first and
+// last bytes (FNV-1 steps, top bits taken): enough to tell apart the keys
+// of one header, SEND_MESSAGE_V2's one-letter keys included.
+func keyBit(k string) uint64 {
+	const prime = 0x01000193
+	h := uint32(len(k)) * prime
+	if len(k) > 0 {
+		h = (h ^ uint32(k[0])) * prime
+		h = (h ^ uint32(k[len(k)-1])) * prime
+	}
+	return 1 << (h >> 26)
+}
+
+func (d *decodedExt) put(k, v string, null bool) {
+	bit := keyBit(k)
+	if d.bits&bit != 0 {
+		for i := range d.fields {
+			if d.fields[i].Key == k {
+				if null {
+					d.fields = append(d.fields[:i], d.fields[i+1:]...)
+				} else {
+					d.fields[i].Str = v
+				}
+				return
+			}
+		}
+	}
+	d.bits |= bit
+	if !null {
+		d.fields = append(d.fields, StringField(k, v))
+	}
+}
+
+// set puts the fields on c, leaving c.Fields nil when none is left.
+func (d *decodedExt) set(c *Command) {
+	if len(d.fields) > 0 {
+		c.Fields = d.fields
+	}
 }

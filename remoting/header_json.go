@@ -293,18 +293,11 @@ func scanJSONHeader(b []byte, c *Command) bool {
 	}
 	c.Remark = hs[remark.start:remark.end]
 	if nExt > 0 {
-		m := make(map[string]string, nExt)
+		d := newDecodedExt(nExt)
 		for j := 0; j < 2*nExt; j += 2 {
-			k := hs[ext[j].start:ext[j].end]
-			if ext[j+1].null {
-				// A later null wins over an earlier value, as put(k,
-				// null) does in Java's HashMap.
-				delete(m, k)
-				continue
-			}
-			m[k] = hs[ext[j+1].start:ext[j+1].end]
+			d.put(hs[ext[j].start:ext[j].end], hs[ext[j+1].start:ext[j+1].end], ext[j+1].null)
 		}
-		c.ExtFields = m
+		d.set(c)
 	}
 	return true
 }

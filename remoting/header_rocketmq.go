@@ -81,7 +81,7 @@ func decodeRocketMQHeader(b []byte, c *Command) error {
 	extAt := p
 
 	// First pass: validate and count, so that nothing is allocated for a
-	// header that turns out to be bad and the map gets its final size.
+	// header that turns out to be bad and the fields get their final size.
 	n := 0
 	for q, end := extAt, extAt+extLen; q < end; n++ {
 		if end-q < 2 {
@@ -110,7 +110,7 @@ func decodeRocketMQHeader(b []byte, c *Command) error {
 	if n == 0 {
 		return nil
 	}
-	m := make(map[string]string, n)
+	d := newDecodedExt(n)
 	for q, end := extAt-remarkAt, extAt-remarkAt+extLen; q < end; {
 		kl := int(uint16(hs[q])<<8 | uint16(hs[q+1]))
 		q += 2
@@ -120,11 +120,9 @@ func decodeRocketMQHeader(b []byte, c *Command) error {
 		q += 4
 		// Java's readStr reads a zero length as null, and a null value is
 		// an absent field to decodeCommandCustomHeader: so it is here.
-		if vl > 0 {
-			m[k] = hs[q : q+vl]
-		}
+		d.put(k, hs[q:q+vl], vl == 0)
 		q += vl
 	}
-	c.ExtFields = m
+	d.set(c)
 	return nil
 }

@@ -121,7 +121,7 @@ func DecodeConsumerSendMsgBackRequestHeader(cmd *Command) (ConsumerSendMsgBackRe
 		OriginTopic: e.str("originTopic", false),
 		UnitMode:    e.bool("unitMode"),
 	}
-	if _, ok := cmd.ExtFields["maxReconsumeTimes"]; ok {
+	if _, ok := cmd.LookupExt("maxReconsumeTimes"); ok {
 		n := e.int32("maxReconsumeTimes", false)
 		h.MaxReconsumeTimes = &n
 	}

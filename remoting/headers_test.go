@@ -87,10 +87,10 @@ func wireFields(t *testing.T, resp *Command) map[string]string {
 		if err != nil {
 			t.Fatalf("%s: decode: %v", ser, err)
 		}
-		if got != nil && !reflect.DeepEqual(back.ExtFields, got) {
-			t.Fatalf("%s decodes %v, JSON %v", ser, back.ExtFields, got)
+		if got != nil && !reflect.DeepEqual(back.ExtMap(), got) {
+			t.Fatalf("%s decodes %v, JSON %v", ser, back.ExtMap(), got)
 		}
-		got = back.ExtFields
+		got = back.ExtMap()
 	}
 	return got
 }
@@ -153,8 +153,8 @@ func TestResponseHeadersEncode(t *testing.T) {
 
 	r := NewResponse(NewRequest(RegisterBroker, nil, nil), Success, "")
 	(&RegisterBrokerResponseHeader{}).Encode(r)
-	if len(r.ExtFields) != 0 {
-		t.Fatalf("a master's register answer carries no address: %v", r.ExtFields)
+	if r.ExtLen() != 0 {
+		t.Fatalf("a master's register answer carries no address: %v", r.ExtMap())
 	}
 }
 
@@ -234,8 +234,8 @@ func TestQueryHeaders(t *testing.T) {
 	}
 	resp := NewResponse(req, Success, "")
 	QueryMessageResponseHeader{IndexLastUpdateTimestamp: 1700000000123, IndexLastUpdatePhyoffset: 4096}.Encode(resp)
-	if !reflect.DeepEqual(resp.ExtFields, map[string]string{"indexLastUpdateTimestamp": "1700000000123", "indexLastUpdatePhyoffset": "4096"}) {
-		t.Fatalf("query answer: %v", resp.ExtFields)
+	if !reflect.DeepEqual(resp.ExtMap(), map[string]string{"indexLastUpdateTimestamp": "1700000000123", "indexLastUpdatePhyoffset": "4096"}) {
+		t.Fatalf("query answer: %v", resp.ExtMap())
 	}
 	if h, err := DecodeQueryMessageResponseHeader(resp); err != nil || h.IndexLastUpdatePhyoffset != 4096 || h.IndexLastUpdateTimestamp != 1700000000123 {
 		t.Fatalf("query answer decoded: %+v, %v", h, err)
@@ -250,8 +250,8 @@ func TestQueryHeaders(t *testing.T) {
 	}
 	vr := NewRequest(ViewMessageByID, nil, nil)
 	ViewMessageRequestHeader{Offset: 77}.Encode(vr)
-	if vr.ExtFields["offset"] != "77" {
-		t.Fatalf("view encode: %v", vr.ExtFields)
+	if vr.Ext("offset") != "77" {
+		t.Fatalf("view encode: %v", vr.ExtMap())
 	}
 
 	e, err := DecodeGetEarliestMsgStoretimeRequestHeader(NewRequest(GetEarliestMsgStoretime, map[string]string{"topic": "T", "queueId": "2", "bname": "b"}, nil))
@@ -260,8 +260,8 @@ func TestQueryHeaders(t *testing.T) {
 	}
 	er := NewResponse(req, Success, "")
 	GetEarliestMsgStoretimeResponseHeader{Timestamp: -1}.Encode(er)
-	if er.ExtFields["timestamp"] != "-1" {
-		t.Fatalf("earliest answer: %v", er.ExtFields)
+	if er.Ext("timestamp") != "-1" {
+		t.Fatalf("earliest answer: %v", er.ExtMap())
 	}
 	if GetEarliestMsgStoretime.String() != "GET_EARLIEST_MSG_STORETIME" || GetEarliestMsgStoretime != 32 {
 		t.Fatal("code 32")

@@ -70,12 +70,12 @@ func TestCheckTransactionStateRequestHeader(t *testing.T) {
 		"tranStateTableOffset": "3", "commitLogOffset": "4096", "msgId": "uniq", "transactionId": "uniq",
 		"offsetMsgId": "7F00000100002A9F0000000000001000",
 	}
-	if len(req.ExtFields) != len(want) {
-		t.Fatalf("ext fields %v, want %v", req.ExtFields, want)
+	if req.ExtLen() != len(want) {
+		t.Fatalf("ext fields %v, want %v", req.ExtMap(), want)
 	}
 	for k, v := range want {
-		if req.ExtFields[k] != v {
-			t.Fatalf("%s = %q, want %q", k, req.ExtFields[k], v)
+		if req.Ext(k) != v {
+			t.Fatalf("%s = %q, want %q", k, req.Ext(k), v)
 		}
 	}
 	if got, err := DecodeCheckTransactionStateRequestHeader(req); err != nil || got != h {
@@ -85,7 +85,7 @@ func TestCheckTransactionStateRequestHeader(t *testing.T) {
 	// null fields off.
 	req = NewRequest(CheckTransactionState, nil, nil)
 	(&CheckTransactionStateRequestHeader{TranStateTableOffset: 1, CommitLogOffset: 2}).Encode(req)
-	if len(req.ExtFields) != 2 {
-		t.Fatalf("empty ids written: %v", req.ExtFields)
+	if req.ExtLen() != 2 {
+		t.Fatalf("empty ids written: %v", req.ExtMap())
 	}
 }

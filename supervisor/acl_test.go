@@ -336,7 +336,7 @@ func TestACLAdminCodes(t *testing.T) {
 	}
 	info := aclInvoke(t, addr, &adminCreds, remoting.NewRequest(remoting.GetBrokerClusterACLInfo, nil, nil))
 	if info.ResponseCode() != remoting.Success || !strings.Contains(info.Ext("version"), `"counter":1`) || info.Ext("brokerName") != "broker-test" {
-		t.Fatalf("GET_BROKER_CLUSTER_ACL_INFO: %v %v", info.ResponseCode(), info.ExtFields)
+		t.Fatalf("GET_BROKER_CLUSTER_ACL_INFO: %v %v", info.ResponseCode(), info.ExtMap())
 	}
 	cfg := aclInvoke(t, addr, &adminCreds, remoting.NewRequest(acl.CodeGetBrokerClusterAclConfig, nil, nil))
 	if cfg.ResponseCode() != remoting.Success || !strings.Contains(string(cfg.Body), `"accessKey":"createdAK"`) {

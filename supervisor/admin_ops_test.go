@@ -55,7 +55,7 @@ func TestLiveConfigPageCacheBusyThreshold(t *testing.T) {
 	brokerConfig := func() map[string]string {
 		resp := invokeBody(t, admin, remoting.GetBrokerConfig, nil, nil)
 		if resp.ResponseCode() != remoting.Success || resp.Ext("version") == "" {
-			t.Fatalf("GET_BROKER_CONFIG: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtFields)
+			t.Fatalf("GET_BROKER_CONFIG: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtMap())
 		}
 		return javaProperties(string(resp.Body))
 	}
@@ -370,7 +370,7 @@ func TestAdminCodesThroughTCP(t *testing.T) {
 	select {
 	case req := <-pushed:
 		if !req.IsOneway() || req.Ext("topic") != topic || req.Ext("group") != "CloneGroup" || req.Ext("timestamp") != "0" {
-			t.Fatalf("220 header %v oneway=%v", req.ExtFields, req.IsOneway())
+			t.Fatalf("220 header %v oneway=%v", req.ExtMap(), req.IsOneway())
 		}
 		v, err := parseFastjson(string(req.Body))
 		if err != nil {
@@ -439,7 +439,7 @@ func TestNamesrvOpsCodes(t *testing.T) {
 		t.Fatalf("put: %s %q", resp.ResponseCode(), resp.Remark)
 	}
 	if resp := invoke(t, c, remoting.GetKVConfig, kv); resp.ResponseCode() != remoting.Success || resp.Ext("value") != "broker-test:8" {
-		t.Fatalf("get: %s %v", resp.ResponseCode(), resp.ExtFields)
+		t.Fatalf("get: %s %v", resp.ResponseCode(), resp.ExtMap())
 	}
 	var table struct{ Table map[string]string }
 	if err := json.Unmarshal(invoke(t, c, remoting.GetKVListByNamespace, kv).Body, &table); err != nil || table.Table["NsTopic"] != "broker-test:8" {
@@ -467,7 +467,7 @@ func TestNamesrvOpsCodes(t *testing.T) {
 		t.Fatalf("system topics %v", list)
 	}
 	if resp := invoke(t, c, remoting.WipeWritePermOfBroker, map[string]string{"brokerName": "broker-test"}); resp.ResponseCode() != remoting.Success || resp.Ext("wipeTopicCount") == "0" {
-		t.Fatalf("wipe: %s %v", resp.ResponseCode(), resp.ExtFields)
+		t.Fatalf("wipe: %s %v", resp.ResponseCode(), resp.ExtMap())
 	}
 	if resp := invoke(t, c, remoting.AddWritePermOfBroker, map[string]string{"brokerName": "broker-test"}); resp.ResponseCode() != remoting.Success {
 		t.Fatalf("add: %s", resp.ResponseCode())

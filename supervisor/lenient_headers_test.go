@@ -112,8 +112,8 @@ func TestNumericAndBooleanHeaderFieldsAreReadAsText(t *testing.T) {
 			continue
 		}
 		for _, k := range st.same {
-			if typed.ExtFields[k] != text.ExtFields[k] {
-				t.Errorf("%s: %s = %q with numbers and booleans, %q with strings", st.code, k, typed.ExtFields[k], text.ExtFields[k])
+			if typed.Ext(k) != text.Ext(k) {
+				t.Errorf("%s: %s = %q with numbers and booleans, %q with strings", st.code, k, typed.Ext(k), text.Ext(k))
 			}
 		}
 		t.Logf("%s: both %d %q", st.code, typed.Code, typed.Remark)

@@ -55,7 +55,7 @@ func TestLongPollingHeldPullIsAnsweredOnArrival(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		resp := invokeCmd(t, c, remoting.NewRequest(remoting.GetMaxOffset, map[string]string{"topic": "PollTopic", "queueId": "0"}, nil))
 		if resp.ResponseCode() != remoting.Success || resp.Ext("offset") != "1" {
-			t.Fatalf("GET_MAX_OFFSET while a pull is held: %s %v", resp.ResponseCode(), resp.ExtFields)
+			t.Fatalf("GET_MAX_OFFSET while a pull is held: %s %v", resp.ResponseCode(), resp.ExtMap())
 		}
 	}
 	select {
@@ -103,7 +103,7 @@ func TestPullStatuses(t *testing.T) {
 		resp := pull(tc.offset, 0, "4")
 		if resp.ResponseCode() != tc.code || resp.Ext("nextBeginOffset") != tc.nextBegin ||
 			resp.Ext("minOffset") != "0" || resp.Ext("maxOffset") != "3" || resp.Ext("suggestWhichBrokerId") != "0" {
-			t.Fatalf("pull at %d: %s %v", tc.offset, resp.ResponseCode(), resp.ExtFields)
+			t.Fatalf("pull at %d: %s %v", tc.offset, resp.ResponseCode(), resp.ExtMap())
 		}
 	}
 	// Without the subscription bit and without a heartbeat, the group is unknown.

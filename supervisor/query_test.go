@@ -139,11 +139,11 @@ func javaQueryMessage(t *testing.T, c *remoting.Client, topic, key string, maxNu
 	}
 	// decodeCommandCustomHeader(QueryMessageResponseHeader.class): both @CFNotNull Longs.
 	var h remoting.QueryMessageResponseHeader
-	h.IndexLastUpdateTimestamp, err = strconv.ParseInt(resp.ExtFields["indexLastUpdateTimestamp"], 10, 64)
+	h.IndexLastUpdateTimestamp, err = strconv.ParseInt(resp.Ext("indexLastUpdateTimestamp"), 10, 64)
 	if err != nil {
 		t.Fatalf("indexLastUpdateTimestamp: %v", err)
 	}
-	h.IndexLastUpdatePhyoffset, err = strconv.ParseInt(resp.ExtFields["indexLastUpdatePhyoffset"], 10, 64)
+	h.IndexLastUpdatePhyoffset, err = strconv.ParseInt(resp.Ext("indexLastUpdatePhyoffset"), 10, 64)
 	if err != nil {
 		t.Fatalf("indexLastUpdatePhyoffset: %v", err)
 	}
@@ -272,8 +272,8 @@ func TestQueryMessageWithGoClient(t *testing.T) {
 		t.Fatalf("earliest: %v %v", resp, err)
 	}
 	first, _, _ := javaQueryMessage(t, c, topic, all[0].key, 32, 0, now+1000, false)
-	if ts, err := strconv.ParseInt(resp.ExtFields["timestamp"], 10, 64); err != nil || ts != first[0].storeTimestamp {
-		t.Fatalf("earliest store time %q, want %d (the queue's first message)", resp.ExtFields["timestamp"], first[0].storeTimestamp)
+	if ts, err := strconv.ParseInt(resp.Ext("timestamp"), 10, 64); err != nil || ts != first[0].storeTimestamp {
+		t.Fatalf("earliest store time %q, want %d (the queue's first message)", resp.Ext("timestamp"), first[0].storeTimestamp)
 	}
 
 	// The trace look-up (QUERY_MESSAGE on the trace topic by msgId) is

@@ -35,7 +35,7 @@ func TestSendMessageStoresARecordTheGoClientDecodes(t *testing.T) {
 			t.Fatalf("send %d: %s %q", i, resp.ResponseCode(), resp.Remark)
 		}
 		if resp.Ext("queueId") != "1" || resp.Ext("queueOffset") != strconv.Itoa(i) || len(resp.Ext("msgId")) != 32 {
-			t.Fatalf("send %d response header: %v", i, resp.ExtFields)
+			t.Fatalf("send %d response header: %v", i, resp.ExtMap())
 		}
 	}
 	poll.Until(t, "", func() bool { return b.Store().MaxOffsetInQueue("TopicA", 1) == 3 })

@@ -256,7 +256,7 @@ func TestEndTransactionRepeated(t *testing.T) {
 	hdr["sysFlag"] = strconv.Itoa(int(commitlog.SysFlagTxPrepared))
 	resp := invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, hdr, []byte("once")))
 	if resp.ResponseCode() != remoting.Success || resp.Ext("queueId") != "1" || resp.Ext("transactionId") != "UNIQ-1" {
-		t.Fatalf("half message: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtFields)
+		t.Fatalf("half message: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtMap())
 	}
 	phys, err := strconv.ParseInt(resp.Ext("msgId")[16:], 16, 64)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestWriterPanicStillAnswersTheSend(t *testing.T) {
 	}
 	resp = invokeCmd(t, c, remoting.NewRequest(remoting.SendMessage, sendHeader("PanicTopic", 0, ""), []byte("after the restart")))
 	if resp.ResponseCode() != remoting.Success || resp.Ext("queueOffset") != "0" {
-		t.Fatalf("send after the restart: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtFields)
+		t.Fatalf("send after the restart: %s %q %v", resp.ResponseCode(), resp.Remark, resp.ExtMap())
 	}
 	if b.Logs.Count("actor panicked; restarting it") == 0 {
 		t.Fatal("the writer's panic was not logged")

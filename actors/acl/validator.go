@@ -160,7 +160,7 @@ func (v *PlainAccessValidator) signatureValid(s *scratch, owner *account, cmd *r
 	if len(got) != remoting.SignatureBase64Len {
 		return false
 	}
-	s.content = remoting.AppendSignedContent(s.content[:0], &s.keys, cmd.ExtFields)
+	s.content = remoting.AppendSignedContent(s.content[:0], &s.keys, cmd)
 	mac := owner.mac()
 	mac.Write(s.content)
 	mac.Write(cmd.Body)
@@ -207,7 +207,7 @@ type field struct {
 }
 
 func ext(cmd *remoting.Command, key string) field {
-	v, ok := cmd.ExtFields[key]
+	v, ok := cmd.LookupExt(key)
 	return field{v, ok}
 }
 

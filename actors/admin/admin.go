@@ -170,7 +170,7 @@ func (p *Handlers) updateAndCreateTopic(r *actors.Request) {
 	// altered from the topic's current ones, which an update without any
 	// keeps.
 	current, exists := p.Meta.Topics.Select(tc.TopicName)
-	mods, err := metadata.ParseAttributes(r.Cmd.ExtFields["attributes"])
+	mods, err := metadata.ParseAttributes(r.Cmd.Ext("attributes"))
 	if err == nil {
 		tc.Attributes, err = metadata.AlterTopicAttributes(!exists, current.Attributes, mods)
 	}

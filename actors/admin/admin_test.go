@@ -50,6 +50,6 @@ func TestOffsetsAnswerHeaderErrorsAsJava(t *testing.T) {
 	}
 	resp = handlertest.Call(t, h[remoting.GetMaxOffset], remoting.GetMaxOffset, map[string]string{"topic": "T", "queueId": "0"}, nil)
 	if resp.ResponseCode() != remoting.Success || resp.Ext("offset") != "0" {
-		t.Fatalf("empty queue: %s %v", resp.ResponseCode(), resp.ExtFields)
+		t.Fatalf("empty queue: %s %v", resp.ResponseCode(), resp.ExtMap())
 	}
 }

@@ -145,7 +145,7 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 	}
 	var applied []string
 	parseMs := func(key string) (time.Duration, bool, bool) {
-		v, ok := r.Cmd.ExtFields[key]
+		v, ok := r.Cmd.LookupExt(key)
 		if !ok {
 			return 0, false, true
 		}
@@ -177,7 +177,7 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 			return
 		}
 	}
-	if v, ok := r.Cmd.ExtFields["transientPoolExhausted"]; ok {
+	if v, ok := r.Cmd.LookupExt("transientPoolExhausted"); ok {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
 			r.ReplyCode(remoting.SystemError, "transientPoolExhausted = "+strconv.Quote(v)+": want true or false")
@@ -186,7 +186,7 @@ func (b *BrokerHandlers) setFault(r *actors.Request) {
 		b.Store.SetPoolExhausted(on)
 		applied = append(applied, "transientPoolExhausted="+strconv.FormatBool(on))
 	}
-	if v, ok := r.Cmd.ExtFields["writerPanic"]; ok {
+	if v, ok := r.Cmd.LookupExt("writerPanic"); ok {
 		if !strings.EqualFold(v, "true") || b.Writer == nil {
 			r.ReplyCode(remoting.SystemError, "writerPanic = "+strconv.Quote(v)+": want true")
 			return

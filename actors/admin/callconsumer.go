@@ -31,18 +31,14 @@ func (p *Handlers) callConsumer(r *actors.Request, code remoting.RequestCode, gr
 		r.ReplyCode(remoting.SystemError, fmt.Sprintf("The Consumer <%s> <%s> not online", group, clientID))
 		return
 	}
-	ext := make(map[string]string, len(r.Cmd.ExtFields))
-	for k, v := range r.Cmd.ExtFields {
-		ext[k] = v
-	}
-	call := remoting.NewRequest(code, ext, body)
+	call := remoting.NewRequest(code, r.Cmd.ExtMap(), body)
 	conn.Invoke(call, callClientTimeout, func(resp *remoting.Command, err error) {
 		if err != nil {
 			r.ReplyCode(remoting.ConsumeMsgTimeout, fmt.Sprintf("consumer <%s> <%s> Timeout: %v", group, clientID, err))
 			return
 		}
 		out := remoting.NewResponse(r.Cmd, resp.ResponseCode(), resp.Remark)
-		out.ExtFields, out.Body = resp.ExtFields, resp.Body
+		out.ExtFields, out.Fields, out.Body = resp.ExtFields, resp.Fields, resp.Body
 		r.Reply(out)
 	})
 }

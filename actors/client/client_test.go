@@ -14,14 +14,14 @@ func TestConsumerOffsets(t *testing.T) {
 	q := map[string]string{"consumerGroup": "G", "topic": "T", "queueId": "1"}
 	// No commit yet on a young queue: offset 0 (ConsumerManageProcessor).
 	if resp := handlertest.Call(t, h[remoting.QueryConsumerOffset], remoting.QueryConsumerOffset, q, nil); resp.ResponseCode() != remoting.Success || resp.Ext("offset") != "0" {
-		t.Fatalf("young queue: %s %v %q", resp.ResponseCode(), resp.ExtFields, resp.Remark)
+		t.Fatalf("young queue: %s %v %q", resp.ResponseCode(), resp.ExtMap(), resp.Remark)
 	}
 	u := map[string]string{"consumerGroup": "G", "topic": "T", "queueId": "1", "commitOffset": "42"}
 	if resp := handlertest.Call(t, h[remoting.UpdateConsumerOffset], remoting.UpdateConsumerOffset, u, nil); resp.ResponseCode() != remoting.Success {
 		t.Fatalf("update: %s %q", resp.ResponseCode(), resp.Remark)
 	}
 	if resp := handlertest.Call(t, h[remoting.QueryConsumerOffset], remoting.QueryConsumerOffset, q, nil); resp.Ext("offset") != "42" {
-		t.Fatalf("after commit: %v", resp.ExtFields)
+		t.Fatalf("after commit: %v", resp.ExtMap())
 	}
 	delete(u, "commitOffset")
 	if resp := handlertest.Call(t, h[remoting.UpdateConsumerOffset], remoting.UpdateConsumerOffset, u, nil); resp.ResponseCode() != remoting.SystemError || resp.Remark != "the custom field <commitOffset> is null" {

@@ -116,8 +116,8 @@ func TestHandlersEndToEnd(t *testing.T) {
 	body := registerBody(1, testTopic("T", 4))
 	resp := invoke(t, c, remoting.RegisterBroker, registerHeader("b", "127.0.0.1:10911", 0, body), body)
 	expect(t, resp, remoting.Success, "")
-	if len(resp.ExtFields) != 0 {
-		t.Fatalf("master's answer carries %v; Java sends no master/HA address to a master", resp.ExtFields)
+	if resp.ExtLen() != 0 {
+		t.Fatalf("master's answer carries %v; Java sends no master/HA address to a master", resp.ExtMap())
 	}
 
 	resp = invoke(t, c, remoting.GetRouteInfoByTopic, map[string]string{"topic": "T"}, nil)
@@ -138,7 +138,7 @@ func TestHandlersEndToEnd(t *testing.T) {
 	resp = invoke(t, c, remoting.RegisterBroker, registerHeader("b", "127.0.0.1:10921", 1, nil), nil)
 	expect(t, resp, remoting.Success, "")
 	if resp.Ext("masterAddr") != "127.0.0.1:10911" || resp.Ext("haServerAddr") != "127.0.0.1:10912" {
-		t.Fatalf("slave's answer %v", resp.ExtFields)
+		t.Fatalf("slave's answer %v", resp.ExtMap())
 	}
 
 	resp = invoke(t, c, remoting.GetBrokerClusterInfo, nil, nil)

@@ -32,6 +32,6 @@ func TestPullChecks(t *testing.T) {
 	}
 	resp := handlertest.Call(t, h, remoting.PullMessage, ext("TBW102", "0"), nil)
 	if resp.ResponseCode() != remoting.PullNotFound || resp.Ext("nextBeginOffset") != "0" {
-		t.Fatalf("empty queue: %s %v", resp.ResponseCode(), resp.ExtFields)
+		t.Fatalf("empty queue: %s %v", resp.ResponseCode(), resp.ExtMap())
 	}
 }

@@ -40,7 +40,7 @@ func (h *Handlers) queryMessage(r *actors.Request) {
 		r.ReplyCode(remoting.SystemError, err.Error())
 		return
 	}
-	if r.Cmd.ExtFields[remoting.UniqueMsgQueryFlag] == "true" {
+	if r.Cmd.Ext(remoting.UniqueMsgQueryFlag) == "true" {
 		req.MaxNum = DefaultQueryMaxNum
 	}
 	res := h.Store.QueryMessage(req.Topic, req.Key, int(req.MaxNum), req.BeginTimestamp, req.EndTimestamp)

@@ -22,8 +22,8 @@ func TestQueryHandlersRefuseAndMiss(t *testing.T) {
 	}
 	r = handlertest.Call(t, by[remoting.QueryMessage], remoting.QueryMessage, map[string]string{
 		"topic": "T", "key": "k", "maxNum": "32", "beginTimestamp": "0", "endTimestamp": "9999999999999"}, nil)
-	if r.ResponseCode() != remoting.QueryNotFound || r.ExtFields["indexLastUpdatePhyoffset"] != "0" || r.ExtFields["indexLastUpdateTimestamp"] != "0" {
-		t.Fatalf("empty index: %s %v", r.ResponseCode(), r.ExtFields)
+	if r.ResponseCode() != remoting.QueryNotFound || r.Ext("indexLastUpdatePhyoffset") != "0" || r.Ext("indexLastUpdateTimestamp") != "0" {
+		t.Fatalf("empty index: %s %v", r.ResponseCode(), r.ExtMap())
 	}
 	r = handlertest.Call(t, by[remoting.ViewMessageByID], remoting.ViewMessageByID, map[string]string{"offset": "0"}, nil)
 	if r.ResponseCode() != remoting.SystemError || r.Remark != "can not find message by the offset, 0" {
@@ -34,8 +34,8 @@ func TestQueryHandlersRefuseAndMiss(t *testing.T) {
 		t.Fatalf("negative offset: %s", r.ResponseCode())
 	}
 	r = handlertest.Call(t, by[remoting.GetEarliestMsgStoretime], remoting.GetEarliestMsgStoretime, map[string]string{"topic": "T", "queueId": "0"}, nil)
-	if r.ResponseCode() != remoting.Success || r.ExtFields["timestamp"] != "-1" {
-		t.Fatalf("earliest of an empty queue: %s %v", r.ResponseCode(), r.ExtFields)
+	if r.ResponseCode() != remoting.Success || r.Ext("timestamp") != "-1" {
+		t.Fatalf("earliest of an empty queue: %s %v", r.ResponseCode(), r.ExtMap())
 	}
 	r = handlertest.Call(t, by[remoting.GetEarliestMsgStoretime], remoting.GetEarliestMsgStoretime, map[string]string{"topic": "T"}, nil)
 	if r.ResponseCode() != remoting.SystemError {

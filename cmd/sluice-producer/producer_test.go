@@ -107,8 +107,8 @@ func TestSendHeader(t *testing.T) {
 	if ts, err := strconv.ParseInt(req.Ext("bornTimestamp"), 10, 64); err != nil || time.Since(time.UnixMilli(ts)) > time.Minute {
 		t.Errorf("bornTimestamp %q", req.Ext("bornTimestamp"))
 	}
-	if n := len(req.ExtFields); n != 13 {
-		t.Errorf("%d ext fields, want 13: %v", n, req.ExtFields)
+	if n := req.ExtLen(); n != 13 {
+		t.Errorf("%d ext fields, want 13: %v", n, req.ExtMap())
 	}
 	props := regexp.MustCompile("^UNIQ_KEY\x01([0-9A-F]{32})\x02WAIT\x01true\x02KEYS\x01([0-9A-F]{32})\x02$")
 	m := props.FindStringSubmatch(req.Ext("properties"))

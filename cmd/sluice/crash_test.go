@@ -455,7 +455,7 @@ func (p *crashProc) load(t *testing.T, m *crashModel, round int, seed uint64, de
 					off, err1 := strconv.ParseInt(resp.Ext("queueOffset"), 10, 64)
 					q, err2 := strconv.Atoi(resp.Ext("queueId"))
 					if err1 != nil || err2 != nil || q != int(a.queue) {
-						t.Errorf("round %d: send %s to queue %d acknowledged with header %v", round, key, a.queue, resp.ExtFields)
+						t.Errorf("round %d: send %s to queue %d acknowledged with header %v", round, key, a.queue, resp.ExtMap())
 					} else {
 						st.acks = append(st.acks, crashAck{key: key, queue: a.queue, offset: off, msgID: resp.Ext("msgId")})
 					}

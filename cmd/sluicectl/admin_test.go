@@ -26,8 +26,8 @@ func TestStatusPrintsSortedTable(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("got\n%s\nwant\n%s", r.stdout, want)
 	}
-	if req := rec.requests()[0]; len(req.ExtFields) != 0 || len(req.Body) != 0 {
-		t.Errorf("GET_BROKER_RUNTIME_INFO carried %v / %q; it takes nothing", req.ExtFields, req.Body)
+	if req := rec.requests()[0]; req.ExtLen() != 0 || len(req.Body) != 0 {
+		t.Errorf("GET_BROKER_RUNTIME_INFO carried %v / %q; it takes nothing", req.ExtMap(), req.Body)
 	}
 
 	r = cli(t, "status", "-b", b.Addr(), "--json")
@@ -80,7 +80,7 @@ func TestTopicHeaders(t *testing.T) {
 	}
 	want := map[string]string{"topic": "T", "defaultTopic": "TBW102", "readQueueNums": "8", "writeQueueNums": "8",
 		"perm": "6", "topicFilterType": "SINGLE_TAG", "topicSysFlag": "0", "order": "true"}
-	if got := create.requests()[0].ExtFields; !sameMap(got, want) {
+	if got := create.requests()[0].ExtMap(); !sameMap(got, want) {
 		t.Errorf("create header %v, want %v", got, want)
 	}
 	nsDel := &recorder{reply: answer(remoting.Success, "", "")}
@@ -92,7 +92,7 @@ func TestTopicHeaders(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, rec := range []*recorder{del, nsDel} {
-		if got := rec.requests()[0].ExtFields; !sameMap(got, map[string]string{"topic": "T"}) {
+		if got := rec.requests()[0].ExtMap(); !sameMap(got, map[string]string{"topic": "T"}) {
 			t.Errorf("delete header %v", got)
 		}
 	}
@@ -208,7 +208,7 @@ func TestFault(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", c.args, r.code, r.stdout, r.stderr)
 			continue
 		}
-		if got := rec.requests()[i].ExtFields; !sameMap(got, c.want) {
+		if got := rec.requests()[i].ExtMap(); !sameMap(got, c.want) {
 			t.Errorf("%v: ext %v, want %v", c.args, got, c.want)
 		}
 	}
