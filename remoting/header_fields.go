@@ -44,22 +44,9 @@ func (e *fieldReader) raw(key string, required bool) (string, bool) {
 }
 
 func (e *fieldReader) lookup(key string) (string, bool) {
-	fs := e.cmd.Fields
-	if len(fs) == 0 {
-		v, ok := e.cmd.ExtFields[key]
-		return v, ok
-	}
-	if e.next >= len(fs) {
-		e.next = 0
-	}
-	for n, i := 0, e.next; n < len(fs); n++ {
-		if fs[i].Key == key {
-			e.next = i + 1
-			return fs[i].Value(), true
-		}
-		if i++; i == len(fs) {
-			i = 0
-		}
+	if i := fieldIndex(e.cmd.Fields, key, e.next); i >= 0 {
+		e.next = i + 1
+		return e.cmd.Fields[i].Value(), true
 	}
 	v, ok := e.cmd.ExtFields[key]
 	return v, ok
@@ -130,15 +117,13 @@ func keyBit(k string) uint64 {
 func (d *decodedExt) put(k, v string, null bool) {
 	bit := keyBit(k)
 	if d.bits&bit != 0 {
-		for i := range d.fields {
-			if d.fields[i].Key == k {
-				if null {
-					d.fields = append(d.fields[:i], d.fields[i+1:]...)
-				} else {
-					d.fields[i].Str = v
-				}
-				return
+		if i := fieldIndex(d.fields, k, 0); i >= 0 {
+			if null {
+				d.fields = append(d.fields[:i], d.fields[i+1:]...)
+			} else {
+				d.fields[i].Str = v
 			}
+			return
 		}
 	}
 	d.bits |= bit
